@@ -1,0 +1,253 @@
+"""The bundle: a directory holding ``nlpops-bundle.json`` (the manifest) and the files its runtime needs.
+
+The manifest records how the model was built (family, runtime, labels, preprocessing, config, data
+fingerprint, metrics, reference statistics, package versions) and a sha256 for every file. Loading
+verifies every checksum and refuses a bundle whose files were changed, removed or added.
+Nothing here executes code from a bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nlpops._version import __version__
+from nlpops.errors import BundleError
+from nlpops.preprocess import check_steps
+
+MANIFEST_NAME = "nlpops-bundle.json"
+SCHEMA_VERSION = 1
+_CHUNK = 1 << 20
+
+
+class DataFingerprint(BaseModel):
+    """What the model was trained on: a content hash, row count and label counts."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    sha256: str
+    rows: int
+    label_counts: dict[str, int]
+    languages: dict[str, int] = Field(default_factory=dict)
+
+
+class BundleManifest(BaseModel):
+    """The manifest ``nlpops-bundle.json``. Unknown keys are kept (forward compatible within a major)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, protected_namespaces=())
+
+    schema_version: int = SCHEMA_VERSION
+    name: str
+    version: str
+    created_at: str
+    family: str
+    runtime: str
+    labels: list[str]
+    languages: list[str] = Field(default_factory=list)
+    preprocessing: list[str] = Field(default_factory=list)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    data: DataFingerprint | None = None
+    reference: dict[str, Any] = Field(default_factory=dict)
+    requirements: list[str] = Field(default_factory=list)
+    config: dict[str, Any] = Field(default_factory=dict)
+    runtime_options: dict[str, Any] = Field(default_factory=dict)
+    nlpops_version: str = __version__
+    files: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified bundle on disk."""
+
+    path: Path
+    manifest: BundleManifest
+
+    def file(self, name: str) -> Path:
+        """Path of one of the bundle's files; BundleError if the manifest does not list it."""
+        if name not in self.manifest.files:
+            raise BundleError(f'Bundle "{self.path}" has no file "{name}" in its manifest.')
+        return self.path / name
+
+    @property
+    def size_bytes(self) -> int:
+        return sum((self.path / name).stat().st_size for name in self.manifest.files) + (
+            self.path / MANIFEST_NAME
+        ).stat().st_size
+
+
+def new_version() -> str:
+    """A sortable version string for a freshly built bundle (UTC timestamp with microseconds)."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _list_files(directory: Path) -> list[str]:
+    names = []
+    for root, _dirs, files in os.walk(directory):
+        for fname in files:
+            rel = (Path(root) / fname).relative_to(directory).as_posix()
+            if rel != MANIFEST_NAME:
+                names.append(rel)
+    return sorted(names)
+
+
+def save_bundle(
+    out: Path | str,
+    fields: dict[str, Any],
+    write_files: Callable[[Path], None],
+    *,
+    overwrite: bool = False,
+) -> Bundle:
+    """Write a bundle atomically: files into a staging folder, checksums into the manifest, then rename.
+
+    Args:
+        out: the bundle directory to create.
+        fields: manifest fields (``files``, ``created_at``, ``schema_version`` are filled in here).
+        write_files: called with the staging folder; writes the runtime's files into it.
+        overwrite: replace an existing bundle at ``out``.
+
+    Raises:
+        BundleError: ``out`` exists (and ``overwrite`` is false) or the manifest fields are invalid.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite and any(out.iterdir()):
+        raise BundleError(f'"{out}" already exists and is not empty. Choose another --out or remove it.')
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        write_files(staging)
+        files = {name: sha256_file(staging / name) for name in _list_files(staging)}
+        values = {"created_at": datetime.now(UTC).isoformat(timespec="seconds"), **fields}
+        values["files"] = files
+        values["schema_version"] = SCHEMA_VERSION
+        try:
+            manifest = BundleManifest.model_validate(values)
+        except ValidationError as exc:
+            raise BundleError(f"Invalid bundle manifest fields: {exc}") from exc
+        (staging / MANIFEST_NAME).write_text(
+            json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Bundle(out, manifest)
+
+
+def read_manifest(path: Path | str) -> BundleManifest:
+    """Read and validate a bundle's manifest without checking file checksums."""
+    path = Path(path)
+    manifest_path = path / MANIFEST_NAME
+    if not path.exists():
+        raise BundleError(f'Bundle "{path}" does not exist. Check the path, or use NAME@ALIAS for a registered model.')
+    if not manifest_path.is_file():
+        raise BundleError(f'"{path}" is not an nlpops bundle: it has no {MANIFEST_NAME}.')
+    try:
+        raw = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f'Bundle "{path}": {MANIFEST_NAME} is corrupt ({exc}). Rebuild or re-copy the bundle.') from exc
+    if not isinstance(raw, dict):
+        raise BundleError(f'Bundle "{path}": {MANIFEST_NAME} must hold a JSON object.')
+    schema = raw.get("schema_version")
+    if schema != SCHEMA_VERSION:
+        raise BundleError(
+            f'Bundle "{path}" has format v{schema}; this nlpops reads v{SCHEMA_VERSION}. '
+            "Use the nlpops version that wrote it, or retrain."
+        )
+    try:
+        manifest = BundleManifest.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise BundleError(f'Bundle "{path}": invalid manifest ({problems}).') from exc
+    check_steps(manifest.preprocessing)
+    return manifest
+
+
+def verify_bundle(path: Path | str, manifest: BundleManifest) -> None:
+    """Check every file against the manifest's sha256; refuse missing, changed or unlisted files."""
+    path = Path(path)
+    for name, expected in manifest.files.items():
+        file = path / name
+        if not file.is_file():
+            raise BundleError(f'Bundle "{path}" is incomplete: file "{name}" is missing. Re-copy the bundle.')
+        if sha256_file(file) != expected:
+            raise BundleError(
+                f'Bundle "{path}" failed verification: file "{name}" does not match its checksum '
+                "(changed or truncated). Re-copy the bundle or retrain."
+            )
+    extra = sorted(set(_list_files(path)) - set(manifest.files))
+    if extra:
+        raise BundleError(f'Bundle "{path}" failed verification: unexpected file "{extra[0]}" is not in the manifest.')
+
+
+def load_bundle(path: Path | str, *, verify: bool = True) -> Bundle:
+    """Read a bundle's manifest and (by default) verify every file's checksum.
+
+    Raises:
+        BundleError: not a bundle, unsupported format, or a file missing/changed/added.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    if verify:
+        verify_bundle(path, manifest)
+    return Bundle(path, manifest)
+
+
+def pack_bundle(bundle_dir: Path | str, archive: Path | str) -> Path:
+    """Write a bundle directory as one ``.tar.gz`` archive for transport."""
+    bundle = load_bundle(bundle_dir)
+    archive = Path(archive)
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in [MANIFEST_NAME, *bundle.manifest.files]:
+            tar.add(bundle.path / name, arcname=name)
+    return archive
+
+
+def unpack_bundle(archive: Path | str, out: Path | str) -> Bundle:
+    """Extract an archive written by :func:`pack_bundle` (safely: no links, no paths outside) and verify it."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=False)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(out, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        shutil.rmtree(out, ignore_errors=True)
+        raise BundleError(f'"{archive}" is not a readable bundle archive: {exc}') from exc
+    return load_bundle(out)
+
+
+__all__ = [
+    "MANIFEST_NAME",
+    "SCHEMA_VERSION",
+    "Bundle",
+    "BundleManifest",
+    "DataFingerprint",
+    "load_bundle",
+    "new_version",
+    "pack_bundle",
+    "read_manifest",
+    "save_bundle",
+    "sha256_file",
+    "unpack_bundle",
+    "verify_bundle",
+]

@@ -1,0 +1,342 @@
+"""The deployment checklist: the nine factors of DESIGN.md plus each part's settings, as one typed config.
+
+Precedence, lowest first: code defaults < ``nlpops.yaml`` (or ``--config`` / ``NLPOPS_CONFIG``)
+< ``NLPOPS_<SECTION>__<KEY>`` environment variables < explicit overrides (CLI flags).
+The order is written once, in :meth:`NlpopsConfig.settings_customise_sources`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from nlpops.errors import ConfigError
+
+CONFIG_VERSION = 1
+DEFAULT_CONFIG_FILE = "nlpops.yaml"
+ENV_PREFIX = "NLPOPS_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TfidfSettings(_Section):
+    """TF-IDF + linear classifier (scikit-learn)."""
+
+    word_ngram_max: int = Field(2, ge=1, le=5, description="word n-grams 1..N")
+    char_ngrams: bool = Field(True, description="add char_wb n-grams (robust to typos)")
+    char_ngram_min: int = Field(2, ge=1, le=10)
+    char_ngram_max: int = Field(4, ge=1, le=10)
+    min_df: int = Field(1, ge=1, description="ignore terms seen in fewer documents")
+    max_features: int | None = Field(None, ge=1, description="vocabulary cap per analyzer (null: none)")
+    sublinear_tf: bool = True
+    lowercase: bool = True
+    classifier: Literal["logreg", "linear_svc"] = Field(
+        "logreg", description="logreg: calibrated probabilities; linear_svc: scores via softmax"
+    )
+    c: float = Field(10.0, gt=0, description="inverse regularisation strength")
+    max_iter: int = Field(2000, ge=1)
+    class_weight: Literal["balanced"] | None = None
+
+
+class ModelSettings(_Section):
+    """Factor 1 (model type): which family to train and whether a GPU is available."""
+
+    family: Literal["tfidf", "spacy", "transformer"] = "tfidf"
+    gpu: bool = Field(False, description="is a GPU available where the model is served?")
+    tfidf: TfidfSettings = TfidfSettings()
+
+
+class DataSettings(_Section):
+    text_column: str = "text"
+    label_column: str = "label"
+    lang_column: str = Field("lang", description="optional; used when present in the data")
+    id_column: str | None = None
+    test_size: float = Field(0.2, gt=0, lt=1, description="held-out share when no --test file is given")
+    seed: int = 42
+
+
+class LanguageSettings(_Section):
+    """Factor 2 (languages)."""
+
+    languages: list[str] = Field(default_factory=lambda: ["en"], description="ISO 639-1 codes served")
+    strategy: Literal["per-language", "multilingual", "auto"] = "auto"
+    min_examples_per_language: int = Field(500, ge=1)
+
+
+class DependencySettings(_Section):
+    """Factor 3 (size of dependencies)."""
+
+    image_size_budget_mb: int = Field(1000, ge=1, description="largest acceptable container image")
+    serve_runtime: Literal["auto", "onnx", "native"] = Field(
+        "auto", description="onnx keeps PyTorch/scikit-learn out of the service"
+    )
+    quantize: Literal["none", "int8"] = "none"
+
+
+class RetrainingSettings(_Section):
+    """Factor 4 (retraining frequency and location)."""
+
+    schedule: str | None = Field(None, description='cron expression, e.g. "0 3 * * 0"; null: manual')
+    location: Literal["local", "kubernetes", "ray", "ci"] = "local"
+    min_macro_f1: float = Field(0.0, ge=0, le=1, description="gate: challenger must reach this")
+    max_regression: float = Field(0.01, ge=0, le=1, description="gate: allowed macro-F1 drop vs champion")
+    max_latency_regression: float = Field(0.5, ge=0, description="gate: allowed relative p50 slowdown")
+
+
+class TrafficSettings(_Section):
+    """Factor 5 (request frequency and availability)."""
+
+    mode: Literal["online", "batch", "mixed"] = "online"
+    peak_rps: float = Field(10.0, ge=0)
+    average_rps: float = Field(1.0, ge=0)
+    availability: float = Field(0.99, gt=0, lt=1, description="e.g. 0.999 for three nines")
+    batch_rows_per_run: int = Field(0, ge=0, description="rows per batch run, for batch mode")
+
+
+class LatencySettings(_Section):
+    """Factor 6 (response times)."""
+
+    p95_ms: float = Field(200.0, gt=0, description="95th percentile latency objective")
+
+
+class LifecycleSettings(_Section):
+    """Factor 7 (running perspective)."""
+
+    stage: Literal["poc", "long-lived"] = "poc"
+
+
+class MonitoringSettings(_Section):
+    """Factor 8 (monitoring and security)."""
+
+    metrics: bool = True
+    alerting: bool = False
+    dashboards: bool = False
+    data_may_leave: bool = Field(False, description="may texts be sent outside the company?")
+    pii_redaction: bool = False
+    log_payloads: bool = Field(False, description="log request texts (off: privacy by default)")
+
+
+class InfrastructureSettings(_Section):
+    """Factor 9 (running context / existing infrastructure)."""
+
+    kubernetes: bool = False
+    docker: bool = True
+    serverless: bool = False
+    ray: bool = False
+    prometheus: bool = False
+    grafana: bool = False
+    cloud: Literal["none", "aws", "gcp", "azure"] = "none"
+
+
+class RegistrySettings(_Section):
+    backend: Literal["sqlite", "mlflow"] = "sqlite"
+    home: Path = Field(Path(".nlpops"), description="registry folder (also NLPOPS_HOME)")
+    mlflow_uri: str | None = None
+
+
+class ServingSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    max_batch_size: int = Field(64, ge=1)
+    max_wait_ms: float = Field(2.0, ge=0)
+    max_batch_tokens: int = Field(16384, ge=1, description="length budget per batch")
+    max_queue: int = Field(1024, ge=1, description="pending texts before answering 503")
+    max_body_bytes: int = Field(1_048_576, ge=1)
+    max_texts_per_request: int = Field(256, ge=1)
+    max_chars_per_text: int = Field(10_000, ge=1)
+    truncate: bool = Field(False, description="truncate long texts instead of answering 413")
+    api_keys: list[SecretStr] = Field(default_factory=list, description="empty: no auth")
+    protect_metrics: bool = True
+    poll_interval_s: float = Field(10.0, gt=0, description="how often to check the registry alias")
+
+
+class NlpopsConfig(BaseSettings):
+    """The whole nlpops configuration: the nine factors and each part's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        nested_model_default_partial_update=True,
+    )
+
+    version: int = CONFIG_VERSION
+    name: str = Field("model", description="registry name of the model")
+    model: ModelSettings = ModelSettings()
+    data: DataSettings = DataSettings()
+    languages: LanguageSettings = LanguageSettings()
+    dependencies: DependencySettings = DependencySettings()
+    retraining: RetrainingSettings = RetrainingSettings()
+    traffic: TrafficSettings = TrafficSettings()
+    latency: LatencySettings = LatencySettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    infrastructure: InfrastructureSettings = InfrastructureSettings()
+    registry: RegistrySettings = RegistrySettings()
+    serving: ServingSettings = ServingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: overrides (flags) > NLPOPS_* env > nlpops.yaml > code defaults.
+        return (init_settings, env_settings, _FileSource(settings_cls))
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The values read from nlpops.yaml; filled by :func:`load_config` through a subclass."""
+
+    data: dict[str, Any] = {}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a config YAML file into a dict, with one clear error for each way it can fail."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f'Config file "{path}" does not exist. Run: nlpops init') from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f'Config file "{path}" is not UTF-8 text (byte {exc.start}). Save it as UTF-8.') from exc
+    except OSError as exc:
+        raise ConfigError(f'Config file "{path}" cannot be read: {exc.strerror}.') from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f'Config file "{path}" is not valid YAML{where}: {problem}. Fix the syntax.') from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f'Config file "{path}" must be a mapping of sections (e.g. "model:", "serving:"), '
+            f"got a {type(data).__name__}."
+        )
+    return data
+
+
+def find_config_file(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The config file to read: the given path, else NLPOPS_CONFIG, else ./nlpops.yaml if present."""
+    env = os.environ if environ is None else environ
+    if path is not None:
+        return Path(path)
+    if env.get("NLPOPS_CONFIG"):
+        return Path(env["NLPOPS_CONFIG"])
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def load_config(
+    path: Path | str | None = None, overrides: Mapping[str, Any] | None = None
+) -> NlpopsConfig:
+    """Load the config: defaults < file < NLPOPS_* env < ``overrides`` (nested dicts, e.g. from flags).
+
+    Raises:
+        ConfigError: listing every invalid or unknown key with its dotted path, value and source.
+    """
+    file = find_config_file(path)
+    data = read_config_file(file) if file is not None else {}
+    if "NLPOPS_HOME" in os.environ and "home" not in (overrides or {}).get("registry", {}):
+        overrides = _merge(overrides or {}, {"registry": {"home": os.environ["NLPOPS_HOME"]}})
+
+    class _Source(_FileSource):
+        pass
+
+    _Source.data = data
+
+    class _Loaded(NlpopsConfig):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _Source(settings_cls))
+
+    try:
+        config = _Loaded(**dict(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, file, data)) from exc
+    except (ValueError, TypeError) as exc:  # e.g. an env var with invalid JSON for a list field
+        raise ConfigError(f"Invalid configuration: {exc}. Check the NLPOPS_* variables.") from exc
+    if config.version != CONFIG_VERSION:
+        raise ConfigError(
+            f"Config version {config.version} is not supported; this nlpops reads version {CONFIG_VERSION}."
+            " Run: nlpops init --force to write a current file."
+        )
+    return NlpopsConfig.model_construct(**{k: getattr(config, k) for k in NlpopsConfig.model_fields})
+
+
+def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _describe(exc: ValidationError, file: Path | None, data: Mapping[str, Any]) -> str:
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        dotted = ".".join(loc)
+        env_name = ENV_PREFIX + "__".join(p.upper() for p in loc)
+        if env_name in os.environ:
+            source = f" (from {env_name})"
+        elif file is not None and _has_path(data, loc):
+            source = f' (from "{file}")'
+        else:
+            source = ""
+        if err["type"] == "extra_forbidden":
+            problems.append(f"{dotted}: unknown key{source}; check the spelling (see: nlpops init)")
+            continue
+        value = err.get("input")
+        got = f" Got {value!r}" if not isinstance(value, dict) else ""
+        problems.append(f"{dotted}: {err['msg']}.{got}{source}")
+    return "Invalid configuration: " + "; ".join(problems)
+
+
+def _has_path(data: Mapping[str, Any], loc: list[str]) -> bool:
+    node: Any = data
+    for part in loc:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+__all__ = [
+    "CONFIG_VERSION",
+    "DEFAULT_CONFIG_FILE",
+    "NlpopsConfig",
+    "find_config_file",
+    "load_config",
+    "read_config_file",
+]

@@ -1,0 +1,43 @@
+"""Runtimes turn a Bundle into a Predictor. Each runtime module imports its framework lazily."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from nlpops.bundle import Bundle, load_bundle
+from nlpops.errors import RuntimeLoadError
+from nlpops.runtimes.base import BasePredictor, Predictor
+
+# runtime name in the manifest -> "module:class"; a module is imported only when a bundle needs it.
+RUNTIMES: dict[str, str] = {
+    "sklearn": "nlpops.runtimes.sklearn:SklearnPredictor",
+    "onnx": "nlpops.runtimes.onnx:OnnxPredictor",
+    "spacy": "nlpops.runtimes.spacy:SpacyPredictor",
+    "torch": "nlpops.runtimes.torch:TorchPredictor",
+}
+
+
+def load_predictor(bundle: Bundle | Path | str) -> Predictor:
+    """Load a (verified) bundle with the runtime its manifest names.
+
+    Raises:
+        BundleError: the bundle fails verification.
+        RuntimeLoadError: unknown runtime, or the runtime failed to load the files.
+        MissingExtraError: the runtime's optional packages are not installed.
+    """
+    if not isinstance(bundle, Bundle):
+        bundle = load_bundle(bundle)
+    target = RUNTIMES.get(bundle.manifest.runtime)
+    if target is None:
+        raise RuntimeLoadError(
+            f'Bundle "{bundle.path}" needs runtime "{bundle.manifest.runtime}", which this nlpops does not know '
+            f"(known: {', '.join(sorted(RUNTIMES))}). Upgrade nlpops."
+        )
+    module_name, cls_name = target.split(":")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    predictor: Predictor = cls(bundle)
+    return predictor
+
+
+__all__ = ["RUNTIMES", "BasePredictor", "Predictor", "load_predictor"]
