@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +15,66 @@ from nlpops.errors import MissingExtraError, RuntimeLoadError
 from nlpops.runtimes.base import BasePredictor
 
 MODEL_FILE = "model.skops"
+VOCABULARY_FILE = "vocabulary.json"
+
+
+def _vectorizers(estimator: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every (path, estimator) inside a pipeline / feature union that holds a ``vocabulary_``."""
+    if hasattr(estimator, "vocabulary_"):
+        yield prefix or "root", estimator
+    for attr in ("steps", "transformer_list"):
+        for name, child in getattr(estimator, attr, []):
+            yield from _vectorizers(child, f"{prefix}.{name}" if prefix else name)
+
+
+def save_pipeline(pipeline: Any, directory: Path) -> None:
+    """Save a fitted pipeline with skops, vocabularies apart as compact JSON lists.
+
+    skops writes a dict node per vocabulary entry (tens of MB for a char n-gram vocabulary); a list
+    ordered by feature index is a few MB and loads in a fraction of the time.
+    """
+    import skops.io as sio
+
+    vocabularies: dict[str, list[str]] = {}
+    held: list[tuple[Any, dict[str, int]]] = []
+    try:
+        for path, vectorizer in _vectorizers(pipeline):
+            vocabulary = vectorizer.vocabulary_
+            terms = [""] * len(vocabulary)
+            for term, index in vocabulary.items():
+                terms[index] = term
+            vocabularies[path] = terms
+            held.append((vectorizer, vocabulary))
+            del vectorizer.vocabulary_
+        sio.dump(pipeline, directory / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
+    finally:
+        for vectorizer, vocabulary in held:
+            vectorizer.vocabulary_ = vocabulary
+    if vocabularies:
+        (directory / VOCABULARY_FILE).write_text(json.dumps(vocabularies, ensure_ascii=False), encoding="utf-8")
+
+
+def load_pipeline(directory: Path) -> Any:
+    """Load a pipeline written by :func:`save_pipeline` (trusted types only, no pickle)."""
+    pipeline = load_skops(directory / MODEL_FILE)
+    vocab_path = directory / VOCABULARY_FILE
+    if vocab_path.is_file():
+        vocabularies = json.loads(vocab_path.read_text(encoding="utf-8"))
+        targets = {path: est for path, est in _vectorizers_unfitted(pipeline)}
+        for path, terms in vocabularies.items():
+            if path not in targets:
+                raise RuntimeLoadError(f'"{vocab_path}" names "{path}", which the model does not have.')
+            targets[path].vocabulary_ = {term: i for i, term in enumerate(terms)}
+    return pipeline
+
+
+def _vectorizers_unfitted(estimator: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every (path, estimator) that is a text vectorizer, fitted or not (vocabulary removed)."""
+    if hasattr(estimator, "build_analyzer"):
+        yield prefix or "root", estimator
+    for attr in ("steps", "transformer_list"):
+        for name, child in getattr(estimator, attr, []):
+            yield from _vectorizers_unfitted(child, f"{prefix}.{name}" if prefix else name)
 
 
 def load_skops(path: Any) -> Any:
@@ -39,7 +103,8 @@ class SklearnPredictor(BasePredictor):
 
     def __init__(self, bundle: Bundle) -> None:
         super().__init__(bundle)
-        self.pipeline = load_skops(bundle.file(MODEL_FILE))
+        bundle.file(MODEL_FILE)  # listed in the manifest, else BundleError
+        self.pipeline = load_pipeline(bundle.path)
         classes = [str(c) for c in getattr(self.pipeline, "classes_", [])]
         if classes != self.labels:
             raise RuntimeLoadError(
@@ -50,12 +115,17 @@ class SklearnPredictor(BasePredictor):
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         if self._has_proba:
             return np.asarray(self.pipeline.predict_proba(texts), dtype=np.float64)
-        scores = np.asarray(self.pipeline.decision_function(texts), dtype=np.float64)
-        if scores.ndim == 1:  # binary: one margin -> two columns
+        return self.softmax_scores(self.pipeline.decision_function(texts))
+
+    @staticmethod
+    def softmax_scores(decision: Any) -> np.ndarray:
+        """Turn linear-model margins into probabilities (softmax; binary margins become two columns)."""
+        scores = np.asarray(decision, dtype=np.float64)
+        if scores.ndim == 1:
             scores = np.stack([-scores, scores], axis=1)
-        scores -= scores.max(axis=1, keepdims=True)
+        scores = scores - scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         return np.asarray(exp / exp.sum(axis=1, keepdims=True))
 
 
-__all__ = ["MODEL_FILE", "SklearnPredictor", "load_skops"]
+__all__ = ["MODEL_FILE", "VOCABULARY_FILE", "SklearnPredictor", "load_pipeline", "load_skops", "save_pipeline"]

@@ -1,0 +1,61 @@
+"""Reference statistics recorded in a bundle at training time, the baseline for drift detection."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+# Fixed bin edges, shared by the reference and live statistics so they compare directly.
+LENGTH_EDGES = [0, 10, 20, 40, 60, 80, 120, 160, 240, 320, 480, 640, 1000, 2000, 5000]
+CONFIDENCE_EDGES = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0]
+_WORD = re.compile(r"\b\w\w+\b")
+
+
+def histogram(values: Sequence[float], edges: Sequence[float]) -> list[int]:
+    """Counts of ``values`` in the bins of ``edges``; values beyond the last edge fall in the last bin."""
+    if not len(values):
+        return [0] * (len(edges) - 1)
+    clipped = np.clip(np.asarray(values, dtype=np.float64), edges[0], edges[-1])
+    counts, _ = np.histogram(clipped, bins=np.asarray(edges, dtype=np.float64))
+    return [int(c) for c in counts]
+
+
+def oov_rate(texts: Sequence[str], vocabulary: set[str], lowercase: bool = True) -> float:
+    """Share of word tokens not in ``vocabulary``."""
+    total = missing = 0
+    for text in texts:
+        for token in _WORD.findall(text.lower() if lowercase else text):
+            total += 1
+            missing += token not in vocabulary
+    return missing / total if total else 0.0
+
+
+def reference_statistics(
+    texts: Sequence[str],
+    proba: np.ndarray,
+    labels: Sequence[str],
+    langs: Sequence[str] | None = None,
+    vocabulary: set[str] | None = None,
+) -> dict[str, Any]:
+    """Text length, language mix, predicted labels, confidence (and OOV rate) of a sample of texts."""
+    predicted = proba.argmax(axis=1) if len(texts) else np.zeros(0, dtype=int)
+    confidence = proba.max(axis=1) if len(texts) else np.zeros(0)
+    stats: dict[str, Any] = {
+        "rows": len(texts),
+        "length_edges": LENGTH_EDGES,
+        "length_hist": histogram([len(t) for t in texts], LENGTH_EDGES),
+        "confidence_edges": CONFIDENCE_EDGES,
+        "confidence_hist": histogram(confidence.tolist(), CONFIDENCE_EDGES),
+        "label_counts": {label: int((predicted == i).sum()) for i, label in enumerate(labels)},
+        "languages": dict(Counter(langs)) if langs is not None else {},
+    }
+    if vocabulary is not None:
+        stats["oov_rate"] = oov_rate(texts, vocabulary)
+    return stats
+
+
+__all__ = ["CONFIDENCE_EDGES", "LENGTH_EDGES", "histogram", "oov_rate", "reference_statistics"]

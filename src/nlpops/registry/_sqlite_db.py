@@ -1,0 +1,193 @@
+"""The SQLite database behind :class:`~nlpops.registry.sqlite.SqliteRegistry`: schema, connections, transactions.
+
+One connection per operation (so a registry object may be shared between threads), WAL journal, a busy
+timeout, and every write inside ``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing.
+sqlite3 errors are translated here into :class:`~nlpops.errors.RegistryError` with a message that says
+what to do.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+from nlpops.errors import RegistryError
+
+DB_NAME = "registry.db"
+DB_SCHEMA_VERSION = 1
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS versions (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        bundle_dir TEXT NOT NULL,
+        bundle_version TEXT NOT NULL,
+        family TEXT NOT NULL,
+        runtime TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        metrics TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    )""",
+    """CREATE TRIGGER IF NOT EXISTS versions_immutable BEFORE UPDATE ON versions
+        BEGIN SELECT RAISE(ABORT, 'registered versions are immutable'); END""",
+    """CREATE TABLE IF NOT EXISTS aliases (
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (name, alias),
+        FOREIGN KEY (name, version) REFERENCES versions (name, version)
+    )""",
+    # A stack per (name, alias) of the targets an alias had before each move; rollback pops it.
+    """CREATE TABLE IF NOT EXISTS alias_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS alias_history_by_alias ON alias_history (name, alias, id)",
+    """CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('registered', 'promoted', 'rolled_back')),
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        alias TEXT,
+        previous_version INTEGER
+    )""",
+    "CREATE INDEX IF NOT EXISTS events_by_name ON events (name, id)",
+    """CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END""",
+    """CREATE TABLE IF NOT EXISTS attachments (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        data TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (name, version, key),
+        FOREIGN KEY (name, version) REFERENCES versions (name, version)
+    )""",
+)
+
+
+class Database:
+    """The registry's SQLite file. Creates the file and schema on the first write, never on a read."""
+
+    def __init__(self, path: Path, *, timeout_s: float = 60.0) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+
+    def exists(self) -> bool:
+        """Whether the database file exists (a registry nobody wrote to has none)."""
+        return self.path.is_file()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run one read-only statement; an absent database reads as empty.
+
+        Raises:
+            RegistryError: the database is unreadable, corrupt, locked for too long, or from a newer nlpops.
+        """
+        if not self.exists():
+            return []
+        try:
+            with closing(self._connect()) as conn:
+                return conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self.translate(exc) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside ``BEGIN IMMEDIATE``: committed when the block ends, rolled back if it raises.
+
+        Raises:
+            RegistryError: the database cannot be created, opened or written, or stayed locked too long.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RegistryError(
+                f'Cannot create the registry folder "{self.path.parent}": {exc.strerror}. '
+                "Check the path and its permissions (registry.home in nlpops.yaml or NLPOPS_HOME)."
+            ) from exc
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            raise self.translate(exc) from exc
+        with closing(conn):
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self.translate(exc) from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass  # the original error says more; closing the connection discards the transaction
+                if isinstance(exc, sqlite3.Error):
+                    raise self.translate(exc) from exc
+                raise
+
+    def translate(self, exc: sqlite3.Error) -> RegistryError:
+        """The RegistryError that explains a sqlite3 error on this database."""
+        text = str(exc)
+        lowered = text.lower()
+        where = f'Registry database "{self.path}"'
+        if "not a database" in lowered or "malformed" in lowered or "file is encrypted" in lowered:
+            return RegistryError(
+                f"{where} is corrupt or not an nlpops registry ({text}). Restore it from a backup, or move it "
+                "away and register the models again (the bundles under artifacts/ are intact copies)."
+            )
+        if "locked" in lowered or "busy" in lowered:
+            return RegistryError(
+                f"{where} stayed locked by another process for more than {self.timeout_s:g} s. "
+                "Retry, and look for a stuck nlpops process."
+            )
+        if "readonly" in lowered or "read-only" in lowered:
+            return RegistryError(f"{where} is read-only. Check the file's permissions, or use a writable home.")
+        if "unable to open" in lowered:
+            return RegistryError(f"{where} cannot be opened. Check that the folder exists and is readable/writable.")
+        return RegistryError(f"{where} failed: {text}. Retry; if it persists, check the disk and the file.")
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._ensure_schema(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        found = conn.execute("PRAGMA user_version").fetchone()[0]
+        if found == DB_SCHEMA_VERSION:
+            return
+        if found > DB_SCHEMA_VERSION:
+            raise RegistryError(
+                f'Registry database "{self.path}" has schema v{found}; this nlpops reads v{DB_SCHEMA_VERSION}. '
+                "Upgrade nlpops: pip install -U nlpops"
+            )
+        conn.execute("PRAGMA journal_mode = WAL")  # persistent; WAL lets readers run while a writer commits
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {DB_SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
