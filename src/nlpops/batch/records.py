@@ -1,0 +1,210 @@
+"""Streaming the rows of a batch input (CSV, JSONL, Parquet), each checked and numbered.
+
+Every data row becomes one :data:`InputRow` ``(row, id, text, reason)``: ``row`` is the 1-based data row
+number, ``id`` the value of the id column (or None), ``text`` the text to classify, and ``reason`` why the
+row cannot be classified (then ``text`` is None). Undecodable bytes, a missing or empty value, a value that
+is not text, or a malformed JSON line reject one row; the run goes on. Memory stays bounded: rows are read
+one at a time (Parquet: one record batch at a time, only the needed columns).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from nlpops.data import detect_format
+from nlpops.errors import DataError, MissingExtraError
+
+InputRow = tuple[int, str | None, str | None, str | None]
+
+_PARQUET_BATCH_ROWS = 4096
+
+
+def _is_decodable(value: str) -> bool:
+    """False when ``value`` holds bytes that were not UTF-8 (decoded with ``surrogateescape``)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_text(value: Any, column: str) -> tuple[str | None, str | None]:
+    """``(text, None)`` for a usable text, else ``(None, reason)``."""
+    if value is None:
+        return None, f'missing value in column "{column}"'
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None, f'undecodable bytes (not UTF-8) in column "{column}"'
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None, f'column "{column}" holds a {type(value).__name__}, not text'
+    text = str(value)
+    if not _is_decodable(text):
+        return None, f'undecodable bytes (not UTF-8) in column "{column}"'
+    if not text.strip():
+        return None, f'empty text in column "{column}"'
+    return text, None
+
+
+def _check_id(value: Any, column: str) -> tuple[str | None, str | None]:
+    """``(id, None)`` for a usable id, else ``(printable id or None, reason)``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, f'missing value in id column "{column}"'
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None, f'undecodable bytes (not UTF-8) in id column "{column}"'
+    ident = str(value)
+    if not _is_decodable(ident):
+        return None, f'undecodable bytes (not UTF-8) in id column "{column}"'
+    return ident, None
+
+
+class RecordSource:
+    """The rows of one input file, read lazily; ``position`` / ``total`` drive the progress bar.
+
+    Args:
+        path: a ``.csv``/``.tsv``, ``.jsonl``/``.ndjson``/``.json`` or ``.parquet`` file.
+        text_column: the column holding the text.
+        id_column: the column holding each row's id, or None to use row numbers.
+
+    Raises:
+        DataError: the file is missing, of unknown type, or lacks a named column.
+    """
+
+    def __init__(self, path: Path, text_column: str, id_column: str | None) -> None:
+        if not path.is_file():
+            hint = " It is a directory." if path.is_dir() else ""
+            raise DataError(f'Input file "{path}" does not exist.{hint} Check the --input path.')
+        self.path = path
+        self.format = detect_format(path)
+        self.text_column = text_column
+        self.id_column = id_column
+        self.unit = "rows" if self.format == "parquet" else "bytes"
+        self.total = self._parquet_rows() if self.format == "parquet" else path.stat().st_size
+        self.position = 0
+
+    def __iter__(self) -> Iterator[InputRow]:
+        if self.format == "csv":
+            return self._iter_csv()
+        if self.format == "jsonl":
+            return self._iter_jsonl()
+        return self._iter_parquet()
+
+    def _missing_column(self, column: str, columns: list[str]) -> DataError:
+        flag = "--text-column" if column == self.text_column else "--id-column"
+        return DataError(
+            f'"{self.path}" has no column "{column}" (columns: {", ".join(columns) or "none"}). Pass {flag} NAME.'
+        )
+
+    def _check_header(self, columns: list[str]) -> None:
+        for column in (self.text_column, self.id_column):
+            if column is not None and column not in columns:
+                raise self._missing_column(column, columns)
+
+    def _row(self, number: int, text_value: Any, id_value: Any) -> InputRow:
+        ident: str | None = None
+        if self.id_column is not None:
+            ident, reason = _check_id(id_value, self.id_column)
+            if reason is not None:
+                return number, ident, None, reason
+        text, reason = _check_text(text_value, self.text_column)
+        return number, ident, text, reason
+
+    def _iter_csv(self) -> Iterator[InputRow]:
+        with self.path.open("rb") as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+            delimiter = "\t" if self.path.suffix.lower() == ".tsv" else ","
+            reader = csv.reader(text, delimiter=delimiter)
+            try:
+                header = next(reader, None)
+                if header is None:
+                    return
+                if header and header[0].startswith("\ufeff"):
+                    header[0] = header[0][1:]
+                self._check_header(header)
+                text_index = header.index(self.text_column)
+                id_index = header.index(self.id_column) if self.id_column is not None else -1
+                for number, fields in enumerate(reader, start=1):
+                    self.position = raw.tell()
+                    if not fields:  # a blank line is no row
+                        continue
+                    text_value = fields[text_index] if text_index < len(fields) else None
+                    id_value = fields[id_index] if 0 <= id_index < len(fields) else None
+                    yield self._row(number, text_value, id_value)
+            except csv.Error as exc:
+                raise DataError(
+                    f'"{self.path}" line {reader.line_num}: malformed CSV ({exc}). Fix the quoting on that line.'
+                ) from exc
+            self.position = self.total
+
+    def _iter_jsonl(self) -> Iterator[InputRow]:
+        import orjson
+
+        checked = False
+        number = 0
+        with self.path.open("rb") as fh:
+            for line in fh:
+                self.position = fh.tell()
+                if not line.strip():
+                    continue
+                number += 1
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    try:
+                        line.decode("utf-8")
+                    except UnicodeDecodeError:
+                        yield number, None, None, "undecodable bytes (not UTF-8)"
+                        continue
+                    yield number, None, None, f"not valid JSON ({exc})"
+                    continue
+                if not isinstance(record, dict):
+                    yield number, None, None, f"expected a JSON object, got {type(record).__name__}"
+                    continue
+                if not checked:  # the first object names the columns, as a CSV header would
+                    self._check_header(list(record))
+                    checked = True
+                id_value = record.get(self.id_column) if self.id_column is not None else None
+                yield self._row(number, record.get(self.text_column), id_value)
+        self.position = self.total
+
+    def _parquet_file(self) -> Any:
+        try:
+            import pyarrow.parquet as pq
+        except ImportError as exc:
+            raise MissingExtraError.for_extra("Reading Parquet files", "parquet", "pyarrow") from exc
+        try:
+            return pq.ParquetFile(self.path)
+        except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
+            raise DataError(f'"{self.path}" is not a readable Parquet file: {exc}') from exc
+
+    def _parquet_rows(self) -> int:
+        return int(self._parquet_file().metadata.num_rows)
+
+    def _iter_parquet(self) -> Iterator[InputRow]:
+        parquet = self._parquet_file()
+        self._check_header(list(parquet.schema_arrow.names))
+        columns = [self.text_column] + ([self.id_column] if self.id_column is not None else [])
+        number = 0
+        try:
+            for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=columns):
+                texts = batch.column(0).to_pylist()
+                ids = batch.column(1).to_pylist() if self.id_column is not None else [None] * len(texts)
+                for text_value, id_value in zip(texts, ids, strict=True):
+                    number += 1
+                    self.position = number
+                    yield self._row(number, text_value, id_value)
+        except (OSError, ValueError) as exc:
+            raise DataError(f'"{self.path}" is not a readable Parquet file: {exc}') from exc
+
+
+__all__ = ["InputRow", "RecordSource"]

@@ -1,0 +1,49 @@
+"""``nlpops serve REF``: the HTTP service over a bundle path, ``NAME@ALIAS`` or ``NAME:VERSION``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from nlpops.cli.core import ConfigOption
+
+
+def serve_command(
+    ref: Annotated[str, typer.Argument(help="A bundle path, NAME, NAME@ALIAS (follows the alias) or NAME:VERSION.")],
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to bind (serving.host; default 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", help="Port (serving.port; default 8000).")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", help="Worker processes (serving.workers; default 1).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve a model over HTTP: POST /v1/classify, /v1/models, /healthz, /readyz, /metrics, /docs."""
+    from nlpops.checklist import find_config_file, load_config
+    from nlpops.serve.server import serve
+
+    flags = {"host": host, "port": port, "workers": workers}
+    overrides: dict[str, Any] = {"serving": {k: v for k, v in flags.items() if v is not None}}
+    if not overrides["serving"]:
+        overrides = {}
+    loaded = load_config(config, overrides)
+    config_file: Path | None = find_config_file(config)
+    serve(
+        ref,
+        loaded.serving,
+        loaded.monitoring,
+        loaded.registry,
+        config_path=config_file.resolve() if config_file is not None else None,
+        overrides=overrides,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``nlpops serve`` to the app."""
+    app.command("serve")(serve_command)
+
+
+__all__ = ["register", "serve_command"]

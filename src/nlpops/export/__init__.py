@@ -1,0 +1,170 @@
+"""Export a bundle to the slim ``onnx`` runtime: convert, optionally quantize to int8, check parity, save.
+
+``export_bundle(source, out)`` writes a new bundle with runtime ``onnx`` and the same labels,
+preprocessing, metrics and reference statistics. Before writing it, the exported model predicts the
+source bundle's reference texts (``manifest.reference["texts"]``) and the export is refused when the
+labels disagree on more than ``max_disagreement`` of them (``force=True`` writes it anyway). The
+manifest records the measured agreement under ``export``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from nlpops.bundle import Bundle, load_bundle, new_version, save_bundle
+from nlpops.errors import ExportError
+from nlpops.families.base import package_versions
+from nlpops.runtimes import load_predictor
+from nlpops.runtimes.onnx import MODEL_FILE
+
+Quantization = Literal["none", "int8"]
+MAX_DISAGREEMENT = 0.005
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """How closely the exported model agrees with its source on the reference texts."""
+
+    texts: int
+    agreement: float
+    max_abs_proba_diff: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"texts": self.texts, "agreement": self.agreement, "max_abs_proba_diff": self.max_abs_proba_diff}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """The written bundle and the parity measured before writing it."""
+
+    bundle: Bundle
+    source: Bundle
+    parity: ParityReport
+
+
+def measure_parity(source_proba: np.ndarray, exported_proba: np.ndarray) -> ParityReport:
+    """Label agreement and the largest probability difference between two (n, n_labels) arrays."""
+    if source_proba.shape != exported_proba.shape:
+        raise ExportError(
+            f"The exported model returns shape {exported_proba.shape}, the source {source_proba.shape}. "
+            "This is a bug in the exporter; please report it."
+        )
+    n = len(source_proba)
+    if n == 0:
+        return ParityReport(0, 1.0, 0.0)
+    agree = float((source_proba.argmax(axis=1) == exported_proba.argmax(axis=1)).mean())
+    return ParityReport(n, agree, float(np.abs(source_proba - exported_proba).max()))
+
+
+def _convert(source: Bundle, staging: Path, quantize: Quantization) -> dict[str, Any]:
+    """Write the ONNX files of ``source`` into ``staging``; return the runtime options."""
+    runtime = source.manifest.runtime
+    if runtime == "sklearn":
+        from nlpops.export.sklearn import convert_pipeline
+        from nlpops.runtimes.sklearn import load_pipeline
+
+        options = convert_pipeline(load_pipeline(source.path), staging / MODEL_FILE)
+    elif runtime == "torch":
+        from nlpops.export.encoder import convert_encoder_bundle
+
+        options = convert_encoder_bundle(source, staging)
+    elif runtime == "onnx":
+        for name in source.manifest.files:
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source.path / name, staging / name)
+        options = dict(source.manifest.runtime_options)
+        if quantize == "none":
+            raise ExportError(f'Bundle "{source.path}" is already ONNX. Add --quantize int8, or use it as it is.')
+        if options.get("quantized"):
+            raise ExportError(f'Bundle "{source.path}" is already quantized ({options["quantized"]}).')
+    else:
+        raise ExportError(
+            f'Bundle "{source.path}" has runtime "{runtime}", which has no ONNX export '
+            "(spaCy pipelines have no ONNX converter). Serve it with its own runtime."
+        )
+    if quantize == "int8":
+        from nlpops.export.quantize import quantize_int8
+
+        quantize_int8(staging / str(options.get("model_file", MODEL_FILE)))
+        options["quantized"] = "int8"
+    return options
+
+
+def export_bundle(
+    source: Bundle | Path | str,
+    out: Path | str,
+    *,
+    quantize: Quantization = "none",
+    force: bool = False,
+    max_disagreement: float = MAX_DISAGREEMENT,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> ExportResult:
+    """Export ``source`` to a new ONNX bundle at ``out`` after a parity check on its reference texts.
+
+    Args:
+        source: a bundle (runtime ``sklearn``, ``torch``, or ``onnx`` when only quantizing).
+        out: directory of the new bundle.
+        quantize: ``"int8"`` for onnxruntime dynamic int8 quantization.
+        force: write the bundle even when parity fails (the manifest still records the agreement).
+        max_disagreement: largest share of reference texts whose labels may differ.
+        overwrite: replace an existing bundle at ``out``.
+        progress: called with a short message before each step.
+
+    Returns:
+        the written bundle, its source and the parity measured.
+
+    Raises:
+        ExportError: the model cannot be converted, or parity fails without ``force``.
+        MissingExtraError: the export extra (skl2onnx, onnx) or the source runtime is not installed.
+        BundleError: ``source`` is not a valid bundle or ``out`` exists.
+    """
+    step = progress or (lambda _msg: None)
+    source = source if isinstance(source, Bundle) else load_bundle(source)
+    out = Path(out)
+    if out.resolve() == source.path.resolve():
+        raise ExportError(f'--out "{out}" is the source bundle itself. Choose another directory.')
+    manifest = source.manifest
+    texts = [str(t) for t in manifest.reference.get("texts", [])]
+    with tempfile.TemporaryDirectory(prefix=".nlpops-export-", dir=out.parent if out.parent.exists() else None) as tmp:
+        staging = Path(tmp) / "files"
+        staging.mkdir()
+        step(f"converting {manifest.runtime} model to ONNX" + (" (int8)" if quantize == "int8" else ""))
+        options = _convert(source, staging, quantize)
+        requirements = package_versions("onnxruntime", "numpy")
+        if options.get("kind") == "encoder":
+            requirements += package_versions("tokenizers")
+        fields: dict[str, Any] = {
+            **manifest.model_dump(mode="json", exclude={"files", "created_at", "schema_version"}),
+            "version": new_version(),
+            "runtime": "onnx",
+            "requirements": requirements,
+            "runtime_options": options,
+            "export": {"source_version": manifest.version, "source_runtime": manifest.runtime, "quantize": quantize},
+        }
+        candidate = save_bundle(Path(tmp) / "candidate", fields, lambda d: shutil.copytree(staging, d, dirs_exist_ok=True))
+        step(f"checking parity on {len(texts)} reference texts")
+        parity = measure_parity(load_predictor(source).predict_proba(texts), load_predictor(candidate).predict_proba(texts))
+        fields["export"] = {**fields["export"], "parity": parity.as_dict(), "forced": False}
+        if parity.agreement < 1.0 - max_disagreement:
+            message = (
+                f"Parity check failed: the exported model agrees with the source on {parity.agreement:.2%} of "
+                f"{parity.texts} reference texts (needs >= {1 - max_disagreement:.2%})."
+            )
+            if not force:
+                raise ExportError(message + " Nothing was written. Use --force to write it anyway.")
+            step(message + " Writing it anyway (--force).")
+            fields["export"]["forced"] = True
+        step(f"writing {out}")
+        bundle = save_bundle(out, fields, lambda d: shutil.copytree(staging, d, dirs_exist_ok=True), overwrite=overwrite)
+    return ExportResult(bundle=bundle, source=source, parity=parity)
+
+
+__all__ = ["MAX_DISAGREEMENT", "ExportResult", "ParityReport", "Quantization", "export_bundle", "measure_parity"]

@@ -1,0 +1,40 @@
+"""The model registry: named models, immutable numbered versions, movable aliases, an append-only event log.
+
+``open_registry(config.registry)`` gives the configured backend; the default, :class:`SqliteRegistry`,
+keeps a SQLite database and verified bundle copies under ``.nlpops/``. ``parse_ref`` / ``resolve_ref``
+turn what users type (``./bundle``, ``intent``, ``intent@staging``, ``intent:3``) into a bundle directory.
+"""
+
+from __future__ import annotations
+
+from nlpops.registry.backends import open_registry
+from nlpops.registry.base import (
+    ACTIONS,
+    DEFAULT_ALIAS,
+    Action,
+    ModelVersion,
+    Registry,
+    RegistryEvent,
+    check_alias,
+    check_model_name,
+)
+from nlpops.registry.refs import ModelRef, RefKind, parse_ref, resolve_ref
+from nlpops.registry.sqlite import SqliteRegistry, current_user
+
+__all__ = [
+    "ACTIONS",
+    "DEFAULT_ALIAS",
+    "Action",
+    "ModelRef",
+    "ModelVersion",
+    "RefKind",
+    "Registry",
+    "RegistryEvent",
+    "SqliteRegistry",
+    "check_alias",
+    "check_model_name",
+    "current_user",
+    "open_registry",
+    "parse_ref",
+    "resolve_ref",
+]

@@ -1,0 +1,266 @@
+"""ONNX runtime: serves exported bundles with onnxruntime, numpy and tokenizers only.
+
+Two kinds of graph, named by ``runtime_options["kind"]``:
+
+- ``"sklearn"``: a scikit-learn pipeline converted by skl2onnx; input is a string tensor of shape (n, 1).
+- ``"encoder"``: a sentence encoder graph (``input_ids``, ``attention_mask``[, ``token_type_ids``] ->
+  ``last_hidden_state``) plus a linear head applied in numpy. Texts are tokenized with ``tokenizers``,
+  sorted by length and padded per batch to their longest text, so short texts cost little.
+
+Importing or using this module never imports torch, transformers, scikit-learn or spaCy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlpops.bundle import Bundle
+from nlpops.errors import MissingExtraError, RuntimeLoadError
+from nlpops.runtimes.base import BasePredictor
+
+MODEL_FILE = "model.onnx"
+THREADS_ENV = "NLPOPS_ONNX__INTRA_OP_THREADS"
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (numerically stable)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return np.asarray(exp / exp.sum(axis=1, keepdims=True))
+
+
+class LinearHead:
+    """A linear classifier over embeddings, with weights read from an ``.npz`` file (no pickle).
+
+    ``coef`` has shape (n_labels, dim), or (1, dim) for a binary logistic regression (scores [0, z]).
+    """
+
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray) -> None:
+        self.coef = np.asarray(coef, dtype=np.float32)
+        self.intercept = np.asarray(intercept, dtype=np.float32)
+
+    @classmethod
+    def load(cls, path: Path) -> LinearHead:
+        """Read ``coef`` and ``intercept`` from ``path``.
+
+        Raises:
+            RuntimeLoadError: the file is not a readable head.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return cls(data["coef"], data["intercept"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise RuntimeLoadError(f'"{path}" is not a readable classification head ({exc}). Rebuild the bundle.') from exc
+
+    def save(self, path: Path) -> None:
+        """Write the weights to ``path`` (``.npz``)."""
+        np.savez(path, coef=self.coef, intercept=self.intercept)
+
+    def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
+        """Probabilities (n, n_labels) for embeddings (n, dim)."""
+        logits = embeddings.astype(np.float32) @ self.coef.T + self.intercept
+        if logits.shape[1] == 1:
+            logits = np.concatenate([np.zeros_like(logits), logits], axis=1)
+        return softmax(logits)
+
+
+def pool(hidden: np.ndarray, mask: np.ndarray, pooling: str, normalize: bool) -> np.ndarray:
+    """Sentence embeddings from token states (n, seq, dim): ``mean`` over real tokens or ``cls``."""
+    if pooling == "cls":
+        emb = hidden[:, 0, :].astype(np.float32)
+    else:
+        weights = mask[:, :, None].astype(np.float32)
+        emb = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    if normalize:
+        emb = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
+    return np.asarray(emb, dtype=np.float32)
+
+
+def load_tokenizer(path: Path, max_length: int) -> Any:
+    """A ``tokenizers.Tokenizer`` with padding off (we pad per batch) and truncation at ``max_length``.
+
+    Raises:
+        MissingExtraError: ``tokenizers`` is not installed.
+        RuntimeLoadError: the file cannot be read.
+    """
+    try:
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise MissingExtraError.for_extra("Transformer bundles", "transformer", "tokenizers") from exc
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises a bare Exception on a bad file
+        raise RuntimeLoadError(f'"{path}" is not a readable tokenizer.json ({exc}). Rebuild the bundle.') from exc
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_length)
+    return tokenizer
+
+
+def pad_batch(encodings: list[Any], pad_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``input_ids``, ``attention_mask``, ``token_type_ids`` padded to the longest encoding of the batch."""
+    width = max(len(e.ids) for e in encodings)
+    ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(encodings), width), dtype=np.int64)
+    types = np.zeros((len(encodings), width), dtype=np.int64)
+    for row, enc in enumerate(encodings):
+        n = len(enc.ids)
+        ids[row, :n] = enc.ids
+        mask[row, :n] = 1
+        types[row, :n] = enc.type_ids
+    return ids, mask, types
+
+
+def length_sorted_batches(lengths: list[int], batch_size: int, sort: bool = True) -> list[list[int]]:
+    """Row indices grouped into batches of at most ``batch_size``, longest first when ``sort``."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i]) if sort else list(range(len(lengths)))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def resolve_intra_op_threads(requested: int | None, options: dict[str, Any]) -> int:
+    """Threads for one session: the argument, else ``NLPOPS_ONNX__INTRA_OP_THREADS``, else the bundle's, else 0.
+
+    0 lets onnxruntime use one thread per physical core.
+
+    Raises:
+        RuntimeLoadError: the environment variable is not an integer >= 0.
+    """
+    if requested is not None:
+        return requested
+    raw = os.environ.get(THREADS_ENV)
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise RuntimeLoadError(f"{THREADS_ENV} must be an integer >= 0. Got {raw!r}.")
+        return value
+    return int(options.get("intra_op_threads", 0))
+
+
+def open_session(path: Path, threads: int) -> Any:
+    """An onnxruntime CPU session with full graph optimizations and ``threads`` intra-op threads.
+
+    Raises:
+        MissingExtraError: onnxruntime is not installed.
+        RuntimeLoadError: the graph cannot be loaded.
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise MissingExtraError.for_extra("ONNX bundles", "export", "onnxruntime") from exc
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types from C++
+        raise RuntimeLoadError(
+            f'onnxruntime cannot load "{path}": {exc}. Re-export the bundle with this nlpops version.'
+        ) from exc
+
+
+class OnnxPredictor(BasePredictor):
+    """Predictor over an ONNX graph (a converted scikit-learn pipeline, or an encoder plus a numpy head).
+
+    Args:
+        bundle: a verified bundle with runtime ``onnx``.
+        intra_op_threads: threads per session (default: ``NLPOPS_ONNX__INTRA_OP_THREADS`` or all cores).
+        sort_by_length: group texts of similar token length into the same batch (encoder graphs).
+
+    Raises:
+        RuntimeLoadError: the graph, tokenizer or head cannot be loaded or do not match the labels.
+        MissingExtraError: onnxruntime or tokenizers is not installed.
+    """
+
+    def __init__(self, bundle: Bundle, intra_op_threads: int | None = None, sort_by_length: bool = True) -> None:
+        super().__init__(bundle)
+        options = dict(bundle.manifest.runtime_options)
+        self.kind = str(options.get("kind", "sklearn"))
+        self.sort_by_length = sort_by_length
+        self.batch_size = int(options.get("batch_size", 32))
+        self.threads = resolve_intra_op_threads(intra_op_threads, options)
+        self.session = open_session(bundle.file(str(options.get("model_file", MODEL_FILE))), self.threads)
+        self._inputs = [i.name for i in self.session.get_inputs()]
+        if self.kind == "sklearn":
+            self._output = str(options.get("output", "probabilities"))
+            self._scores_are_margins = bool(options.get("margins", False))
+        elif self.kind == "encoder":
+            self.max_length = int(options.get("max_length", 256))
+            self.pooling = str(options.get("pooling", "mean"))
+            self.normalize = bool(options.get("normalize", True))
+            self.tokenizer = load_tokenizer(bundle.file(str(options.get("tokenizer", "tokenizer.json"))), self.max_length)
+            self.pad_id = int(options.get("pad_id", 0))
+            self.head = LinearHead.load(bundle.file(str(options.get("head", "head.npz"))))
+            if self.head.coef.shape[0] not in (len(self.labels), 1):
+                raise RuntimeLoadError(
+                    f'Bundle "{bundle.path}": the head has {self.head.coef.shape[0]} outputs for '
+                    f"{len(self.labels)} labels. Rebuild the bundle."
+                )
+        else:
+            raise RuntimeLoadError(
+                f'Bundle "{bundle.path}" has ONNX graph kind "{self.kind}", which this nlpops does not know '
+                "(known: sklearn, encoder). Upgrade nlpops."
+            )
+
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        if self.kind == "sklearn":
+            return self._sklearn_proba(texts)
+        return self.head.predict_proba(self.embed(texts, preprocessed=True))
+
+    def _sklearn_proba(self, texts: list[str]) -> np.ndarray:
+        feed = {self._inputs[0]: np.asarray(texts, dtype=object).reshape(-1, 1)}
+        (scores,) = self.session.run([self._output], feed)
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.ndim == 1 or scores.shape[1] == 1:
+            margin = scores.reshape(-1)
+            scores = np.stack([-margin, margin], axis=1)
+        if self._scores_are_margins:
+            return softmax(scores)
+        return np.asarray(scores / scores.sum(axis=1, keepdims=True))
+
+    def embed(self, texts: Sequence[str], *, preprocessed: bool = False) -> np.ndarray:
+        """Sentence embeddings (n, dim) of ``texts`` (encoder graphs only), batched by token length."""
+        items = list(texts) if preprocessed else self._preprocess(texts)
+        encodings = self.tokenizer.encode_batch(items)
+        out: np.ndarray | None = None
+        for rows in length_sorted_batches([len(e.ids) for e in encodings], self.batch_size, self.sort_by_length):
+            ids, mask, types = pad_batch([encodings[i] for i in rows], self.pad_id)
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            (hidden,) = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[:1]
+            emb = pool(np.asarray(hidden), mask, self.pooling, self.normalize)
+            if out is None:
+                out = np.zeros((len(items), emb.shape[1]), dtype=np.float32)
+            out[rows] = emb
+        assert out is not None
+        return out
+
+    def text_lengths(self, texts: Sequence[str]) -> list[int]:
+        """Token counts for encoder graphs (the batching cost), characters for converted pipelines."""
+        if self.kind != "encoder":
+            return super().text_lengths(texts)
+        return [len(e.ids) for e in self.tokenizer.encode_batch(self._preprocess(texts))]
+
+
+__all__ = [
+    "MODEL_FILE",
+    "THREADS_ENV",
+    "LinearHead",
+    "OnnxPredictor",
+    "length_sorted_batches",
+    "load_tokenizer",
+    "open_session",
+    "pad_batch",
+    "pool",
+    "resolve_intra_op_threads",
+    "softmax",
+]

@@ -1,0 +1,142 @@
+"""PyTorch runtime for transformer bundles: a Hugging Face encoder (transformers) plus a numpy linear head.
+
+Tokenization, batching, pooling and the head are the ones the ONNX runtime uses, so an exported bundle
+differs from this one only in the encoder's arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlpops.bundle import Bundle
+from nlpops.errors import MissingExtraError, RuntimeLoadError
+from nlpops.runtimes.base import BasePredictor
+from nlpops.runtimes.onnx import LinearHead, length_sorted_batches, load_tokenizer, pad_batch, pool
+
+ENCODER_DIR = "encoder"
+TOKENIZER_FILE = "tokenizer.json"
+HEAD_FILE = "head.npz"
+
+
+def import_torch() -> tuple[Any, Any]:
+    """``(torch, transformers)``, or MissingExtraError naming the install."""
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise MissingExtraError.for_extra("The transformer family", "transformer", exc.name or "torch") from exc
+    return torch, transformers
+
+
+class TorchEncoder:
+    """A Hugging Face encoder folder (``config.json``, weights, ``tokenizer.json``) that embeds texts.
+
+    Args:
+        folder: the model folder.
+        max_length: tokens kept per text.
+        pooling: ``mean`` (over real tokens) or ``cls``.
+        normalize: L2-normalise embeddings.
+        batch_size: texts per forward pass; batches hold texts of similar length, padded to the longest.
+
+    Raises:
+        MissingExtraError: torch or transformers is not installed.
+        RuntimeLoadError: the folder is not a loadable model.
+    """
+
+    def __init__(
+        self, folder: Path, *, max_length: int = 256, pooling: str = "mean", normalize: bool = True, batch_size: int = 32
+    ) -> None:
+        torch, transformers = import_torch()
+        self.folder = Path(folder)
+        self.max_length = max_length
+        self.pooling = pooling
+        self.normalize = normalize
+        self.batch_size = batch_size
+        self.tokenizer = load_tokenizer(self.folder / TOKENIZER_FILE, max_length)
+        try:
+            self.model = transformers.AutoModel.from_pretrained(str(self.folder), local_files_only=True)
+        except (OSError, ValueError, KeyError) as exc:
+            raise RuntimeLoadError(f'"{self.folder}" is not a loadable Hugging Face model folder: {exc}') from exc
+        self.model.eval()
+        self.pad_id = int(getattr(self.model.config, "pad_token_id", None) or 0)
+        self._torch = torch
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def forward(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> Any:
+        """Last hidden states (a torch tensor) for one padded batch; gradients follow the caller's mode."""
+        torch = self._torch
+        return self.model(
+            input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), token_type_ids=torch.from_numpy(types)
+        ).last_hidden_state
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings (n, dim) of already preprocessed texts."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        out = np.zeros((len(encodings), self.dim), dtype=np.float32)
+        with self._torch.inference_mode():
+            for rows in length_sorted_batches([len(e.ids) for e in encodings], self.batch_size):
+                ids, mask, types = pad_batch([encodings[i] for i in rows], self.pad_id)
+                hidden = self.forward(ids, mask, types).float().numpy()
+                out[rows] = pool(hidden, mask, self.pooling, self.normalize)
+        return out
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
+
+    def save(self, folder: Path) -> None:
+        """Write the encoder (safetensors) and its tokenizer into ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(str(folder), safe_serialization=True)
+        (folder / TOKENIZER_FILE).write_bytes((self.folder / TOKENIZER_FILE).read_bytes())
+        for extra in folder.iterdir():
+            if extra.name not in ("config.json", "model.safetensors", TOKENIZER_FILE):
+                extra.unlink()
+
+
+def encoder_options(encoder: TorchEncoder) -> dict[str, Any]:
+    """The runtime options both the torch and the ONNX runtime read for an encoder bundle."""
+    return {
+        "kind": "encoder",
+        "encoder_dir": ENCODER_DIR,
+        "tokenizer": f"{ENCODER_DIR}/{TOKENIZER_FILE}",
+        "head": HEAD_FILE,
+        "pooling": encoder.pooling,
+        "normalize": encoder.normalize,
+        "max_length": encoder.max_length,
+        "batch_size": encoder.batch_size,
+        "pad_id": encoder.pad_id,
+    }
+
+
+class TorchPredictor(BasePredictor):
+    """A transformer bundle served with PyTorch (the bundle as trained, before ONNX export)."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        super().__init__(bundle)
+        options = bundle.manifest.runtime_options
+        bundle.file(str(options.get("tokenizer", f"{ENCODER_DIR}/{TOKENIZER_FILE}")))
+        self.encoder = TorchEncoder(
+            bundle.path / str(options.get("encoder_dir", ENCODER_DIR)),
+            max_length=int(options.get("max_length", 256)),
+            pooling=str(options.get("pooling", "mean")),
+            normalize=bool(options.get("normalize", True)),
+            batch_size=int(options.get("batch_size", 32)),
+        )
+        self.head = LinearHead.load(bundle.file(str(options.get("head", HEAD_FILE))))
+
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        return self.head.predict_proba(self.encoder.encode(texts))
+
+    def text_lengths(self, texts: Sequence[str]) -> list[int]:
+        """Token counts (the cost that matters for batching)."""
+        return self.encoder.token_counts(self._preprocess(texts))
+
+
+__all__ = ["ENCODER_DIR", "HEAD_FILE", "TOKENIZER_FILE", "TorchEncoder", "TorchPredictor", "encoder_options", "import_torch"]

@@ -1,0 +1,235 @@
+"""The service's OpenAPI 3 document (built from the limits it really enforces) and a self-contained docs page."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from nlpops._version import __version__
+from nlpops.serve.decode import RequestLimits
+
+_JSON = "application/json"
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def build_openapi(limits: RequestLimits, *, auth: bool, protect_metrics: bool) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of the service.
+
+    Args:
+        limits: the per-request limits (they appear as maxItems/maxLength).
+        auth: whether API keys are required (adds security schemes and 401 responses).
+        protect_metrics: whether ``/metrics`` needs a key when ``auth`` is on.
+
+    Returns:
+        The document as a JSON-ready dict.
+    """
+    text_schema: dict[str, Any] = {"type": "string", "minLength": 1}
+    if not limits.truncate:
+        text_schema["maxLength"] = limits.max_chars_per_text
+    security = [{"bearer": []}, {"apiKey": []}] if auth else []
+    unauthorized = {"401": _error_response("Missing or invalid API key")} if auth else {}
+
+    def op(summary: str, responses: dict[str, Any], *, secured: bool, **extra: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"summary": summary, "responses": {**responses, **(unauthorized if secured else {})}}
+        out["security"] = security if secured else []
+        out.update(extra)
+        return out
+
+    classify = op(
+        "Classify one or more texts",
+        {
+            "200": {"description": "One prediction per text", "content": {_JSON: {"schema": _ref("ClassifyResponse")}}},
+            "400": _error_response("The body is not valid JSON"),
+            "413": _error_response("Body, number of texts or a text too large"),
+            "422": _error_response("A field is missing, empty or of the wrong type"),
+            "503": _error_response("Queue full or model not loaded yet; retry after Retry-After seconds"),
+        },
+        secured=True,
+        operationId="classify",
+        requestBody={
+            "required": True,
+            "content": {
+                _JSON: {
+                    "schema": {
+                        "oneOf": [
+                            _body(
+                                {
+                                    "texts": {
+                                        "type": "array",
+                                        "items": text_schema,
+                                        "minItems": 1,
+                                        "maxItems": limits.max_texts_per_request,
+                                    }
+                                },
+                                "texts",
+                            ),
+                            _body({"text": text_schema}, "text"),
+                        ]
+                    }
+                }
+            },
+        },
+    )
+    plain_ok = {"200": {"description": "OK", "content": {_JSON: {"schema": _ref("Status")}}}}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "nlpops text classification service", "version": __version__},
+        "paths": {
+            "/v1/classify": {"post": classify},
+            "/v1/models": {
+                "get": op(
+                    "The model being served",
+                    {"200": {"description": "The live model", "content": {_JSON: {"schema": _ref("Models")}}}},
+                    secured=True,
+                    operationId="models",
+                )
+            },
+            "/healthz": {"get": op("Liveness", plain_ok, secured=False, operationId="healthz")},
+            "/readyz": {
+                "get": op(
+                    "Readiness: a model is loaded and warm",
+                    {**plain_ok, "503": _error_response("Not ready yet")},
+                    secured=False,
+                    operationId="readyz",
+                )
+            },
+            "/metrics": {
+                "get": op(
+                    "Prometheus metrics",
+                    {
+                        "200": {
+                            "description": "Text exposition format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                    secured=auth and protect_metrics,
+                    operationId="metrics",
+                )
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+            "schemas": _SCHEMAS,
+        },
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _body(texts: dict[str, Any], required: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [required],
+        "properties": {
+            **texts,
+            "lang": {"type": "string", "minLength": 1, "maxLength": 32, "description": "language code, echoed back"},
+            "return_scores": {"type": "boolean", "default": False, "description": "add every label's probability"},
+        },
+    }
+
+
+_SCHEMAS: dict[str, Any] = {
+    "Prediction": {
+        "type": "object",
+        "required": ["label", "score", "lang"],
+        "properties": {
+            "label": {"type": "string"},
+            "score": {"type": "number", "minimum": 0, "maximum": 1},
+            "scores": {"type": "object", "additionalProperties": {"type": "number"}},
+            "lang": {"type": "string", "nullable": True},
+        },
+    },
+    "ClassifyResponse": {
+        "type": "object",
+        "required": ["model", "version", "predictions"],
+        "properties": {
+            "model": {"type": "string"},
+            "version": {"type": "string"},
+            "predictions": {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}},
+        },
+    },
+    "Models": {
+        "type": "object",
+        "required": ["models"],
+        "properties": {
+            "models": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "version", "labels"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "version": {"type": "string"},
+                        "bundle_version": {"type": "string"},
+                        "family": {"type": "string"},
+                        "runtime": {"type": "string"},
+                        "labels": {"type": "array", "items": {"type": "string"}},
+                        "languages": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            }
+        },
+    },
+    "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            }
+        },
+    },
+}
+
+
+def docs_page(title: str) -> bytes:
+    """A small self-contained page (no CDN): lists the routes and lets you try ``/v1/classify``."""
+    safe = html.escape(title)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{safe}</title>
+<style>body{{font-family:sans-serif;max-width:50em;margin:2em auto}}pre,textarea{{width:100%}}</style>
+</head><body>
+<h1>{safe}</h1>
+<p>Machine-readable description: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3).</p>
+<ul id="routes"></ul>
+<h2>Try it: POST /v1/classify</h2>
+<p>API key (only if the service needs one): <input id="key" type="password"></p>
+<textarea id="body" rows="4">{{"texts": ["my card has not arrived"], "return_scores": false}}</textarea>
+<p><button id="send">Send</button></p>
+<pre id="out"></pre>
+<script>
+fetch('/openapi.json').then(r => r.json()).then(doc => {{
+  const ul = document.getElementById('routes');
+  for (const [path, ops] of Object.entries(doc.paths)) {{
+    for (const [method, op] of Object.entries(ops)) {{
+      const li = document.createElement('li');
+      li.textContent = method.toUpperCase() + ' ' + path + ' - ' + op.summary;
+      ul.appendChild(li);
+    }}
+  }}
+}});
+document.getElementById('send').onclick = async () => {{
+  const headers = {{'Content-Type': 'application/json'}};
+  const key = document.getElementById('key').value;
+  if (key) headers['X-API-Key'] = key;
+  const r = await fetch('/v1/classify', {{method: 'POST', headers, body: document.getElementById('body').value}});
+  document.getElementById('out').textContent = r.status + '\\n' + JSON.stringify(await r.json(), null, 2);
+}};
+</script>
+</body></html>
+""".encode()
+
+
+__all__ = ["build_openapi", "docs_page"]

@@ -1,0 +1,145 @@
+"""Running the service under uvicorn (httptools + uvloop), with one or several worker processes.
+
+One worker: the model is loaded before the server binds, so a bad REF fails with one clear error.
+Several workers: uvicorn starts each from :func:`app_from_environment`, which reads the REF and config
+path from ``NLPOPS_SERVE_REF`` / ``NLPOPS_CONFIG`` (set here), and metrics use prometheus-client's
+multiprocess mode. SIGTERM: stop accepting, finish in-flight requests, exit. SIGHUP: check the alias now.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nlpops.checklist import MonitoringSettings, RegistrySettings, ServingSettings, load_config
+from nlpops.errors import ServingError
+from nlpops.serve.app import ServiceApp
+from nlpops.serve.metrics import MULTIPROC_ENV, ServiceMetrics
+from nlpops.serve.reload import ModelReloader
+from nlpops.serve.source import LoadedModel, ModelSource, follows_alias, load_model, source_for_ref
+
+REF_ENV = "NLPOPS_SERVE_REF"
+CONFIG_ENV = "NLPOPS_CONFIG"
+OVERRIDES_ENV = "NLPOPS_SERVE_OVERRIDES"
+
+
+def build_app(
+    source: ModelSource,
+    serving: ServingSettings,
+    monitoring: MonitoringSettings,
+    *,
+    follow: bool,
+    initial: LoadedModel | None = None,
+    metrics: ServiceMetrics | None = None,
+    install_signal_handlers: bool = False,
+) -> ServiceApp:
+    """The ASGI app over a model source.
+
+    Args:
+        source: where the served ref points (see :mod:`nlpops.serve.source`).
+        serving: the ``serving`` section.
+        monitoring: the ``monitoring`` section.
+        follow: poll the source every ``serving.poll_interval_s`` for a new version (hot swap).
+        initial: a model already loaded from ``source()`` (else it loads at startup).
+        metrics: the metrics to record into (a new, app-owned set by default).
+        install_signal_handlers: check the source at once on SIGHUP.
+
+    Returns:
+        The application; its ASGI lifespan loads the model and starts the batcher.
+    """
+    metrics = metrics or ServiceMetrics()
+    reloader = ModelReloader(
+        source, metrics, poll_interval_s=serving.poll_interval_s if follow else None, initial=initial
+    )
+    return ServiceApp(reloader, serving, monitoring, metrics, install_signal_handlers=install_signal_handlers)
+
+
+def app_from_environment() -> ServiceApp:
+    """The app of one worker process (uvicorn factory): REF and config from the environment.
+
+    Raises:
+        ServingError: ``NLPOPS_SERVE_REF`` is not set.
+    """
+    import orjson
+
+    ref = os.environ.get(REF_ENV)
+    if not ref:
+        raise ServingError(f"{REF_ENV} is not set; start workers with: nlpops serve REF --workers N")
+    overrides = orjson.loads(os.environ.get(OVERRIDES_ENV, "{}"))
+    config = load_config(os.environ.get(CONFIG_ENV) or None, overrides)
+    source = source_for_ref(ref, config.registry)
+    return build_app(source, config.serving, config.monitoring, follow=follows_alias(ref), install_signal_handlers=True)
+
+
+def uvicorn_options(serving: ServingSettings) -> dict[str, Any]:
+    """The uvicorn settings the service runs with (fast protocol stack, no access log)."""
+    return {
+        "host": serving.host,
+        "port": serving.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "access_log": False,
+        "log_level": "info",
+        "server_header": False,
+        "proxy_headers": False,
+    }
+
+
+def serve(
+    ref: str,
+    serving: ServingSettings,
+    monitoring: MonitoringSettings,
+    registry: RegistrySettings,
+    *,
+    config_path: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> None:
+    """Serve ``ref`` (bundle path, ``NAME@ALIAS`` or ``NAME:VERSION``) until SIGTERM/SIGINT.
+
+    Args:
+        ref: what to serve.
+        serving: the ``serving`` section (host, port, workers, limits).
+        monitoring: the ``monitoring`` section.
+        registry: the ``registry`` section (for registry refs).
+        config_path: the config file, passed on to worker processes when ``serving.workers > 1``.
+        overrides: the CLI's overrides, passed on to worker processes.
+
+    Raises:
+        NlpopsError: the ref cannot be resolved or its model cannot be loaded.
+    """
+    import uvicorn
+
+    source = source_for_ref(ref, registry)
+    if serving.workers == 1:
+        initial = load_model(source())
+        app = build_app(
+            source, serving, monitoring, follow=follows_alias(ref), initial=initial, install_signal_handlers=True
+        )
+        uvicorn.Server(uvicorn.Config(app, **uvicorn_options(serving))).run()
+        return
+    import orjson
+
+    os.environ[REF_ENV] = ref
+    os.environ[OVERRIDES_ENV] = orjson.dumps(overrides or {}).decode()
+    if config_path is not None:
+        os.environ[CONFIG_ENV] = str(config_path)
+    own_dir = MULTIPROC_ENV not in os.environ
+    metrics_dir = os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="nlpops-metrics-")
+    os.environ[MULTIPROC_ENV] = metrics_dir
+    try:
+        uvicorn.run(
+            "nlpops.serve.server:app_from_environment",
+            factory=True,
+            workers=serving.workers,
+            **uvicorn_options(serving),
+        )
+    finally:
+        if own_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+__all__ = ["app_from_environment", "build_app", "serve", "uvicorn_options"]

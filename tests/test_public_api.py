@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nlpops
+
+
+def test_public_api_all_is_exactly_the_exported_names() -> None:
+    assert sorted(nlpops.__all__) == [
+        "Bundle",
+        "BundleManifest",
+        "NlpopsConfig",
+        "NlpopsError",
+        "Predictor",
+        "TrainResult",
+        "__version__",
+        "evaluate",
+        "load",
+        "load_bundle",
+        "load_config",
+        "train",
+    ]
+    for name in nlpops.__all__:
+        assert getattr(nlpops, name) is not None
+
+
+def test_public_api_import_is_light() -> None:
+    code = "import sys, nlpops; print(sorted(m for m in ('sklearn', 'torch', 'spacy', 'onnxruntime') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_public_api_train_load_evaluate(tmp_path, monkeypatch) -> None:
+    from nlpops.data import bundled_dataset
+
+    monkeypatch.chdir(tmp_path)
+    result = nlpops.train(bundled_dataset("sms_spam", "test"), name="spam", register=True)
+    assert result.registered is not None and result.registered.version == 1
+    assert result.bundle.path.resolve() == tmp_path / "models" / "spam"
+    predictor = nlpops.load("spam:1")
+    assert predictor.labels == ["ham", "spam"]
+    label, score = predictor.predict(["WINNER!! claim your free prize now, call 09061701461"])[0]
+    assert label == "spam" and 0.5 < score <= 1.0
+    report = nlpops.evaluate("spam:1", bundled_dataset("sms_spam", "test"))
+    assert report["rows"] == 1032 and report["accuracy"] > 0.9
