@@ -155,6 +155,13 @@ class MonitoringSettings(_Section):
     data_may_leave: bool = Field(False, description="may texts be sent outside the company?")
     pii_redaction: bool = False
     log_payloads: bool = Field(False, description="log request texts (off: privacy by default)")
+    store_texts: bool = Field(False, description="keep request texts in the live-statistics store (redacted if on)")
+    stats_path: Path | None = Field(None, description="live-statistics SQLite file; null: <registry.home>/monitor.db")
+    flush_interval_s: float = Field(10.0, gt=0, description="how often live statistics are written to the store")
+    window_s: float = Field(86400.0, gt=0, description="rolling window of live statistics compared with the reference")
+    drift_psi: float = Field(0.2, gt=0, description="drift: population stability index at or above this")
+    drift_p_value: float = Field(0.01, gt=0, lt=1, description="drift: and the statistical test's p-value below this")
+    drift_min_rows: int = Field(100, ge=1, description="fewer live texts than this: no drift verdict")
 
 
 class InfrastructureSettings(_Section):

@@ -41,7 +41,11 @@ def reference_statistics(
     langs: Sequence[str] | None = None,
     vocabulary: set[str] | None = None,
 ) -> dict[str, Any]:
-    """Text length, language mix, predicted labels, confidence (and OOV rate) of a sample of texts."""
+    """Text length, language mix, predicted labels, confidence (and OOV rate) of a sample of texts.
+
+    With more than one language, ``by_language`` holds the length, confidence and label statistics of each
+    language, the baseline of per-language drift detection.
+    """
     predicted = proba.argmax(axis=1) if len(texts) else np.zeros(0, dtype=int)
     confidence = proba.max(axis=1) if len(texts) else np.zeros(0)
     stats: dict[str, Any] = {
@@ -55,7 +59,28 @@ def reference_statistics(
     }
     if vocabulary is not None:
         stats["oov_rate"] = oov_rate(texts, vocabulary)
+    if langs is not None and len(set(langs)) > 1:
+        stats["by_language"] = {
+            lang: _language_statistics(
+                texts, predicted, confidence, labels, [i for i, x in enumerate(langs) if x == lang]
+            )
+            for lang in sorted(set(langs))
+        }
     return stats
+
+
+def _language_statistics(
+    texts: Sequence[str], predicted: np.ndarray, confidence: np.ndarray, labels: Sequence[str], rows: list[int]
+) -> dict[str, Any]:
+    """Length, confidence and label statistics of the texts at ``rows`` (one language)."""
+    index = np.asarray(rows, dtype=np.int64)
+    chosen = predicted[index]
+    return {
+        "rows": len(rows),
+        "length_hist": histogram([len(texts[i]) for i in rows], LENGTH_EDGES),
+        "confidence_hist": histogram(confidence[index].tolist(), CONFIDENCE_EDGES),
+        "label_counts": {label: int((chosen == i).sum()) for i, label in enumerate(labels)},
+    }
 
 
 __all__ = ["CONFIDENCE_EDGES", "LENGTH_EDGES", "histogram", "oov_rate", "reference_statistics"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import time
 from pathlib import Path
 from typing import Any
@@ -41,9 +42,18 @@ def test_registry_concurrent_processes_register_and_promote_exactly_once(tmp_pat
     began = time.monotonic()
     for proc in procs:
         proc.start()
+    outcomes: dict[int, list[tuple[str, int]]] = {}
     try:
         start.set()
-        outcomes = dict(results.get(timeout=120) for _ in procs)
+        deadline = time.monotonic() + 120
+        while len(outcomes) < WORKERS and time.monotonic() < deadline:
+            try:
+                worker, outcome = results.get(timeout=0.5)
+            except queue.Empty:
+                if not any(proc.is_alive() for proc in procs) and results.empty():
+                    break  # a worker died without reporting: its exit code below says so
+                continue
+            outcomes[worker] = outcome
     finally:
         for proc in procs:
             proc.join(timeout=30)
@@ -52,6 +62,7 @@ def test_registry_concurrent_processes_register_and_promote_exactly_once(tmp_pat
                 proc.join()
     elapsed = time.monotonic() - began
     assert [proc.exitcode for proc in procs] == [0] * WORKERS
+    assert sorted(outcomes) == list(range(WORKERS))
     total = WORKERS * PER_WORKER
 
     # No two registrations got the same version; the numbers are exactly 1..160.

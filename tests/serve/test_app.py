@@ -7,14 +7,13 @@ import asyncio
 import httpx
 import numpy as np
 import pytest
+from serve_support import live_server, make_app
 
 from nlpops.bundle import Bundle
 from nlpops.data import bundled_dataset, read_dataset
 from nlpops.errors import AuthError, RequestError
 from nlpops.runtimes import load_predictor
 from nlpops.serve.client import classify
-
-from serve_support import live_server, make_app
 
 KEY = "s3cret-key"
 ROUTES = [

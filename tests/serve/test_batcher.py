@@ -52,9 +52,7 @@ def test_batcher_answers_every_request_once_within_bounds(
     recorder = models[0]
     limits = BatchLimits(max_batch_size, max_wait_ms, max_batch_tokens, max_queue=10_000)
     counter = iter(range(1_000_000))
-    payloads = [
-        (models[m], [f"{'x' * pad}:{next(counter)}" for _ in range(n)]) for n, m, pad in requests
-    ]
+    payloads = [(models[m], [f"{'x' * pad}:{next(counter)}" for _ in range(n)]) for n, m, pad in requests]
 
     async def scenario() -> list[np.ndarray]:
         batcher: MicroBatcher[_Recorder] = MicroBatcher(recorder.infer, _lengths, limits)

@@ -63,7 +63,9 @@ class Rule(_Spec):
     def _check(self) -> Rule:
         per_option = self.signal.fact.startswith("option.")
         if per_option and (self.weight is None or self.weights):
-            raise ValueError(f"rule {self.id}: a per-option fact ({self.signal.fact}) takes one 'weight', not 'weights'")
+            raise ValueError(
+                f"rule {self.id}: a per-option fact ({self.signal.fact}) takes one 'weight', not 'weights'"
+            )
         if not per_option and (self.weight is not None or not self.weights):
             raise ValueError(f"rule {self.id}: give 'weights: {{option: number}}' (only option.* facts take 'weight')")
         return self
@@ -157,12 +159,16 @@ class RuleBook(_Spec):
         for item in [*self.rules, *self.constraints]:
             dimension = self.dimensions.get(item.dimension)
             if dimension is None:
-                problems.append(f"{item.id}.dimension: unknown dimension {item.dimension!r} ({', '.join(self.dimensions)})")
+                problems.append(
+                    f"{item.id}.dimension: unknown dimension {item.dimension!r} ({', '.join(self.dimensions)})"
+                )
                 continue
             named = item.weights if isinstance(item, Rule) else item.options
             unknown = [o for o in named if o not in dimension.options]
             if unknown:
-                problems.append(f"{item.id}: unknown option(s) {unknown} for {item.dimension} ({', '.join(dimension.options)})")
+                problems.append(
+                    f"{item.id}: unknown option(s) {unknown} for {item.dimension} ({', '.join(dimension.options)})"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -176,7 +182,9 @@ def _read_yaml(path: Path | str, text: str | None = None) -> dict[str, Any]:
     except (OSError, yaml.YAMLError) as exc:
         raise PlanError(f'Rules file "{path}" cannot be read as YAML: {exc}. Fix the file.') from exc
     if not isinstance(data, dict):
-        raise PlanError(f'Rules file "{path}" must be a mapping with factors/rules/constraints, got {type(data).__name__}.')
+        raise PlanError(
+            f'Rules file "{path}" must be a mapping with factors/rules/constraints, got {type(data).__name__}.'
+        )
     return data
 
 
@@ -199,7 +207,7 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def _validate(data: dict[str, Any], source: str) -> RuleBook:
     if data.get("version", RULES_VERSION) != RULES_VERSION:
-        raise PlanError(f'{source} has rules version {data.get("version")!r}; this nlpops reads {RULES_VERSION}.')
+        raise PlanError(f"{source} has rules version {data.get('version')!r}; this nlpops reads {RULES_VERSION}.")
     try:
         return RuleBook.model_validate(data)
     except ValidationError as exc:

@@ -261,6 +261,8 @@ def run_batch(bundle_dir: Path, options: BatchOptions, progress: ProgressSink | 
             shutil.rmtree(options.state_dir, ignore_errors=True)
     finally:
         lock.release()
+        if not checkpoint_path.exists():  # nothing committed: leave no empty state folder behind
+            shutil.rmtree(options.state_dir, ignore_errors=True)
     elapsed_s = time.monotonic() - started
     read, written, rejected = checkpoint.totals()
     return BatchResult(

@@ -22,9 +22,12 @@ from nlpops import errors
 from nlpops.batch.checkpoint import ChunkStats
 from nlpops.batch.writers import OutputSchema, write_predictions, write_rejects
 from nlpops.errors import NlpopsError
-from nlpops.runtimes import Predictor, load_predictor
+from nlpops.bundle import read_manifest
+from nlpops.runtimes import RUNTIMES, Predictor, load_predictor
 
 _POLL_S = 0.2
+# Modules a runtime imports only when it loads a model (by name: this process never imports them).
+_LAZY_IMPORTS: dict[str, tuple[str, ...]] = {"sklearn": ("skops.io",)}
 _PARENT_CHECK_S = 1.0
 _JOIN_TIMEOUT_S = 5.0
 
@@ -86,15 +89,26 @@ def process_chunk(predictor: Predictor, task: ChunkTask, spec: PartSpec) -> Chun
     return ChunkStats(read=task.read, written=len(task.texts), rejected=len(task.rejects), span=task.span)
 
 
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _worker_main(bundle_dir: str, spec: PartSpec, tasks: Any, results: Any, parent_pid: int) -> None:
     """Body of a worker process: load the model once, then process chunks until told to stop."""
+    spawner_pid = os.getppid()  # the batch process, or the fork server it started
     try:
         predictor = load_predictor(bundle_dir)
         while True:
             try:
                 task = tasks.get(timeout=_PARENT_CHECK_S)
             except queue.Empty:
-                if os.getppid() != parent_pid:  # the parent was killed: stop instead of lingering
+                if os.getppid() != spawner_pid or not _is_running(parent_pid):  # orphaned: stop, do not linger
                     return
                 continue
             if task is None:
@@ -111,6 +125,23 @@ def _raise_worker_error(class_name: str, message: str) -> None:
     if not (isinstance(cls, type) and issubclass(cls, NlpopsError)):
         cls = NlpopsError
     raise cls(message)
+
+
+def _worker_context(bundle_dir: Path) -> Any:
+    """A fork server that has imported the bundle's runtime once, so each worker starts in milliseconds.
+
+    Importing a runtime (scikit-learn + skops, onnxruntime, torch) takes seconds; with ``spawn`` every
+    worker would pay it. Plain ``fork`` would copy the parent's threads' locks (the progress bar runs a
+    thread). Where there is no fork server (Windows), workers are spawned.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    runtime = read_manifest(bundle_dir).runtime
+    module = RUNTIMES.get(runtime, "").split(":")[0]
+    preload = ["nlpops.batch.local", *([module] if module else []), *_LAZY_IMPORTS.get(runtime, ())]
+    context.set_forkserver_preload(preload)  # a module that fails to import is skipped
+    return context
 
 
 def run_chunks(
@@ -137,7 +168,7 @@ def run_chunks(
         for task in tasks:
             on_done(task.index, process_chunk(predictor, task, spec))
         return
-    context = multiprocessing.get_context("spawn")
+    context = _worker_context(bundle_dir)
     task_queue: Any = context.Queue(maxsize=workers * 2)
     result_queue: Any = context.Queue()
     processes = [

@@ -34,8 +34,8 @@ def _is_decodable(value: str) -> bool:
     return True
 
 
-def _check_text(value: Any, column: str) -> tuple[str | None, str | None]:
-    """``(text, None)`` for a usable text, else ``(None, reason)``."""
+def check_text(value: Any, column: str) -> tuple[str | None, str | None]:
+    """``(text, None)`` for a usable text value, else ``(None, reason)`` (the reason a rejects file shows)."""
     if value is None:
         return None, f'missing value in column "{column}"'
     if isinstance(value, bytes):
@@ -53,15 +53,15 @@ def _check_text(value: Any, column: str) -> tuple[str | None, str | None]:
     return text, None
 
 
-def _check_id(value: Any, column: str) -> tuple[str | None, str | None]:
-    """``(id, None)`` for a usable id, else ``(printable id or None, reason)``."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None, f'missing value in id column "{column}"'
+def check_id(value: Any, column: str) -> tuple[str | None, str | None]:
+    """``(id, None)`` for a usable id value, else ``(None, reason)``."""
     if isinstance(value, bytes):
         try:
             value = value.decode("utf-8")
         except UnicodeDecodeError:
             return None, f'undecodable bytes (not UTF-8) in id column "{column}"'
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, f'missing value in id column "{column}"'
     ident = str(value)
     if not _is_decodable(ident):
         return None, f'undecodable bytes (not UTF-8) in id column "{column}"'
@@ -113,10 +113,10 @@ class RecordSource:
     def _row(self, number: int, text_value: Any, id_value: Any) -> InputRow:
         ident: str | None = None
         if self.id_column is not None:
-            ident, reason = _check_id(id_value, self.id_column)
+            ident, reason = check_id(id_value, self.id_column)
             if reason is not None:
                 return number, ident, None, reason
-        text, reason = _check_text(text_value, self.text_column)
+        text, reason = check_text(text_value, self.text_column)
         return number, ident, text, reason
 
     def _iter_csv(self) -> Iterator[InputRow]:
@@ -133,10 +133,12 @@ class RecordSource:
                 self._check_header(header)
                 text_index = header.index(self.text_column)
                 id_index = header.index(self.id_column) if self.id_column is not None else -1
-                for number, fields in enumerate(reader, start=1):
+                number = 0
+                for fields in reader:
                     self.position = raw.tell()
                     if not fields:  # a blank line is no row
                         continue
+                    number += 1
                     text_value = fields[text_index] if text_index < len(fields) else None
                     id_value = fields[id_index] if 0 <= id_index < len(fields) else None
                     yield self._row(number, text_value, id_value)
@@ -207,4 +209,4 @@ class RecordSource:
             raise DataError(f'"{self.path}" is not a readable Parquet file: {exc}') from exc
 
 
-__all__ = ["InputRow", "RecordSource"]
+__all__ = ["InputRow", "RecordSource", "check_id", "check_text"]

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "nlpops.cli.advisor",
     "nlpops.cli.serve",
     "nlpops.cli.batch",
+    "nlpops.cli.export",
 ]
 
 

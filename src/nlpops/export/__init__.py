@@ -92,7 +92,8 @@ def _convert(source: Bundle, staging: Path, quantize: Quantization) -> dict[str,
     if quantize == "int8":
         from nlpops.export.quantize import quantize_int8
 
-        quantize_int8(staging / str(options.get("model_file", MODEL_FILE)))
+        keep_float = ("intermediate",) if options.get("kind") == "encoder" else ()
+        quantize_int8(staging / str(options.get("model_file", MODEL_FILE)), keep_float)
         options["quantized"] = "int8"
     return options
 

@@ -2,8 +2,9 @@
 
 Everything is measured, nothing estimated: size on disk, the installed size of the packages its runtime
 needs (and of the ONNX runtime, for comparison), cold start (process start to first prediction), memory
-(RSS after load, peak RSS), single-text latency percentiles and throughput per batch size, measured in a
-fresh interpreter on the bundle's own reference texts. The result is a JSON-able dict whose layout is
+(RSS after load, peak RSS, and the model's own share: the growth when a second copy is loaded),
+single-text latency percentiles and throughput per batch size, measured in a fresh interpreter on the
+bundle's own reference texts. The result is a JSON-able dict whose layout is
 documented in docs/advisor.md (``PROFILE_SCHEMA_VERSION``).
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nlpops.bundle import load_bundle
-from nlpops.errors import BundleError, PlanError
+from nlpops.errors import PlanError
 from nlpops.profile.footprint import measure_footprint
 
 PROFILE_SCHEMA_VERSION = 1
@@ -132,6 +133,7 @@ def profile_bundle(
         "cold_start_s": child["first_prediction_at"] - started,
         "load_s": child["load_s"],
         "rss_after_load_bytes": child["rss_after_load_bytes"],
+        "model_rss_bytes": child["model_rss_bytes"],
         "peak_rss_bytes": child["peak_rss_bytes"],
         "latency_ms": child["latency_ms"],
         "throughput": child["throughput"],
@@ -180,7 +182,6 @@ def check_profile(data: Any, source: str) -> None:
 __all__ = [
     "DEFAULT_BATCH_SIZES",
     "PROFILE_SCHEMA_VERSION",
-    "BundleError",
     "check_profile",
     "gpu_present",
     "load_profile",

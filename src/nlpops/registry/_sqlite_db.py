@@ -124,7 +124,7 @@ class Database:
             raise self.translate(exc) from exc
         with closing(conn):
             try:
-                conn.execute("BEGIN")
+                conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise self.translate(exc) from exc
             try:
@@ -151,7 +151,7 @@ class Database:
             )
         if "locked" in lowered or "busy" in lowered:
             return RegistryError(
-                f"{where} stayed locked by another process for more than {self.timeout_s:g} s. "
+                f"{where} is locked by another process (waited up to {self.timeout_s:g} s). "
                 "Retry, and look for a stuck nlpops process."
             )
         if "readonly" in lowered or "read-only" in lowered:

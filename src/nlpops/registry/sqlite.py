@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from nlpops.bundle import load_bundle
-from nlpops.errors import NotFoundError, RegistryError
+from nlpops.errors import RegistryError
 from nlpops.registry._artifacts import artifact_dir, discard, place, stage_bundle
+from nlpops.registry._not_found import no_alias, no_model, no_version
 from nlpops.registry._sqlite_db import DB_NAME, Database
 from nlpops.registry._sqlite_records import (
     EVENT_COLUMNS,
@@ -188,8 +189,7 @@ class SqliteRegistry:
         with self._db.write() as conn:
             current = self._alias_in(conn, name, alias)
             if current is None:
-                self._require_model(conn, name)
-                raise self._no_alias(conn, name, alias)
+                raise no_alias(name, alias, self._require_model(conn, name))
             row = conn.execute(
                 "SELECT id, version FROM alias_history WHERE name = ? AND alias = ? ORDER BY id DESC LIMIT 1",
                 (name, alias),
@@ -244,7 +244,7 @@ class SqliteRegistry:
         """
         rows = self._db.query(f"SELECT {VERSION_COLUMNS} FROM versions WHERE name = ? ORDER BY version", (name,))
         if not rows:
-            raise self._no_model(name)
+            raise no_model(name, self.location, self._known())
         return [version_from_row(row, self._root) for row in rows]
 
     def get(self, name: str, version: int) -> ModelVersion:
@@ -259,11 +259,8 @@ class SqliteRegistry:
         if not rows:
             latest = self._latest(name)
             if latest is None:
-                raise self._no_model(name)
-            raise NotFoundError(
-                f'Model "{name}" has no version {version} (latest is {latest}). '
-                f"List its versions: nlpops registry list {name}"
-            )
+                raise no_model(name, self.location, self._known())
+            raise no_version(name, version, latest)
         return version_from_row(rows[0], self._root)
 
     def aliases(self, name: str) -> dict[str, int]:
@@ -274,7 +271,7 @@ class SqliteRegistry:
         """
         rows = self._db.query("SELECT alias, version FROM aliases WHERE name = ? ORDER BY alias", (name,))
         if not rows and self._latest(name) is None:
-            raise self._no_model(name)
+            raise no_model(name, self.location, self._known())
         return {row["alias"]: row["version"] for row in rows}
 
     def alias_target(self, name: str, alias: str) -> int | None:
@@ -295,9 +292,10 @@ class SqliteRegistry:
         check_alias(text)
         target = self.alias_target(name, text)
         if target is None:
-            if self._latest(name) is None:
-                raise self._no_model(name)
-            raise self._no_alias(None, name, text)
+            latest = self._latest(name)
+            if latest is None:
+                raise no_model(name, self.location, self._known())
+            raise no_alias(name, text, latest)
         return self.get(name, target)
 
     def events(self, name: str | None = None, limit: int | None = None) -> list[RegistryEvent]:
@@ -308,7 +306,8 @@ class SqliteRegistry:
         """
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
             raise RegistryError(f"limit must be a whole number >= 0 or None, got {limit!r}.")
-        where, params = ("WHERE name = ?", [name]) if name is not None else ("", [])
+        params: list[str | int] = [] if name is None else [name]
+        where = "" if name is None else "WHERE name = ?"
         sql = f"SELECT {EVENT_COLUMNS} FROM events {where} ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -373,17 +372,14 @@ class SqliteRegistry:
     def _require_model(self, conn: sqlite3.Connection, name: str) -> int:
         latest = conn.execute("SELECT MAX(version) FROM versions WHERE name = ?", (name,)).fetchone()[0]
         if latest is None:
-            raise self._no_model(name, conn)
+            raise no_model(name, self.location, self._known(conn))
         return latest
 
     def _require_version(self, conn: sqlite3.Connection, name: str, version: int) -> None:
         latest = self._require_model(conn, name)
         found = conn.execute("SELECT 1 FROM versions WHERE name = ? AND version = ?", (name, version)).fetchone()
         if found is None:
-            raise NotFoundError(
-                f'Model "{name}" has no version {version} (latest is {latest}). '
-                f"List its versions: nlpops registry list {name}"
-            )
+            raise no_version(name, version, latest)
 
     def _refuse_case_clash(self, conn: sqlite3.Connection, name: str) -> None:
         row = conn.execute(
@@ -395,22 +391,9 @@ class SqliteRegistry:
                 f'Use "{row[0]}" (or a clearly different name).'
             )
 
-    def _no_model(self, name: str, conn: sqlite3.Connection | None = None) -> NotFoundError:
+    def _known(self, conn: sqlite3.Connection | None = None) -> list[str]:
         sql = "SELECT DISTINCT name FROM versions ORDER BY name"
-        known = [r[0] for r in (conn.execute(sql).fetchall() if conn is not None else self._db.query(sql))]
-        listing = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "") if known else "none"
-        return NotFoundError(
-            f'No model named "{name}" in the registry at {self.home} (known: {listing}). '
-            "Register one: nlpops train --register"
-        )
-
-    def _no_alias(self, conn: sqlite3.Connection | None, name: str, alias: str) -> NotFoundError:
-        sql = "SELECT MAX(version) FROM versions WHERE name = ?"
-        row = conn.execute(sql, (name,)).fetchone() if conn is not None else self._db.query(sql, (name,))[0]
-        return NotFoundError(
-            f'Model "{name}" has no alias "{alias}". Promote a version first: '
-            f"nlpops registry promote {name} {row[0]}" + ("" if alias == DEFAULT_ALIAS else f" --alias {alias}")
-        )
+        return [row[0] for row in (conn.execute(sql).fetchall() if conn is not None else self._db.query(sql))]
 
 
 __all__ = ["SqliteRegistry", "current_user"]

@@ -15,6 +15,7 @@ RUNTIMES: dict[str, str] = {
     "onnx": "nlpops.runtimes.onnx:OnnxPredictor",
     "spacy": "nlpops.runtimes.spacy:SpacyPredictor",
     "torch": "nlpops.runtimes.torch:TorchPredictor",
+    "router": "nlpops.runtimes.router:RouterPredictor",
 }
 
 

@@ -57,6 +57,7 @@ class TorchEncoder:
         self.normalize = normalize
         self.batch_size = batch_size
         self.tokenizer = load_tokenizer(self.folder / TOKENIZER_FILE, max_length)
+        transformers.utils.logging.disable_progress_bar()  # no per-load progress bars in CLI output or logs
         try:
             self.model = transformers.AutoModel.from_pretrained(str(self.folder), local_files_only=True)
         except (OSError, ValueError, KeyError) as exc:

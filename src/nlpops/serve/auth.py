@@ -1,6 +1,6 @@
 """Optional API keys: only their sha256 digests are kept, compared in constant time.
 
-A client sends ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``.
+A client sends ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``; when it sends both, both must be valid.
 """
 
 from __future__ import annotations
@@ -43,29 +43,30 @@ class ApiKeys:
         """
         if not self._digests:
             return
-        key = _presented_key(headers)
-        if key is None:
+        keys = _presented_keys(headers)
+        if not keys:
             raise AuthError(
                 "This service needs an API key. Send it as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'."
             )
-        digest = hashlib.sha256(key).digest()
-        matched = False
-        for known in self._digests:  # compare against every key: time does not depend on which one matches
-            matched |= hmac.compare_digest(digest, known)
-        if not matched:
-            raise AuthError("The API key is not valid. Check the key you were given.")
+        for key in keys:  # fail closed: every key presented must be valid
+            digest = hashlib.sha256(key).digest()
+            matched = False
+            for known in self._digests:  # compare against every key: time does not depend on which one matches
+                matched |= hmac.compare_digest(digest, known)
+            if not matched:
+                raise AuthError("The API key is not valid. Check the key you were given.")
 
 
-def _presented_key(headers: Mapping[bytes, bytes]) -> bytes | None:
+def _presented_keys(headers: Mapping[bytes, bytes]) -> list[bytes]:
+    keys = []
     auth = headers.get(b"authorization")
     if auth is not None:
         scheme, _, value = auth.strip().partition(b" ")
-        if scheme.lower() == b"bearer" and value.strip():
-            return value.strip()
+        keys.append(value.strip() if scheme.lower() == b"bearer" else b"")  # another scheme: invalid, not absent
     key = headers.get(b"x-api-key")
-    if key is not None and key.strip():
-        return key.strip()
-    return None
+    if key is not None:
+        keys.append(key.strip())
+    return keys
 
 
 __all__ = ["ApiKeys"]

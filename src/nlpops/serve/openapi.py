@@ -131,7 +131,13 @@ def _body(texts: dict[str, Any], required: str) -> dict[str, Any]:
         "required": [required],
         "properties": {
             **texts,
-            "lang": {"type": "string", "minLength": 1, "maxLength": 32, "description": "language code, echoed back"},
+            "lang": {
+                "type": "string",
+                "nullable": True,
+                "minLength": 1,
+                "maxLength": 32,
+                "description": "language code, echoed back (null: none)",
+            },
             "return_scores": {"type": "boolean", "default": False, "description": "add every label's probability"},
         },
     }

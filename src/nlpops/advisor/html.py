@@ -1,0 +1,128 @@
+"""The plan as one standalone HTML page (``plan.html``): inline CSS, no scripts, no external assets."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from nlpops.advisor.report import _flat, _fmt, _option
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2rem auto;padding:0 1rem;
+color:#1d2330;line-height:1.45}
+h1,h2,h3{line-height:1.2}table{border-collapse:collapse;margin:.5rem 0 1rem;width:100%}
+th,td{border:1px solid #d6dae3;padding:.3rem .5rem;text-align:left;vertical-align:top}th{background:#f1f3f8}
+.chosen{background:#e6f6ea}.excluded{color:#8a8f9c}.for{color:#12703a}.against{color:#a1261b}.neutral{color:#666}
+.warn{background:#fff4e0;border-left:4px solid #e69500;padding:.4rem .7rem;margin:.3rem 0}
+code{background:#f1f3f8;padding:0 .2rem}details{margin:.2rem 0 .6rem}
+"""
+
+
+def _e(value: Any) -> str:
+    return escape(_fmt(value))
+
+
+def _table(headers: list[str], rows: list[tuple[list[str], str]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join(f'<tr class="{cls}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>" for cells, cls in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _dimension(name: str, dim: dict[str, Any], plan: dict[str, Any]) -> str:
+    parts = [f"<h2>{escape(dim['title'])}: {escape(dim['question'])}</h2>"]
+    rows = []
+    for o in dim["options"]:
+        chosen = o["option"] == dim["chosen"]
+        status = (
+            "chosen"
+            if chosen
+            else ("excluded: " + "; ".join(x["reason"] for x in o["excluded"]) if o["excluded"] else "runner-up")
+        )
+        cls = "chosen" if chosen else ("excluded" if o["excluded"] else "")
+        rows.append(([str(o["rank"]), escape(o["title"]), f"{o['score']:+.2f}", escape(status)], cls))
+    parts.append(_table(["rank", "option", "score", "status"], rows))
+    for o in dim["options"]:
+        items = []
+        for e in o["evidence"]:
+            factor = plan["factors"].get(e["factor"], {}).get("title", e["factor"])
+            amount = f"{e['contribution']:+.2f}" if e["rule"] else "0"
+            items.append(
+                f'<li class="{e["effect"]}">{escape(factor)}: {escape(e["text"])} ({e["effect"]}, {amount})</li>'
+            )
+        parts.append(
+            f"<details><summary>Evidence for {escape(o['title'])} ({o['score']:+.2f})</summary>"
+            f"<ul>{''.join(items)}</ul></details>"
+        )
+    changes = plan["what_would_change"].get(name, [])
+    if changes:
+        parts.append(
+            "<p><strong>What would change the decision</strong></p><ul>"
+            + "".join(f"<li>{escape(c['option'])}: {escape(c['text'])}</li>" for c in changes)
+            + "</ul>"
+        )
+    return "\n".join(parts)
+
+
+def render_html(plan: dict[str, Any], comparison: dict[str, Any] | None = None) -> str:
+    """The standalone HTML report."""
+    title = f"Deployment plan for {plan['name']}"
+    body = [f"<h1>{escape(title)}</h1>", f"<p>nlpops {_e(plan['nlpops_version'])}, {_e(plan['created_at'])}</p>"]
+    decision = []
+    for dim in plan["dimensions"].values():
+        chosen = _option(dim, dim["chosen"])
+        decision.append(
+            ([escape(dim["title"]), escape(chosen["title"] if chosen else "none (all excluded)")], "chosen")
+        )
+    body += ["<h2>Decision</h2>", _table(["dimension", "chosen"], decision)]
+    if plan["warnings"]:
+        body.append("<h2>Warnings</h2>")
+        body += [
+            f'<div class="warn"><strong>{escape(w["id"])}</strong>: {escape(w["text"])}</div>' for w in plan["warnings"]
+        ]
+    if comparison is not None:
+        items = [
+            f"<li>answer <code>{escape(a['path'])}</code>: {_e(a['from'])} → {_e(a['to'])}</li>"
+            for a in comparison["answers"]
+        ]
+        for name, entry in comparison["dimensions"].items():
+            why = "".join(f"<li>{escape(w)}</li>" for w in entry["why"])
+            items.append(
+                f"<li>{escape(name)}: {_e(entry['old'])} → <strong>{_e(entry['new'])}</strong><ul>{why}</ul></li>"
+            )
+        body += ["<h2>What changed since the previous plan</h2>", f"<ul>{''.join(items)}</ul>"]
+    answers = [([f"<code>{escape(k)}</code>", _e(v)], "") for k, v in _flat(plan["checklist"]).items()]
+    body += ["<h2>Checklist answers</h2>", _table(["key", "answer"], answers)]
+    facts = [([f"<code>{escape(k)}</code>", _e(v)], "") for k, v in plan["facts"].items() if k.startswith("profile.")]
+    throughput = [
+        ([str(r["batch_size"]), f"{r['texts_per_s']:.0f}", f"{r['batch_latency_ms']['p95']:.2f}"], "")
+        for r in plan["profile"]["throughput"]
+    ]
+    body += [
+        "<h2>Measured facts</h2>",
+        _table(["fact", "value"], facts),
+        _table(["batch size", "texts/s", "batch p95 ms"], throughput),
+    ]
+    body += [_dimension(name, dim, plan) for name, dim in plan["dimensions"].items()]
+    capacity = plan["capacity"]
+    body += [
+        "<h2>Capacity</h2>",
+        f"<p>Replicas: <strong>{capacity['replicas']}</strong>, CPU request {capacity['cpu_request']}, "
+        f"memory request {capacity['memory_request_mib']} MiB.</p>",
+        "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in capacity["arithmetic"]) + "</ul>",
+    ]
+    verified = plan.get("verified")
+    if verified:
+        lat = verified.get("latency_ms", {})
+        body += [
+            "<h2>Verified by load test</h2>",
+            f"<p>{verified.get('achieved_rps', 0):.1f} req/s: p95 {lat.get('p95', 0):.1f} ms, errors "
+            f"{verified.get('errors', 0)}; SLO {'held' if verified.get('slo_met') else 'NOT met'}.</p>",
+        ]
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>'
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+
+
+__all__ = ["render_html"]

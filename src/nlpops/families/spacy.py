@@ -1,0 +1,112 @@
+"""spaCy family: a ``textcat`` component (exclusive classes) trained from ``spacy.blank(lang)`` or from an
+installed pipeline package, saved in spaCy's own format inside the bundle (folder ``spacy/``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlpops.checklist import SpacySettings
+from nlpops.errors import FamilyError
+from nlpops.families.base import package_versions
+from nlpops.runtimes.spacy import PIPELINE_DIR, TEXTCAT, import_spacy, textcat_proba
+
+FAMILY = "spacy"
+
+
+def textcat_config(architecture: str) -> dict[str, Any]:
+    """The ``textcat`` component config: a bag-of-words model (fast) or spaCy's default ensemble."""
+    if architecture == "bow":
+        return {
+            "model": {
+                "@architectures": "spacy.TextCatBOW.v3",
+                "exclusive_classes": True,
+                "ngram_size": 2,
+                "no_output_layer": False,
+                "length": 262144,
+            }
+        }
+    return {}
+
+
+def load_base(settings: SpacySettings) -> Any:
+    """``spacy.blank(lang)`` or the installed pipeline ``settings.base``.
+
+    Raises:
+        FamilyError: unknown language or pipeline package not installed.
+    """
+    spacy = import_spacy("The spaCy family")
+    if settings.base == "blank":
+        try:
+            return spacy.blank(settings.lang)
+        except (ImportError, KeyError, ValueError) as exc:
+            raise FamilyError(f'spaCy has no language "{settings.lang}": {exc}. Set model.spacy.lang.') from exc
+    try:
+        return spacy.load(settings.base)
+    except OSError as exc:
+        raise FamilyError(
+            f'The spaCy pipeline "{settings.base}" is not installed. Run: pip install {settings.base} '
+            '(or set model.spacy.base: "blank").'
+        ) from exc
+
+
+class SpacyModel:
+    """A trained spaCy pipeline with a ``textcat`` component (runtime ``spacy``)."""
+
+    family = FAMILY
+    runtime = "spacy"
+
+    def __init__(self, nlp: Any, labels: list[str], base: str) -> None:
+        self.nlp = nlp
+        self.labels = labels
+        extra = [] if base == "blank" else [base]
+        self.requirements = package_versions("spacy", *extra)
+        self.runtime_options: dict[str, Any] = {"pipeline_dir": PIPELINE_DIR}
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return textcat_proba(self.nlp, texts, self.labels)
+
+    def save(self, directory: Path) -> None:
+        self.nlp.to_disk(directory / PIPELINE_DIR)
+
+
+def train_spacy(settings: SpacySettings, texts: Sequence[str], labels: Sequence[str]) -> SpacyModel:
+    """Train a ``textcat`` on preprocessed ``texts``.
+
+    Raises:
+        MissingExtraError: spaCy is not installed.
+        FamilyError: the base pipeline cannot be loaded, or already has a ``textcat``.
+    """
+    spacy = import_spacy("The spaCy family")
+    from spacy.training import Example
+
+    spacy.util.fix_random_seed(settings.seed)
+    nlp = load_base(settings)
+    if TEXTCAT in nlp.pipe_names:
+        raise FamilyError(f'The pipeline "{settings.base}" already has a "{TEXTCAT}" component. Use another base.')
+    textcat = nlp.add_pipe("textcat", name=TEXTCAT, config=textcat_config(settings.architecture))
+    classes = sorted(set(labels))
+    for label in classes:
+        textcat.add_label(label)
+    examples = [
+        Example.from_dict(nlp.make_doc(text), {"cats": {c: float(c == label) for c in classes}})
+        for text, label in zip(texts, labels, strict=True)
+    ]
+    rng = random.Random(settings.seed)
+    with nlp.select_pipes(enable=[TEXTCAT]):
+        optimizer = nlp.initialize(lambda: examples) if settings.base == "blank" else nlp.resume_training()
+        if settings.base != "blank":
+            textcat.initialize(lambda: examples, nlp=nlp)
+        for _epoch in range(settings.epochs):
+            rng.shuffle(examples)
+            for start in range(0, len(examples), settings.batch_size):
+                nlp.update(examples[start : start + settings.batch_size], drop=settings.dropout, sgd=optimizer)
+    return SpacyModel(nlp, classes, settings.base)
+
+
+__all__ = ["FAMILY", "SpacyModel", "load_base", "textcat_config", "train_spacy"]

@@ -1,0 +1,113 @@
+"""Transformer family: a pretrained sentence encoder plus a logistic-regression head trained on its embeddings.
+
+The encoder stays frozen by default, so a good classifier trains on CPU in minutes; ``fine_tune: true``
+first trains the encoder end to end (PyTorch, mean pooling + linear layer, cross-entropy) and then fits
+the head on the tuned embeddings. The bundle holds the encoder (safetensors + tokenizer.json) and the
+head weights (``head.npz``); runtime ``torch``, exportable to ``onnx``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlpops.checklist import TransformerSettings
+from nlpops.errors import FamilyError
+from nlpops.families.base import package_versions
+from nlpops.families.encoders import resolve_encoder
+from nlpops.runtimes.onnx import LinearHead
+from nlpops.runtimes.torch import ENCODER_DIR, HEAD_FILE, TorchEncoder, encoder_options, import_torch
+
+FAMILY = "transformer"
+
+
+class TransformerModel:
+    """A trained encoder + head (runtime ``torch``)."""
+
+    family = FAMILY
+    runtime = "torch"
+
+    def __init__(self, encoder: TorchEncoder, head: LinearHead, labels: list[str]) -> None:
+        self.encoder = encoder
+        self.head = head
+        self.labels = labels
+        self.requirements = package_versions("torch", "transformers", "tokenizers", "numpy")
+        self.runtime_options: dict[str, Any] = encoder_options(encoder)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.head.predict_proba(self.encoder.encode(texts))
+
+    def save(self, directory: Path) -> None:
+        self.encoder.save(directory / ENCODER_DIR)
+        self.head.save(directory / HEAD_FILE)
+
+
+def fit_head(embeddings: np.ndarray, labels: Sequence[str], c: float, max_iter: int) -> tuple[LinearHead, list[str]]:
+    """A logistic-regression head on ``embeddings``; returns the head and its label order."""
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=c, max_iter=max_iter)
+    clf.fit(embeddings, list(labels))
+    return LinearHead(clf.coef_, clf.intercept_), [str(x) for x in clf.classes_]
+
+
+def fine_tune(encoder: TorchEncoder, texts: Sequence[str], labels: Sequence[str], settings: TransformerSettings) -> None:
+    """Train the encoder in place (with a throw-away linear layer) for ``settings.epochs`` epochs."""
+    from nlpops.runtimes.onnx import pad_batch
+
+    torch, _ = import_torch()
+    torch.manual_seed(settings.seed)
+    classes = sorted(set(labels))
+    targets = torch.tensor([classes.index(label) for label in labels])
+    layer = torch.nn.Linear(encoder.dim, len(classes))
+    params = list(encoder.model.parameters()) + list(layer.parameters())
+    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate)
+    encodings = encoder.tokenizer.encode_batch(list(texts))
+    rng = np.random.default_rng(settings.seed)
+    encoder.model.train()
+    try:
+        for _epoch in range(settings.epochs):
+            order = rng.permutation(len(encodings))
+            for start in range(0, len(order), settings.batch_size):
+                rows = order[start : start + settings.batch_size].tolist()
+                ids, mask, types = pad_batch([encodings[i] for i in rows], encoder.pad_id)
+                hidden = encoder.forward(ids, mask, types)
+                weights = torch.from_numpy(mask).unsqueeze(-1).float()
+                pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+                loss = torch.nn.functional.cross_entropy(layer(pooled), targets[rows])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+    finally:
+        encoder.model.eval()
+
+
+def train_transformer(settings: TransformerSettings, texts: Sequence[str], labels: Sequence[str]) -> TransformerModel:
+    """Embed ``texts`` with the configured encoder (fine-tuned first if asked) and fit the head.
+
+    Raises:
+        MissingExtraError: torch/transformers/tokenizers or the encoder's package is not installed.
+        FamilyError: the encoder cannot be found or loaded.
+    """
+    import_torch()
+    folder = resolve_encoder(settings.encoder)
+    encoder = TorchEncoder(
+        folder,
+        max_length=settings.max_length,
+        pooling=settings.pooling,
+        normalize=settings.normalize,
+        batch_size=settings.batch_size,
+    )
+    if settings.fine_tune:
+        fine_tune(encoder, texts, labels, settings)
+    embeddings = encoder.encode(texts)
+    if not np.isfinite(embeddings).all():
+        raise FamilyError(f'The encoder "{settings.encoder}" produced non-finite embeddings. Lower the learning rate.')
+    head, classes = fit_head(embeddings, labels, settings.c, settings.max_iter)
+    return TransformerModel(encoder, head, classes)
+
+
+__all__ = ["FAMILY", "TransformerModel", "fine_tune", "fit_head", "train_transformer"]

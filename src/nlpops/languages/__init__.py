@@ -1,0 +1,34 @@
+"""Languages: detection, training strategies (per-language, multilingual, auto), model sets and routing.
+
+Detection and the routing runtime live in ``nlpops.runtimes`` (``langid``, ``router``), to the left of this
+package, so that loading a model set needs nothing from here; this package trains and compares.
+"""
+
+from __future__ import annotations
+
+from nlpops.languages.compare import LanguageComparison, compare_languages
+from nlpops.languages.modelset import FALLBACK, MODELSET_FAMILY, build_model_set, is_model_set
+from nlpops.languages.strategies import STRATEGIES, LanguagePlan, plan_languages, train_by_language, with_languages
+from nlpops.runtimes.langid import UND, LanguageDetector, normalize_lang
+from nlpops.runtimes.router import LangText, RouterPredictor, sub_bundle_paths, tag_texts
+
+__all__ = [
+    "FALLBACK",
+    "MODELSET_FAMILY",
+    "STRATEGIES",
+    "UND",
+    "LangText",
+    "LanguageComparison",
+    "LanguageDetector",
+    "LanguagePlan",
+    "RouterPredictor",
+    "build_model_set",
+    "compare_languages",
+    "is_model_set",
+    "normalize_lang",
+    "plan_languages",
+    "sub_bundle_paths",
+    "tag_texts",
+    "train_by_language",
+    "with_languages",
+]

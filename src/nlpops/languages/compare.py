@@ -1,0 +1,183 @@
+"""Per-language models vs one multilingual model, trained on the same split and measured the same way.
+
+The evidence the advisor uses for the languages factor: macro-F1 per language, bundle size, memory,
+latency and throughput, plus how well language detection routes the test texts.
+"""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlpops.bundle import Bundle
+from nlpops.checklist import NlpopsConfig
+from nlpops.data import Dataset
+from nlpops.errors import DataError
+from nlpops.families import build_bundle
+from nlpops.languages.modelset import build_model_set
+from nlpops.languages.strategies import plan_languages, with_languages
+from nlpops.runtimes import Predictor, load_predictor
+from nlpops.runtimes.router import RouterPredictor
+
+_LATENCY_TEXTS = 200
+_BATCH_SIZE = 64
+
+
+@dataclass(frozen=True)
+class StrategyFigures:
+    """Measured facts of one strategy's bundle.
+
+    Attributes:
+        strategy: ``per-language`` or ``multilingual``.
+        macro_f1: overall macro-F1 on the test split.
+        per_language_macro_f1: macro-F1 per language of the test split.
+        size_bytes: bundle size on disk.
+        memory_bytes: resident memory added by loading the bundle and predicting once.
+        p50_ms / p95_ms: latency of one text per call.
+        batch_texts_per_s: throughput with batches of 64 texts.
+    """
+
+    strategy: str
+    macro_f1: float
+    per_language_macro_f1: dict[str, float]
+    size_bytes: int
+    memory_bytes: int
+    p50_ms: float
+    p95_ms: float
+    batch_texts_per_s: float
+
+
+@dataclass(frozen=True)
+class LanguageComparison:
+    """``compare-languages``: both strategies side by side, plus detection accuracy on the test texts."""
+
+    languages: list[str]
+    test_rows: dict[str, int]
+    strategies: list[StrategyFigures]
+    detection_accuracy: float | None
+    detection_accuracy_per_language: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``--json``)."""
+        return asdict(self)
+
+
+def _rss_bytes() -> int:
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
+def measure_predictor(load: Callable[[], Predictor], texts: Sequence[str]) -> tuple[int, float, float, float]:
+    """(memory_bytes, p50_ms, p95_ms, batch_texts_per_s) of a predictor; memory is the RSS growth of loading it."""
+    gc.collect()
+    before = _rss_bytes()
+    predictor = load()
+    predictor.predict_proba(list(texts[:_BATCH_SIZE]))
+    memory = max(0, _rss_bytes() - before)
+    sample = list(texts[:_LATENCY_TEXTS])
+    timings = []
+    for text in sample:
+        start = time.perf_counter()
+        predictor.predict_proba([text])
+        timings.append((time.perf_counter() - start) * 1000)
+    start = time.perf_counter()
+    for i in range(0, len(sample), _BATCH_SIZE):
+        predictor.predict_proba(sample[i : i + _BATCH_SIZE])
+    rate = len(sample) / max(time.perf_counter() - start, 1e-9)
+    p50, p95 = (float(x) for x in np.percentile(timings, [50, 95]))
+    return memory, p50, p95, rate
+
+
+def _figures(strategy: str, bundle: Bundle, test: Dataset) -> StrategyFigures:
+    metrics = bundle.manifest.metrics
+    memory, p50, p95, rate = measure_predictor(lambda: load_predictor(bundle), test.texts)
+    return StrategyFigures(
+        strategy=strategy,
+        macro_f1=float(metrics.get("macro_f1", 0.0)),
+        per_language_macro_f1={k: float(v["macro_f1"]) for k, v in metrics.get("per_language", {}).items()},
+        size_bytes=bundle.size_bytes,
+        memory_bytes=memory,
+        p50_ms=p50,
+        p95_ms=p95,
+        batch_texts_per_s=rate,
+    )
+
+
+def compare_languages(
+    config: NlpopsConfig,
+    train: Dataset,
+    test: Dataset,
+    *,
+    workdir: Path | str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LanguageComparison:
+    """Train a per-language model set and one multilingual bundle on the same split; measure both.
+
+    Args:
+        config: the whole config (model family and settings for both strategies).
+        train: training data (languages from its column, or detected).
+        test: held-out data (same).
+        workdir: where the two bundles are written (kept); default: a temporary folder, removed afterwards.
+        progress: called with short progress messages.
+
+    Returns:
+        The comparison (see :class:`LanguageComparison`).
+
+    Raises:
+        DataError: the data holds fewer than two trainable languages or no test rows.
+        FamilyError / BundleError: training failed.
+    """
+    step = progress or (lambda _msg: None)
+    train, test = with_languages(train), with_languages(test)
+    if not len(test):
+        raise DataError("compare-languages needs test rows. Pass --test or use a bigger dataset.")
+    plan = plan_languages(train, "per-language", 1)
+    if len(plan.own) < 2:
+        raise DataError(
+            f"compare-languages needs at least two languages with two labels each; the data has {plan.counts}. "
+            "Use multilingual data (a lang column helps)."
+        )
+    base = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="nlpops-compare-"))
+    try:
+        step("training the per-language model set")
+        model_set = build_model_set(
+            config, train, test, base / "per-language", languages=plan.own, progress=progress, overwrite=True
+        )
+        step("training the multilingual model")
+        multilingual = build_bundle(config, train, test, base / "multilingual", progress=progress, overwrite=True)
+        step("measuring memory and latency")
+        load_predictor(multilingual)  # imports the runtime's framework before any memory is measured
+        figures = [_figures("per-language", model_set, test), _figures("multilingual", multilingual, test)]
+        router = load_predictor(model_set)
+        detected = router.route(test.texts) if isinstance(router, RouterPredictor) else []
+    finally:
+        if workdir is None:
+            shutil.rmtree(base, ignore_errors=True)
+    test_langs = test.langs or []
+    per_lang: dict[str, float] = {}
+    for lang in sorted(set(test_langs)):
+        rows = [i for i, x in enumerate(test_langs) if x == lang]
+        per_lang[lang] = sum(detected[i] == lang for i in rows) / len(rows)
+    accuracy = sum(d == g for d, g in zip(detected, test_langs, strict=True)) / len(test_langs)
+    counts: dict[str, int] = {}
+    for lang in test_langs:
+        counts[lang] = counts.get(lang, 0) + 1
+    return LanguageComparison(
+        languages=sorted(plan.counts),
+        test_rows=dict(sorted(counts.items())),
+        strategies=figures,
+        detection_accuracy=accuracy,
+        detection_accuracy_per_language=per_lang,
+    )
+
+
+__all__ = ["LanguageComparison", "StrategyFigures", "compare_languages", "measure_predictor"]

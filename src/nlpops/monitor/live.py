@@ -1,0 +1,323 @@
+"""Live statistics of a service: the reference statistics' counts, kept per model version and language.
+
+The hot path (:meth:`LiveStats.observe`) only adds numpy bin counts under a lock; a background thread
+writes them to the :class:`~nlpops.monitor.store.StatsStore` every ``flush_interval_s``. Texts are kept
+(redacted first when a redactor is given) only with ``store_texts=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nlpops.errors import NlpopsError
+from nlpops.monitor.redact import PiiRedactor
+from nlpops.monitor.store import StatsStore, TextRecord, WindowRecord
+from nlpops.reference import CONFIDENCE_EDGES, LENGTH_EDGES
+
+logger = logging.getLogger("nlpops.monitor")
+
+UNKNOWN_LANG = "und"  # ISO 639-2 "undetermined"
+_LENGTH_EDGES = np.asarray(LENGTH_EDGES[1:-1], dtype=np.float64)
+_CONFIDENCE_EDGES = np.asarray(CONFIDENCE_EDGES[1:-1], dtype=np.float64)
+Langs = Sequence[str | None] | str | None
+
+
+@dataclass
+class _Counts:
+    labels: tuple[str, ...]
+    rows: int = 0
+    length: np.ndarray = field(default_factory=lambda: np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64))
+    confidence: np.ndarray = field(default_factory=lambda: np.zeros(len(CONFIDENCE_EDGES) - 1, dtype=np.int64))
+    label: np.ndarray | None = None
+
+    def add(self, lengths: np.ndarray, predicted: np.ndarray, confidence: np.ndarray) -> None:
+        if self.label is None:
+            self.label = np.zeros(len(self.labels), dtype=np.int64)
+        self.rows += len(lengths)
+        self.length += np.bincount(np.searchsorted(_LENGTH_EDGES, lengths, side="right"), minlength=len(self.length))
+        bins = np.searchsorted(_CONFIDENCE_EDGES, confidence, side="right")
+        self.confidence += np.bincount(bins, minlength=len(self.confidence))
+        self.label += np.bincount(predicted, minlength=len(self.labels))[: len(self.labels)]
+
+
+class LiveStats:
+    """The live-statistics observer a service calls after each prediction.
+
+    Args:
+        store: where counts are flushed; None keeps them in memory only.
+        flush_interval_s: how often :meth:`start`'s thread flushes.
+        redactor: applied to texts before they are stored (only matters with ``store_texts``).
+        store_texts: also store each text, its label and score (off: privacy by default).
+        clock: the time source (Unix seconds); tests pass their own.
+    """
+
+    def __init__(
+        self,
+        store: StatsStore | None,
+        *,
+        flush_interval_s: float = 10.0,
+        redactor: PiiRedactor | None = None,
+        store_texts: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.flush_interval_s = flush_interval_s
+        self.redactor = redactor
+        self.store_texts = store_texts
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str, str], _Counts] = {}
+        self._texts: list[TextRecord] = []
+        self._window_start = clock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def observe(
+        self,
+        texts: Sequence[str],
+        proba: np.ndarray,
+        labels: Sequence[str],
+        langs: Langs,
+        model_name: str,
+        model_version: str,
+    ) -> None:
+        """Count one batch of predictions.
+
+        Args:
+            texts: the texts as received.
+            proba: the probabilities, shape ``(len(texts), len(labels))``.
+            labels: the model's labels (column order of ``proba``).
+            langs: one language per text, one language for all, or None (unknown).
+            model_name: the served model's name.
+            model_version: the served version, as the service reports it.
+        """
+        if not len(texts):
+            return
+        proba = np.asarray(proba)
+        self.observe_top(
+            np.fromiter(map(len, texts), dtype=np.float64, count=len(texts)),
+            proba.argmax(axis=1),
+            proba.max(axis=1),
+            labels,
+            langs,
+            model_name,
+            model_version,
+            texts=texts,
+        )
+
+    def observe_top(
+        self,
+        lengths: np.ndarray,
+        predicted: np.ndarray,
+        confidence: np.ndarray,
+        labels: Sequence[str],
+        langs: Langs,
+        model_name: str,
+        model_version: str,
+        *,
+        texts: Sequence[str] | None = None,
+    ) -> None:
+        """Count predictions given only the top label and its score (what a response carries).
+
+        Args:
+            lengths: characters per text.
+            predicted: index of the predicted label per text.
+            confidence: the predicted label's probability per text.
+            labels: the model's labels.
+            langs: one language per text, one for all, or None.
+            model_name: the served model's name.
+            model_version: the served version.
+            texts: the texts, needed only when texts are stored.
+        """
+        groups = _group_by_language(langs, len(lengths))
+        key_labels = tuple(labels)
+        with self._lock:
+            for lang, rows in groups:
+                key = (model_name, model_version, lang)
+                counts = self._counts.get(key)
+                if counts is None or counts.labels != key_labels:
+                    counts = self._counts[key] = _Counts(key_labels)
+                if rows is None:
+                    counts.add(lengths, predicted, confidence)
+                else:
+                    counts.add(lengths[rows], predicted[rows], confidence[rows])
+            if self.store_texts and texts is not None:
+                self._keep_texts(texts, predicted, confidence, labels, langs, model_name, model_version)
+
+    def _keep_texts(
+        self,
+        texts: Sequence[str],
+        predicted: np.ndarray,
+        confidence: np.ndarray,
+        labels: Sequence[str],
+        langs: Langs,
+        model_name: str,
+        model_version: str,
+    ) -> None:
+        now = self.clock()
+        for row, text in enumerate(texts):
+            lang = langs if isinstance(langs, str) else (langs[row] if langs is not None else None)
+            stored = self.redactor.redact(text) if self.redactor is not None else text
+            label = labels[int(predicted[row])]
+            score = float(confidence[row])
+            self._texts.append(TextRecord(now, model_name, model_version, lang or UNKNOWN_LANG, stored, label, score))
+
+    def _take(self) -> tuple[list[WindowRecord], list[TextRecord]]:
+        with self._lock:
+            counts, self._counts = self._counts, {}
+            texts, self._texts = self._texts, []
+            start, end = self._window_start, self.clock()
+            self._window_start = end
+        records = [_record(key, c, start, end) for key, c in counts.items() if c.rows]
+        return records, texts
+
+    def flush(self) -> int:
+        """Write the counts gathered since the last flush to the store and start a new interval.
+
+        Returns:
+            The number of texts the flushed counts cover (0 without a store: counts then stay in memory).
+
+        Raises:
+            ConfigError: the store cannot be written (the counts are lost).
+        """
+        if self.store is None:  # memory only: the counts stay, covering the time since the start
+            return 0
+        records, texts = self._take()
+        self.store.save_windows(records)
+        self.store.save_texts(texts)
+        return sum(r.rows for r in records)
+
+    def pending(self, model_name: str, model_version: str | None = None) -> list[WindowRecord]:
+        """The counts not flushed yet, as records (for a status page between flushes).
+
+        Args:
+            model_name: the model name.
+            model_version: one version, or None for all.
+
+        Returns:
+            One record per version and language.
+        """
+        with self._lock:
+            now = self.clock()
+            return [
+                _record(key, c, self._window_start, now)
+                for key, c in self._counts.items()
+                if key[0] == model_name and (model_version is None or key[1] == model_version) and c.rows
+            ]
+
+    def snapshot(self, model_name: str, model_version: str | None, *, window_s: float) -> dict[str, Any]:
+        """The live statistics of the last ``window_s`` seconds, stored and pending, in the reference's shape.
+
+        Args:
+            model_name: the model name.
+            model_version: one version, or None for all.
+            window_s: how far back to look.
+
+        Returns:
+            ``{"rows", "length_hist", "confidence_hist", "label_counts", "languages", "by_language", ...}``.
+        """
+        since = self.clock() - window_s
+        stored = self.store.load_windows(model_name, model_version, since_ts=since) if self.store else []
+        return merge_windows([*stored, *self.pending(model_name, model_version)])
+
+    def start(self) -> None:
+        """Start the background thread that flushes every ``flush_interval_s`` (no-op without a store)."""
+        if self.store is None or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="nlpops-live-stats", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the flush thread and flush what is left."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self._flush_logged()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_interval_s):
+            self._flush_logged()
+
+    def _flush_logged(self) -> None:
+        try:
+            self.flush()
+        except NlpopsError as exc:  # a background thread has no caller to raise to: log and go on
+            logger.error("Live statistics were not saved: %s", exc)
+
+
+def _group_by_language(langs: Langs, n: int) -> list[tuple[str, np.ndarray | None]]:
+    if langs is None or isinstance(langs, str):
+        return [(langs or UNKNOWN_LANG, None)]
+    distinct = set(langs)
+    if len(distinct) == 1:
+        return [(next(iter(distinct)) or UNKNOWN_LANG, None)]
+    values = np.asarray([lang or UNKNOWN_LANG for lang in langs], dtype=object)
+    return [(str(lang), np.flatnonzero(values == lang)) for lang in sorted(set(values.tolist()))]
+
+
+def _record(key: tuple[str, str, str], counts: _Counts, start: float, end: float) -> WindowRecord:
+    label = counts.label if counts.label is not None else np.zeros(len(counts.labels), dtype=np.int64)
+    return WindowRecord(
+        start,
+        end,
+        key[0],
+        key[1],
+        key[2],
+        counts.rows,
+        counts.length.tolist(),
+        counts.confidence.tolist(),
+        dict(zip(counts.labels, label.tolist(), strict=True)),
+    )
+
+
+def merge_windows(records: Sequence[WindowRecord]) -> dict[str, Any]:
+    """Sum aggregate records into one statistics dict shaped like a bundle's ``reference``.
+
+    Args:
+        records: records of one model (any versions and languages).
+
+    Returns:
+        Overall ``rows``, ``length_hist``, ``confidence_hist``, ``label_counts``, ``languages`` (rows per
+        language) and ``by_language`` (the same statistics per language).
+    """
+    by_language: dict[str, dict[str, Any]] = {}
+    for record in records:
+        stats = by_language.setdefault(record.lang, _empty())
+        _add(stats, record.rows, record.length_hist, record.confidence_hist, record.label_counts)
+    total = _empty()
+    for stats in by_language.values():
+        _add(total, stats["rows"], stats["length_hist"], stats["confidence_hist"], stats["label_counts"])
+    total["languages"] = {lang: stats["rows"] for lang, stats in sorted(by_language.items())}
+    total["by_language"] = dict(sorted(by_language.items()))
+    return total
+
+
+def _empty() -> dict[str, Any]:
+    return {
+        "rows": 0,
+        "length_edges": LENGTH_EDGES,
+        "length_hist": [0] * (len(LENGTH_EDGES) - 1),
+        "confidence_edges": CONFIDENCE_EDGES,
+        "confidence_hist": [0] * (len(CONFIDENCE_EDGES) - 1),
+        "label_counts": {},
+    }
+
+
+def _add(stats: dict[str, Any], rows: int, length: list[int], confidence: list[int], labels: dict[str, int]) -> None:
+    stats["rows"] += rows
+    stats["length_hist"] = [a + b for a, b in zip(stats["length_hist"], length, strict=True)]
+    stats["confidence_hist"] = [a + b for a, b in zip(stats["confidence_hist"], confidence, strict=True)]
+    for label, count in labels.items():
+        stats["label_counts"][label] = stats["label_counts"].get(label, 0) + count
+
+
+__all__ = ["UNKNOWN_LANG", "LiveStats", "merge_windows"]

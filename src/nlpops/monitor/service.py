@@ -1,0 +1,237 @@
+"""What a running service gets from monitoring: the observer, drift gauges, and the status page and JSON.
+
+The serve layer cannot import this package; it is handed a :class:`ServiceMonitor` and calls
+:meth:`ServiceMonitor.observe` after each model call, :meth:`status` for ``GET /v1/status`` and
+:meth:`page` for ``GET /``. :class:`~nlpops.monitor.asgi.MonitoredApp` does that wiring around an
+unmodified :class:`~nlpops.serve.ServiceApp`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from nlpops.bundle import BundleManifest
+from nlpops.checklist import MonitoringSettings
+from nlpops.errors import NlpopsError
+from nlpops.monitor.drift import DriftReport, DriftThresholds, detect_drift
+from nlpops.monitor.gauges import DriftGauges
+from nlpops.monitor.live import Langs, LiveStats
+
+logger = logging.getLogger("nlpops.monitor")
+_CLASSIFY_ROUTE = "/v1/classify"
+_LATENCY_METRIC = "nlpops_http_request_duration_seconds"
+_REQUESTS_METRIC = "nlpops_http_requests"
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """The model a service answers with now."""
+
+    name: str
+    version: str
+    manifest: BundleManifest
+
+
+CurrentModel = Callable[[], ServedModel | None]
+
+
+class ServiceMonitor:
+    """Live statistics, drift verdicts and the status page of one service instance.
+
+    Args:
+        live: the live statistics (and their store).
+        thresholds: drift thresholds.
+        current_model: says which model is live now (None while loading).
+        window_s: the rolling window compared with the reference.
+        metrics_registry: the service's Prometheus registry; drift gauges are added to it, and
+            traffic and latency for the status page are read from it.
+        refresh_interval_s: how often the background thread flushes and recomputes drift.
+        clock: Unix time source.
+    """
+
+    def __init__(
+        self,
+        live: LiveStats,
+        thresholds: DriftThresholds,
+        current_model: CurrentModel,
+        *,
+        window_s: float = 86400.0,
+        metrics_registry: CollectorRegistry | None = None,
+        refresh_interval_s: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.live = live
+        self.thresholds = thresholds
+        self.current_model = current_model
+        self.window_s = window_s
+        self.metrics_registry = metrics_registry
+        self.refresh_interval_s = refresh_interval_s
+        self.clock = clock
+        self.gauges = DriftGauges(metrics_registry) if metrics_registry is not None else None
+        self.started_at = clock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: MonitoringSettings,
+        live: LiveStats,
+        current_model: CurrentModel,
+        metrics_registry: CollectorRegistry | None = None,
+    ) -> ServiceMonitor:
+        """A monitor with the thresholds, window and flush interval of the ``monitoring`` section."""
+        return cls(
+            live,
+            DriftThresholds.from_settings(settings),
+            current_model,
+            window_s=settings.window_s,
+            metrics_registry=metrics_registry,
+            refresh_interval_s=settings.flush_interval_s,
+        )
+
+    def observe(
+        self,
+        texts: Sequence[str],
+        proba: np.ndarray,
+        labels: Sequence[str],
+        langs: Langs,
+        model_name: str,
+        model_version: str,
+    ) -> None:
+        """The hot-path observer (see :meth:`LiveStats.observe`)."""
+        self.live.observe(texts, proba, labels, langs, model_name, model_version)
+
+    def drift(self) -> DriftReport | None:
+        """The drift report of the live model over the window (and update the gauges); None while loading."""
+        model = self.current_model()
+        if model is None:
+            return None
+        snapshot = self.live.snapshot(model.name, model.version, window_s=self.window_s)
+        report = detect_drift(
+            model.manifest.reference,
+            snapshot,
+            self.thresholds,
+            model=model.name,
+            version=model.version,
+            languages=model.manifest.languages,
+        )
+        if self.gauges is not None:
+            self.gauges.update(report)
+        return report
+
+    def status(self) -> dict[str, Any]:
+        """The ``GET /v1/status`` document: model, uptime, traffic, latency, label and language mix, drift."""
+        model = self.current_model()
+        doc: dict[str, Any] = {"uptime_s": self.clock() - self.started_at, "model": None, "version": None}
+        snapshot: dict[str, Any] = {"rows": 0, "label_counts": {}, "languages": {}}
+        report = None
+        if model is not None:
+            manifest = model.manifest
+            doc.update(
+                model=model.name,
+                version=model.version,
+                family=manifest.family,
+                runtime=manifest.runtime,
+                labels=list(manifest.labels),
+            )
+            snapshot = self.live.snapshot(model.name, model.version, window_s=self.window_s)
+            report = self.drift()
+        requests, errors = self._request_counts()
+        doc["traffic"] = {"classify_requests": requests, "errors": errors, "texts_in_window": snapshot["rows"]}
+        doc["latency_ms"] = self._latency_ms()
+        doc["label_counts"] = snapshot["label_counts"]
+        doc["languages"] = snapshot["languages"]
+        doc["drift"] = report.to_dict() if report is not None else {"status": "insufficient_data", "drifted": []}
+        return doc
+
+    def page(self) -> bytes:
+        """The status page (HTML and a little JS; reads ``v1/status``, posts to ``v1/classify``)."""
+        return resources.files("nlpops.monitor").joinpath("status.html").read_bytes()
+
+    def _samples(self, name: str) -> list[tuple[str, dict[str, str], float]]:
+        if self.metrics_registry is None:
+            return []
+        return [
+            (s.name, s.labels, s.value)
+            for metric in self.metrics_registry.collect()
+            if metric.name == name
+            for s in metric.samples
+        ]
+
+    def _request_counts(self) -> tuple[int, int]:
+        requests = errors = 0
+        for sample, labels, value in self._samples(_REQUESTS_METRIC):
+            if sample.endswith("_total") and labels.get("route") == _CLASSIFY_ROUTE:
+                requests += int(value)
+                errors += int(value) if labels.get("status", "").startswith("5") else 0
+        return requests, errors
+
+    def _latency_ms(self) -> dict[str, float | None]:
+        buckets = sorted(
+            (float(labels["le"]), value)
+            for sample, labels, value in self._samples(_LATENCY_METRIC)
+            if sample.endswith("_bucket") and labels.get("route") == _CLASSIFY_ROUTE
+        )
+        return {f"p{int(q * 100)}": histogram_quantile(q, buckets) for q in (0.5, 0.95, 0.99)}
+
+    def start(self) -> None:
+        """Start the thread that flushes live statistics and refreshes the drift gauges."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="nlpops-monitor", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the thread and flush what is left."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self.live.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.refresh_interval_s):
+            try:
+                self.live.flush()
+                self.drift()
+            except NlpopsError as exc:  # no caller to raise to in a background thread
+                logger.error("Monitoring refresh failed: %s", exc)
+
+
+def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
+    """A quantile in milliseconds from cumulative Prometheus buckets ``(le, count)``, as PromQL computes it.
+
+    Args:
+        q: the quantile, e.g. 0.95.
+        buckets: cumulative counts by upper bound, sorted, ending with ``+Inf``.
+
+    Returns:
+        Milliseconds, or None without observations.
+    """
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    lower, below = 0.0, 0.0
+    for upper, count in buckets:
+        if count >= rank:
+            if upper == float("inf"):
+                return lower * 1000.0
+            inside = count - below
+            share = (rank - below) / inside if inside > 0 else 1.0
+            return (lower + (upper - lower) * share) * 1000.0
+        lower, below = upper, count
+    return lower * 1000.0
+
+
+__all__ = ["CurrentModel", "ServedModel", "ServiceMonitor", "histogram_quantile"]

@@ -1,0 +1,145 @@
+"""Language identification with py3langid (naive Bayes over byte n-grams; the model ships in the wheel).
+
+Detection is a runtime concern (a shipped model run at inference time), so it lives here, to the left of
+``nlpops.languages``; the router runtime and the language strategies both use it. The choice of py3langid
+over lingua-language-detector is measured in ``benchmarks/languages.py`` and explained in docs/languages.md.
+
+Rules on top of the raw classifier (component ``"py3langid.v1"``):
+
+- a text with fewer than ``min_letters`` letters (empty after trimming, emoji, digits, punctuation) is ``und``;
+- with a set of served ``languages``, the best served language wins (probabilities renormalised over the
+  served set, which is more accurate on short texts), unless the unrestricted classifier is at least
+  ``foreign_confidence`` sure of a language outside the set: then that language is reported (and the text
+  goes to the fallback model);
+- a best probability below ``min_confidence`` (too short, mixed or unknown) gives ``und``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from nlpops.errors import MissingExtraError, RuntimeLoadError
+
+UND = "und"
+DETECTOR_NAME = "py3langid.v1"
+
+
+def count_letters(text: str) -> int:
+    """Number of alphabetic characters (any script) in ``text``."""
+    return sum(1 for ch in text if ch.isalpha())
+
+
+def normalize_lang(code: str) -> str:
+    """``"de-DE"``, ``"DE"``, ``" de_at "`` -> ``"de"``; an empty code gives ``und``."""
+    base = code.strip().replace("_", "-").split("-", 1)[0].lower()
+    return base or UND
+
+
+class LanguageDetector:
+    """Detects the language of texts; thread-safe once built (read-only numpy arrays).
+
+    Args:
+        languages: the served languages (ISO 639-1); None: any language py3langid knows.
+        min_confidence: below this probability of the best language the answer is ``und``.
+        min_letters: texts with fewer letters are ``und``.
+        foreign_confidence: how sure the unrestricted classifier must be to report a language outside
+            ``languages``.
+
+    Raises:
+        MissingExtraError: py3langid is not installed.
+        RuntimeLoadError: a language in ``languages`` is unknown to py3langid (other than ``und``).
+    """
+
+    name = DETECTOR_NAME
+
+    def __init__(
+        self,
+        languages: Sequence[str] | None = None,
+        *,
+        min_confidence: float = 0.5,
+        min_letters: int = 3,
+        foreign_confidence: float = 0.98,
+    ) -> None:
+        try:
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+        except ImportError as exc:
+            raise MissingExtraError.for_extra("Language detection", "languages", "py3langid") from exc
+        self._identifier: Any = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        known = set(self._identifier.labels)
+        wanted = sorted({normalize_lang(lang) for lang in languages or []} - {UND})
+        unknown = [lang for lang in wanted if lang not in known]
+        if unknown:
+            raise RuntimeLoadError(
+                f"Language detection does not know {', '.join(unknown)}. Use ISO 639-1 codes such as "
+                f"{', '.join(sorted(known)[:8])}, ... (see docs/languages.md)."
+            )
+        self.languages: list[str] | None = wanted or None
+        classes: list[str] = list(self._identifier.nb_classes)
+        self._classes = np.array(classes)
+        self._served_mask = np.isin(self._classes, wanted)
+        self.min_confidence = min_confidence
+        self.min_letters = min_letters
+        self.foreign_confidence = foreign_confidence
+
+    def detect(self, text: str) -> str:
+        """The language of one text (ISO 639-1), or ``und``."""
+        return self.detect_with_confidence(text)[0]
+
+    def detect_with_confidence(self, text: str) -> tuple[str, float]:
+        """The language of one text and the probability behind it (``("und", 0.0)`` without letters)."""
+        if count_letters(text) < self.min_letters:
+            return UND, 0.0
+        # py3langid's per-class probabilities (aliases folded), as its own classify()/rank() compute them
+        scores: np.ndarray = self._identifier._decide(text)
+        best = int(scores.argmax())
+        best_lang, best_p = str(self._classes[best]), float(scores[best])
+        if self.languages is None:
+            return (best_lang, best_p) if best_p >= self.min_confidence else (UND, best_p)
+        if not self._served_mask[best] and best_p >= self.foreign_confidence:
+            return best_lang, best_p
+        served_scores = np.where(self._served_mask, scores, 0.0)
+        total = float(served_scores.sum())
+        index = int(served_scores.argmax())
+        confidence = float(served_scores[index]) / total if total > 0 else 0.0
+        lang = str(self._classes[index])
+        return (lang, confidence) if confidence >= self.min_confidence else (UND, confidence)
+
+    def detect_many(self, texts: Sequence[str]) -> list[str]:
+        """The language of each text, in order."""
+        return [self.detect(t) for t in texts]
+
+    def settings(self) -> dict[str, Any]:
+        """The detector's parameters as JSON (stored in a model set's routing file)."""
+        return {
+            "name": self.name,
+            "languages": list(self.languages or []),
+            "min_confidence": self.min_confidence,
+            "min_letters": self.min_letters,
+            "foreign_confidence": self.foreign_confidence,
+        }
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], languages: Sequence[str] | None = None) -> LanguageDetector:
+        """Rebuild a detector from :meth:`settings` output; its ``languages`` win over the ``languages`` given.
+
+        Raises:
+            RuntimeLoadError: the settings name an unknown detector or carry invalid values.
+        """
+        name = settings.get("name", DETECTOR_NAME)
+        if name != DETECTOR_NAME:
+            raise RuntimeLoadError(f'Unknown language detector "{name}" (known: {DETECTOR_NAME}). Upgrade nlpops.')
+        try:
+            return cls(
+                settings.get("languages") or languages,
+                min_confidence=float(settings.get("min_confidence", 0.5)),
+                min_letters=int(settings.get("min_letters", 3)),
+                foreign_confidence=float(settings.get("foreign_confidence", 0.98)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise RuntimeLoadError(f"Invalid language detector settings {settings}: {exc}. Rebuild the model set.") from exc
+
+
+__all__ = ["DETECTOR_NAME", "UND", "LanguageDetector", "count_letters", "normalize_lang"]

@@ -1,0 +1,230 @@
+"""The ``router`` runtime: a model set (one bundle holding per-language sub-bundles) as one Predictor.
+
+A model set bundle holds ``routing.json`` and each sub-bundle in its own folder (``models/<lang>/``,
+``models/fallback/``). The outer manifest checksums every file of every sub-bundle, so a model set is
+registered, promoted and rolled back as one unit. Each text goes to its language's model: the explicit
+language if given, else the detected one; unknown or undetected languages go to the fallback. Texts of one
+call in different languages are batched per model and answered in input order.
+
+Routing file (``routing.json``, version 1)::
+
+    {"version": 1, "routes": {"de": "models/de", "en": "models/en"}, "fallback": "models/fallback",
+     "detector": {"name": "py3langid.v1", "min_confidence": 0.5, ...}}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from nlpops.bundle import Bundle, BundleManifest, load_bundle
+from nlpops.errors import RuntimeLoadError
+from nlpops.runtimes.base import Predictor
+from nlpops.runtimes.langid import UND, LanguageDetector, normalize_lang
+
+ROUTING_FILE = "routing.json"
+ROUTING_VERSION = 1
+
+DetectFn = Callable[[Sequence[str]], list[str]]
+LangHints = str | Sequence[str | None] | None
+
+
+class LangText(str):
+    """A text that carries its language (``LangText("Hallo", "de")``); still a plain ``str`` to every other code.
+
+    Lets a caller that batches texts from many requests (the HTTP micro-batcher) keep each text's resolved
+    language through the batch: :meth:`RouterPredictor.predict_proba` honours ``.lang``.
+    """
+
+    lang: str
+
+    def __new__(cls, text: str, lang: str) -> LangText:
+        obj = super().__new__(cls, text)
+        obj.lang = lang
+        return obj
+
+
+def tag_texts(texts: Sequence[str], langs: Sequence[str]) -> list[LangText]:
+    """Pair each text with its language (see :class:`LangText`)."""
+    return [LangText(t, lang) for t, lang in zip(texts, langs, strict=True)]
+
+
+def read_routing(bundle: Bundle) -> dict[str, Any]:
+    """Read and check a model set's routing file.
+
+    Raises:
+        RuntimeLoadError: the file is missing, corrupt, of another version, or points outside the bundle.
+    """
+    path = bundle.file(ROUTING_FILE)
+    try:
+        routing = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RuntimeLoadError(f'Model set "{bundle.path}": {ROUTING_FILE} is unreadable ({exc}). Rebuild it.') from exc
+    if not isinstance(routing, dict) or routing.get("version") != ROUTING_VERSION:
+        raise RuntimeLoadError(
+            f'Model set "{bundle.path}": {ROUTING_FILE} must be a routing file of version {ROUTING_VERSION}. '
+            "Rebuild it with this nlpops (nlpops train-languages)."
+        )
+    routes = routing.get("routes")
+    fallback = routing.get("fallback")
+    if not isinstance(routes, dict) or not isinstance(fallback, str):
+        raise RuntimeLoadError(f'Model set "{bundle.path}": {ROUTING_FILE} needs "routes" (object) and "fallback".')
+    for target in [*routes.values(), fallback]:
+        rel = PurePosixPath(str(target))
+        if rel.is_absolute() or ".." in rel.parts:
+            raise RuntimeLoadError(f'Model set "{bundle.path}": route target "{target}" must stay inside the bundle.')
+    return routing
+
+
+class RouterPredictor:
+    """A model set as a Predictor: routes each text to its language's model, fallback for the rest.
+
+    Args:
+        bundle: a verified model set bundle (runtime ``router``).
+        detect: detects the languages of texts; default: the detector the routing file names,
+            restricted to the routed languages.
+        load: turns a sub-bundle into a Predictor; default: :func:`nlpops.runtimes.load_predictor`.
+
+    Raises:
+        RuntimeLoadError: the routing file is invalid or a sub-bundle fails to load.
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        detect: DetectFn | None = None,
+        load: Callable[[Bundle], Predictor] | None = None,
+    ) -> None:
+        if load is None:
+            from nlpops.runtimes import load_predictor
+
+            load = load_predictor
+        self.bundle = bundle
+        self._manifest = bundle.manifest
+        routing = read_routing(bundle)
+        self.routes: dict[str, str] = {normalize_lang(k): str(v) for k, v in routing["routes"].items()}
+        self.fallback_path = str(routing["fallback"])
+        # sub-bundles were checksummed with the model set; load each folder once, even if routed twice
+        self._models: dict[str, Predictor] = {}
+        for target in sorted({*self.routes.values(), self.fallback_path}):
+            self._models[target] = load(load_bundle(bundle.path / target, verify=False))
+        self._labels = list(bundle.manifest.labels)
+        index = {label: i for i, label in enumerate(self._labels)}
+        self._columns: dict[str, np.ndarray] = {}
+        for target, model in self._models.items():
+            missing = [label for label in model.labels if label not in index]
+            if missing:
+                raise RuntimeLoadError(
+                    f'Model set "{bundle.path}": sub-model "{target}" has labels {missing} that the set does not '
+                    "list. Rebuild the model set."
+                )
+            self._columns[target] = np.array([index[label] for label in model.labels], dtype=np.intp)
+        if detect is None:
+            detector = LanguageDetector.from_settings(routing.get("detector") or {}, sorted(self.routes))
+            detect = detector.detect_many
+        self._detect = detect
+
+    @property
+    def labels(self) -> list[str]:
+        return self._labels
+
+    @property
+    def manifest(self) -> BundleManifest:
+        return self._manifest
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages that have their own route (everything else goes to the fallback)."""
+        return sorted(self.routes)
+
+    def model_for(self, lang: str) -> Predictor:
+        """The Predictor that answers texts of ``lang`` (the fallback when ``lang`` has no route)."""
+        return self._models[self.routes.get(normalize_lang(lang), self.fallback_path)]
+
+    def for_language(self, lang: str) -> Predictor:
+        """The sub-model of one routed language, to serve that language only (``nlpops serve REF --lang de``).
+
+        Raises:
+            RuntimeLoadError: ``lang`` has no route in this model set.
+        """
+        code = normalize_lang(lang)
+        if code not in self.routes:
+            raise RuntimeLoadError(
+                f'Model set "{self._manifest.name}" has no model for language "{lang}" '
+                f"(it routes: {', '.join(self.languages) or 'none'}). Pick one of those, or serve the whole set."
+            )
+        return self._models[self.routes[code]]
+
+    def route(self, texts: Sequence[str], langs: LangHints = None) -> list[str]:
+        """The language each text is routed as (``und`` when unknown).
+
+        Args:
+            texts: the texts.
+            langs: None (detect), one code for all texts, or one code (or None: detect) per text. A text that
+                is a :class:`LangText` keeps its own language when no hint is given.
+
+        Raises:
+            RuntimeLoadError: ``langs`` is a list of another length than ``texts``.
+        """
+        if langs is None or isinstance(langs, str):
+            hints: list[str | None] = [langs] * len(texts)
+        else:
+            hints = list(langs)
+            if len(hints) != len(texts):
+                raise RuntimeLoadError(f"Got {len(hints)} language hints for {len(texts)} texts; give one per text.")
+        resolved: list[str | None] = [
+            normalize_lang(hint) if hint else getattr(text, "lang", None) for text, hint in zip(texts, hints, strict=True)
+        ]
+        todo = [i for i, lang in enumerate(resolved) if lang is None]
+        if todo:
+            for i, lang in zip(todo, self._detect([texts[i] for i in todo]), strict=True):
+                resolved[i] = lang or UND
+        return [lang or UND for lang in resolved]
+
+    def predict_proba_routed(self, texts: Sequence[str], langs: LangHints = None) -> tuple[np.ndarray, list[str]]:
+        """Probabilities over :attr:`labels` (input order) and the language each text was routed as."""
+        routed = self.route(texts, langs)
+        proba = np.zeros((len(texts), len(self._labels)), dtype=np.float64)
+        groups: dict[str, list[int]] = {}
+        for i, lang in enumerate(routed):
+            groups.setdefault(self.routes.get(lang, self.fallback_path), []).append(i)
+        for target, rows in groups.items():
+            part = np.asarray(self._models[target].predict_proba([str(texts[i]) for i in rows]), dtype=np.float64)
+            proba[np.ix_(rows, self._columns[target])] = part
+        return proba, routed
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.predict_proba_routed(texts)[0]
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        proba = self.predict_proba(texts)
+        best = proba.argmax(axis=1) if len(texts) else np.zeros(0, dtype=np.intp)
+        return [(self._labels[i], float(proba[row, i])) for row, i in enumerate(best)]
+
+    def text_lengths(self, texts: Sequence[str]) -> list[int]:
+        return [len(t) for t in texts]
+
+
+def sub_bundle_paths(bundle: Bundle | Path | str) -> dict[str, Path]:
+    """``{lang: sub-bundle folder, ..., "fallback": folder}`` of a model set (for tools that need the parts)."""
+    if not isinstance(bundle, Bundle):
+        bundle = load_bundle(bundle)
+    routing = read_routing(bundle)
+    paths = {normalize_lang(lang): bundle.path / str(target) for lang, target in routing["routes"].items()}
+    paths["fallback"] = bundle.path / str(routing["fallback"])
+    return paths
+
+
+__all__ = [
+    "ROUTING_FILE",
+    "ROUTING_VERSION",
+    "LangText",
+    "RouterPredictor",
+    "read_routing",
+    "sub_bundle_paths",
+    "tag_texts",
+]

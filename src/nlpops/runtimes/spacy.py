@@ -1,0 +1,63 @@
+"""spaCy runtime: a pipeline saved with ``nlp.to_disk`` (spaCy's own format, no pickle) with a ``textcat``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from nlpops.bundle import Bundle
+from nlpops.errors import MissingExtraError, RuntimeLoadError
+from nlpops.runtimes.base import BasePredictor
+
+PIPELINE_DIR = "spacy"
+TEXTCAT = "textcat"
+
+
+def import_spacy(what: str) -> Any:
+    """The ``spacy`` module, or MissingExtraError naming the install."""
+    try:
+        import spacy
+    except ImportError as exc:
+        raise MissingExtraError.for_extra(what, "spacy", "spacy") from exc
+    return spacy
+
+
+def textcat_proba(nlp: Any, texts: Sequence[str], labels: Sequence[str], batch_size: int = 256) -> np.ndarray:
+    """Probabilities (n, len(labels)) from the ``textcat`` scores, in ``labels`` order, rows summing to 1."""
+    out = np.zeros((len(texts), len(labels)), dtype=np.float64)
+    with nlp.select_pipes(enable=[TEXTCAT]):
+        for row, doc in enumerate(nlp.pipe(list(texts), batch_size=batch_size)):
+            out[row] = [doc.cats.get(label, 0.0) for label in labels]
+    total = out.sum(axis=1, keepdims=True)
+    return np.asarray(out / np.where(total > 0, total, 1.0))
+
+
+class SpacyPredictor(BasePredictor):
+    """A spaCy textcat bundle. Only the ``textcat`` component runs at prediction time."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        super().__init__(bundle)
+        spacy = import_spacy("spaCy bundles")
+        folder = bundle.path / str(bundle.manifest.runtime_options.get("pipeline_dir", PIPELINE_DIR))
+        bundle.file(f"{folder.name}/config.cfg")
+        try:
+            self.nlp = spacy.load(folder)
+        except (OSError, ValueError, KeyError) as exc:
+            raise RuntimeLoadError(f'spaCy cannot load "{folder}": {exc}. Rebuild the bundle with this spaCy.') from exc
+        if TEXTCAT not in self.nlp.pipe_names:
+            raise RuntimeLoadError(f'The spaCy pipeline in "{folder}" has no "{TEXTCAT}" component. Rebuild the bundle.')
+        known = set(self.nlp.get_pipe(TEXTCAT).labels)
+        if known != set(self.labels):
+            raise RuntimeLoadError(f'Bundle "{bundle.path}": the textcat labels do not match the manifest labels.')
+
+    def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        return textcat_proba(self.nlp, texts, self.labels)
+
+    def text_lengths(self, texts: Sequence[str]) -> list[int]:
+        """Token counts from spaCy's tokenizer."""
+        return [len(self.nlp.make_doc(t)) for t in self._preprocess(texts)]
+
+
+__all__ = ["PIPELINE_DIR", "TEXTCAT", "SpacyPredictor", "import_spacy", "textcat_proba"]

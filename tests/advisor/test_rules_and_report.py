@@ -1,0 +1,146 @@
+"""Rules as data (the team's own file, validation) and the plan report (plan.json, plan.md, plan.html, compare)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from advisor_fixtures import read_profile
+
+from nlpops.advisor import RuleBook, compare_plans, load_plan, load_rules, make_plan, save_plan
+from nlpops.checklist import NlpopsConfig
+from nlpops.errors import PlanError
+
+
+def _config(**sections: dict) -> NlpopsConfig:
+    return NlpopsConfig.model_validate(sections)
+
+
+def test_rules_user_file_adds_factor_rule_and_constraint(tmp_path: Path) -> None:
+    extra = tmp_path / "team.yaml"
+    extra.write_text(
+        """
+factors:
+  compliance: {title: Compliance, explanation: "Our auditors forbid functions."}
+rules:
+  - {id: team-likes-ray, factor: compliance, dimension: platform, text: "team policy",
+     signal: {fact: traffic.peak_rps, scale: bool}, weights: {ray: 50}}
+constraints:
+  - {id: no-functions, factor: compliance, dimension: platform, options: [serverless],
+     when: [{fact: traffic.peak_rps, op: ge, value: 0}], reason: "auditors forbid functions"}
+""",
+        encoding="utf-8",
+    )
+    book = load_rules(extra)
+    plan = make_plan(_config(), read_profile("tfidf_small.json"), book)
+    assert plan["chosen"]["platform"] == "ray"
+    serverless = next(o for o in plan["dimensions"]["platform"]["options"] if o["option"] == "serverless")
+    assert serverless["excluded"][0]["reason"] == "auditors forbid functions"
+    assert "compliance" in {e["factor"] for e in serverless["evidence"]}
+
+
+def test_rules_invalid_file_lists_every_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        """
+rules:
+  - {id: r1, factor: nope, dimension: platform, text: x, signal: {fact: traffic.peak_rps, scale: log, low: 5, high: 1},
+     weights: {ray: 1}}
+  - {id: r2, factor: traffic, dimension: platform, text: x, signal: {fact: traffic.peak_rps, scale: bool},
+     weights: {spaceship: 1}}
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(PlanError) as info:
+        load_rules(bad)
+    message = str(info.value)
+    assert "low < high" in message and "bad.yaml" in message
+    with pytest.raises(PlanError, match="does not exist"):
+        load_rules(tmp_path / "missing.yaml")
+
+
+def test_rules_unknown_fact_is_a_clear_error(tmp_path: Path) -> None:
+    extra = tmp_path / "team.yaml"
+    extra.write_text(
+        "rules:\n  - {id: typo, factor: traffic, dimension: mode, text: x, signal: {fact: traffic.peek_rps, scale: bool},"
+        " weights: {online: 1}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PlanError, match=r'"typo" reads unknown fact "traffic.peek_rps"'):
+        make_plan(_config(), read_profile("tfidf_small.json"), load_rules(extra))
+
+
+def test_rules_yaml_ships_in_the_wheel() -> None:
+    from importlib import resources
+
+    assert resources.files("nlpops.advisor").joinpath("rules.yaml").is_file()
+
+
+def test_report_files_and_schema(rules: RuleBook, tmp_path: Path) -> None:
+    plan = make_plan(_config(traffic={"peak_rps": 40}), read_profile("tfidf_small.json"), rules)
+    paths = save_plan(plan, tmp_path / "plan")
+    data = json.loads(paths["json"].read_text(encoding="utf-8"))
+    assert data["schema_version"] == 1 and data["kind"] == "nlpops-plan"
+    assert set(data["dimensions"]) == {"platform", "topology", "mode", "runtime"}
+    for dimension in data["dimensions"].values():
+        assert dimension["chosen"] == dimension["options"][0]["option"]
+        assert [o["rank"] for o in dimension["options"]] == list(range(1, len(dimension["options"]) + 1))
+    assert {"replicas", "cpu_request", "memory_request_mib", "arithmetic"} <= set(data["capacity"])
+    assert data["checklist"]["traffic"]["peak_rps"] == 40
+    assert load_plan(paths["json"])["chosen"] == plan["chosen"]
+    markdown = paths["markdown"].read_text(encoding="utf-8")
+    assert "## Capacity" in markdown and "What would change the decision" in markdown
+    html = paths["html"].read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "<script" not in html and "http" not in html.split("<body>")[0]
+
+
+def test_report_compare_says_what_changed_and_why(rules: RuleBook) -> None:
+    profile = read_profile("tfidf_small.json")
+    old = make_plan(_config(lifecycle={"stage": "poc"}, traffic={"peak_rps": 1}), profile, rules)
+    new = make_plan(
+        _config(lifecycle={"stage": "long-lived"}, traffic={"peak_rps": 200, "availability": 0.999},
+                infrastructure={"kubernetes": True}),
+        profile,
+        rules,
+    )
+    comparison = compare_plans(old, new)
+    assert {"lifecycle.stage", "traffic.peak_rps", "infrastructure.kubernetes"} <= {a["path"] for a in comparison["answers"]}
+    platform = comparison["dimensions"]["platform"]
+    assert platform["changed"] and platform["new"] == "kubernetes"
+    assert any("platform-kubernetes" in why for why in platform["why"])
+    assert comparison["capacity"]["replicas"]["to"] > comparison["capacity"]["replicas"]["from"]
+
+
+def test_report_compare_refuses_non_plan(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(PlanError, match="not an nlpops plan"):
+        load_plan(tmp_path / "x.json")
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_report_html_renders_in_headless_chromium_without_console_errors(rules: RuleBook, tmp_path: Path) -> None:
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    browser_path = _chromium()
+    if browser_path is None:
+        pytest.skip("no chromium on PATH (apt-get install -y chromium)")
+    plan = make_plan(_config(), read_profile("transformer_cpu.json"), rules)
+    html = save_plan(plan, tmp_path / "plan", compare_plans(plan, plan))["html"]
+    messages: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: messages.append(m.type + ": " + m.text) if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: messages.append(str(e)))
+            page.on("requestfailed", lambda r: messages.append("request failed: " + r.url))
+            page.goto(html.resolve().as_uri())
+            assert "Deployment plan" in page.title()
+            assert page.locator("h2", has_text="Capacity").count() == 1
+        finally:
+            browser.close()
+    assert messages == []

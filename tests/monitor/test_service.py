@@ -1,0 +1,114 @@
+"""Monitoring over the real service: uvicorn on 127.0.0.1 (port 0), drift, PII, promtool, status page."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from nlpops.bundle import Bundle
+from nlpops.checklist import MonitoringSettings, ServingSettings
+from nlpops.monitor import LiveStats, PiiRedactor, StatsStore, monitor_app, save_monitoring_files
+from nlpops.serve import build_app, bundle_source
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
+from serve_support import live_server  # noqa: E402
+
+
+def _service(bundle: Bundle, live: LiveStats) -> object:
+    app = build_app(bundle_source(bundle.path), ServingSettings(), MonitoringSettings(), follow=False)
+    return monitor_app(app, live, refresh_interval_s=0.2)
+
+
+def _send(url: str, texts: list[str]) -> None:
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for start in range(0, len(texts), 20):
+            response = client.post("/v1/classify", json={"texts": texts[start : start + 20]})
+            assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(("dataset", "expected"), [("same_distribution", "no_drift"), ("other_distribution", "drift")])
+def test_service_reports_drift(
+    spam_bundle: Bundle, dataset: str, expected: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    texts = request.getfixturevalue(dataset)
+    with live_server(_service(spam_bundle, LiveStats(StatsStore(tmp_path / "m.db")))) as url:
+        _send(url, texts)
+        status = httpx.get(url + "/v1/status", timeout=30).json()
+        metrics = httpx.get(url + "/metrics", timeout=30).text
+    assert status["drift"]["status"] == expected, status["drift"]
+    assert status["traffic"]["texts_in_window"] == len(texts)
+    assert status["model"] == "spam" and status["latency_ms"]["p95"] is not None
+    assert 'nlpops_drift_detected{lang="*",model="spam"' in metrics
+
+
+def test_service_pii_never_stored(spam_bundle: Bundle, tmp_path: Path) -> None:
+    store = StatsStore(tmp_path / "m.db")
+    live = LiveStats(store, redactor=PiiRedactor(), store_texts=True)
+    secrets = ["jane.doe@example.com", "+44 20 7946 0958", "4111 1111 1111 1111", "GB82 WEST 1234 5698 7654 32"]
+    texts = [f"please contact me at {s} about my card" for s in secrets]
+    with live_server(_service(spam_bundle, live)) as url:
+        _send(url, texts)
+    stored = store.load_texts()
+    assert len(stored) == len(texts)
+    raw = (tmp_path / "m.db").read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("m.db-*"))
+    for secret in secrets:
+        assert all(secret not in record.text for record in stored)
+        assert secret.encode() not in raw
+
+
+def _promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.skip("promtool is not installed (apt-get install -y prometheus)")
+    return path
+
+
+def test_rules_pass_promtool(tmp_path: Path) -> None:
+    promtool = _promtool()
+    rules, dashboard = save_monitoring_files(tmp_path, p95_ms=150, max_queue=100)
+    result = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 rules found" in result.stdout
+    assert "nlpops_http_request_duration_seconds_bucket" in dashboard.read_text()
+
+
+def test_metrics_endpoint_passes_promtool(spam_bundle: Bundle, same_distribution: list[str]) -> None:
+    promtool = _promtool()
+    with live_server(_service(spam_bundle, LiveStats(None))) as url:
+        _send(url, same_distribution[:120])
+        httpx.get(url + "/v1/status", timeout=30)
+        text = httpx.get(url + "/metrics", timeout=30).text
+    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "nlpops_drift_psi" in text
+
+
+def test_status_page_in_headless_browser(spam_bundle: Bundle, same_distribution: list[str]) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no chromium installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with live_server(_service(spam_bundle, LiveStats(None))) as url:
+        _send(url, same_distribution[:40])
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            try:
+                page = browser.new_page()
+                page.goto(url + "/")
+                page.wait_for_function("document.getElementById('model').textContent === 'spam'")
+                assert page.text_content("#requests") == "2"
+                assert page.text_content("#drift-status") == "insufficient data"
+                assert "ham" in page.inner_text("#labels"), page.inner_html("#labels")
+                page.fill("#try-text", "WINNER!! You have won a free prize, call now to claim")
+                page.click("#try-button")
+                page.wait_for_function("document.getElementById('try-result').textContent.includes('%')")
+                assert (page.text_content("#try-result") or "").startswith("spam")
+                page.wait_for_function("document.getElementById('requests').textContent === '3'")
+                assert page.text_content("#error") == ""
+            finally:
+                browser.close()

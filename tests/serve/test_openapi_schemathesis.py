@@ -1,0 +1,43 @@
+"""A schemathesis run against the live service's /openapi.json: no 5xx, no response that violates the schema."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from serve_support import live_server, make_app
+
+from nlpops.bundle import Bundle
+
+SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("api_keys", [[], ["k1"]])
+def test_openapi_document_matches_the_service(tiny_bundle: Bundle, tmp_path: Path, api_keys: list[str]) -> None:
+    # 413 is how this service rejects too many / too long texts (documented in the OpenAPI document)
+    (tmp_path / "schemathesis.toml").write_text(
+        "[checks.negative_data_rejection]\nexpected-statuses = [400, 401, 405, 413, 422]\n", encoding="utf-8"
+    )
+    app = make_app(tiny_bundle.path, api_keys=api_keys, max_texts_per_request=8, max_chars_per_text=200)
+    with live_server(app) as url:
+        result = subprocess.run(
+            [
+                SCHEMATHESIS,
+                "run",
+                f"{url}/openapi.json",
+                "--checks",
+                "all",
+                "--max-examples",
+                "40",
+                "--generation-deterministic",
+                *(["--header", "X-API-Key: k1"] if api_keys else []),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+        )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
