@@ -59,8 +59,15 @@ def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
 def test_init_interactive_plain_prompts(tmp_path: Path) -> None:
     path = tmp_path / "nlpops.yaml"
     answers = {q.path: "" for q in QUESTIONS}
-    answers.update({"name": "intent", "traffic.peak_rps": "oops\n50", "languages.languages": "en, de",
-                    "monitoring.data_may_leave": "yes", "traffic.mode": "mixed"})
+    answers.update(
+        {
+            "name": "intent",
+            "traffic.peak_rps": "oops\n50",
+            "languages.languages": "en, de",
+            "monitoring.data_may_leave": "yes",
+            "traffic.mode": "mixed",
+        }
+    )
     stdin = "\n".join(answers[q.path] for q in QUESTIONS) + "\n"
     result = CliRunner().invoke(build_app(), ["init", "--config", str(path), "--interactive"], input=stdin)
     assert result.exit_code == 0, result.output

@@ -21,7 +21,9 @@ def banking_bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
     """A TF-IDF model on 1000 banking77 rows (77 labels, a far bigger vocabulary than the tiny model)."""
     train = read_dataset(bundled_dataset("banking77", "train"))
     subset = Dataset(train.texts[:1000], train.labels[:1000], source="banking77[:1000]")
-    config = NlpopsConfig.model_validate({"model": {"tfidf": {"max_iter": 100, "word_ngram_max": 3, "char_ngram_max": 5}}})
+    config = NlpopsConfig.model_validate(
+        {"model": {"tfidf": {"max_iter": 100, "word_ngram_max": 3, "char_ngram_max": 5}}}
+    )
     return build_bundle(config, subset, None, tmp_path_factory.mktemp("b77") / "bundle", name="banking")
 
 

@@ -28,7 +28,7 @@ def spam() -> tuple[Dataset, Dataset]:
     return read_dataset(bundled_dataset("sms_spam", "train")), read_dataset(bundled_dataset("sms_spam", "test"))
 
 
-def _registry(tmp_path: Path):  # noqa: ANN202
+def _registry(tmp_path: Path):
     return open_registry(RegistrySettings(home=tmp_path / "home"))
 
 

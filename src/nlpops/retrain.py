@@ -279,7 +279,8 @@ def next_run(cron: str, after: datetime) -> datetime:
         return croniter(cron, after).get_next(datetime)  # type: ignore[no-any-return]
     except (ValueError, KeyError) as exc:
         raise ConfigError(
-            f'Invalid cron expression "{cron}": {exc}. Use five fields, e.g. "0 3 * * 0" (Sundays at 03:00).'
+            f'Invalid cron expression "{cron}": {str(exc).rstrip(".")}. '
+            'Use five fields, e.g. "0 3 * * 0" (Sundays at 03:00).'
         ) from exc
 
 

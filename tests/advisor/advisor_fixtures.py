@@ -1,11 +1,10 @@
-"""Shared data of the advisor tests. Scenario fixtures: each folder under scenarios/ holds nlpops.yaml and expected.yaml naming a profile."""
+"""Shared data of the advisor tests: each folder under scenarios/ holds nlpops.yaml and expected.yaml."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
-
 
 HERE = Path(__file__).parent
 SCENARIOS = sorted(p for p in (HERE / "scenarios").iterdir() if p.is_dir())

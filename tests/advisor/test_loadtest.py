@@ -87,7 +87,9 @@ def test_loadtest_result_attaches_to_plan(server: str, tmp_path: Path) -> None:
     from nlpops.cli import build_app
 
     out = tmp_path / "lt.json"
-    result = CliRunner().invoke(build_app(), ["loadtest", server, "--rps", "20", "--duration", "0.5", "--out", str(out)])
+    result = CliRunner().invoke(
+        build_app(), ["loadtest", server, "--rps", "20", "--duration", "0.5", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert load_loadtest(out)["ok"] == 10
     profile = Path(__file__).parent / "profiles" / "tfidf_small.json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from advisor_fixtures import read_profile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,23 +12,29 @@ from nlpops.advisor.facts import build_facts
 from nlpops.advisor.plan import checklist_answers, score_all
 from nlpops.checklist import NlpopsConfig
 
-from advisor_fixtures import read_profile
-
 PROFILES = ["tfidf_small.json", "tfidf_multilingual.json", "transformer_cpu.json"]
 _SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _config(peak: float, slo: float, availability: float, k8s: bool) -> NlpopsConfig:
     return NlpopsConfig.model_validate(
-        {"traffic": {"peak_rps": peak, "availability": availability}, "latency": {"p95_ms": slo},
-         "infrastructure": {"kubernetes": k8s}, "languages": {"languages": ["en", "de"]}}
+        {
+            "traffic": {"peak_rps": peak, "availability": availability},
+            "latency": {"p95_ms": slo},
+            "infrastructure": {"kubernetes": k8s},
+            "languages": {"languages": ["en", "de"]},
+        }
     )
 
 
 @_SETTINGS
 @given(
-    low=st.floats(0, 5000), extra=st.floats(0, 5000), slo=st.floats(1, 2000),
-    availability=st.sampled_from([0.9, 0.99, 0.995, 0.999, 0.9999]), k8s=st.booleans(), profile=st.sampled_from(PROFILES),
+    low=st.floats(0, 5000),
+    extra=st.floats(0, 5000),
+    slo=st.floats(1, 2000),
+    availability=st.sampled_from([0.9, 0.99, 0.995, 0.999, 0.9999]),
+    k8s=st.booleans(),
+    profile=st.sampled_from(PROFILES),
 )
 def test_capacity_more_peak_rps_never_fewer_replicas(
     rules: RuleBook, low: float, extra: float, slo: float, availability: float, k8s: bool, profile: str
@@ -38,15 +45,24 @@ def test_capacity_more_peak_rps_never_fewer_replicas(
     assert b >= a
 
 
-@given(peak=st.floats(0, 1e6), more=st.floats(0, 1e6), per=st.floats(0.1, 1e5), util=st.floats(0.05, 1), spares=st.integers(0, 3))
+@given(
+    peak=st.floats(0, 1e6),
+    more=st.floats(0, 1e6),
+    per=st.floats(0.1, 1e5),
+    util=st.floats(0.05, 1),
+    spares=st.integers(0, 3),
+)
 def test_capacity_replicas_for_monotone(peak: float, more: float, per: float, util: float, spares: int) -> None:
     assert replicas_for(peak + more, per, util, spares) >= replicas_for(peak, per, util, spares)
 
 
 @_SETTINGS
 @given(
-    slo=st.floats(1, 3000), tighter=st.floats(0.01, 1), peak=st.floats(0, 500),
-    k8s=st.booleans(), profile=st.sampled_from(PROFILES),
+    slo=st.floats(1, 3000),
+    tighter=st.floats(0.01, 1),
+    peak=st.floats(0, 500),
+    k8s=st.booleans(),
+    profile=st.sampled_from(PROFILES),
 )
 def test_scoring_tighter_slo_never_raises_an_option_that_misses_it(
     rules: RuleBook, slo: float, tighter: float, peak: float, k8s: bool, profile: str

@@ -64,8 +64,8 @@ rules:
 def test_rules_unknown_fact_is_a_clear_error(tmp_path: Path) -> None:
     extra = tmp_path / "team.yaml"
     extra.write_text(
-        "rules:\n  - {id: typo, factor: traffic, dimension: mode, text: x, signal: {fact: traffic.peek_rps, scale: bool},"
-        " weights: {online: 1}}\n",
+        "rules:\n  - {id: typo, factor: traffic, dimension: mode, text: x,"
+        " signal: {fact: traffic.peek_rps, scale: bool}, weights: {online: 1}}\n",
         encoding="utf-8",
     )
     with pytest.raises(PlanError, match=r'"typo" reads unknown fact "traffic.peek_rps"'):
@@ -100,13 +100,18 @@ def test_report_compare_says_what_changed_and_why(rules: RuleBook) -> None:
     profile = read_profile("tfidf_small.json")
     old = make_plan(_config(lifecycle={"stage": "poc"}, traffic={"peak_rps": 1}), profile, rules)
     new = make_plan(
-        _config(lifecycle={"stage": "long-lived"}, traffic={"peak_rps": 200, "availability": 0.999},
-                infrastructure={"kubernetes": True}),
+        _config(
+            lifecycle={"stage": "long-lived"},
+            traffic={"peak_rps": 200, "availability": 0.999},
+            infrastructure={"kubernetes": True},
+        ),
         profile,
         rules,
     )
     comparison = compare_plans(old, new)
-    assert {"lifecycle.stage", "traffic.peak_rps", "infrastructure.kubernetes"} <= {a["path"] for a in comparison["answers"]}
+    assert {"lifecycle.stage", "traffic.peak_rps", "infrastructure.kubernetes"} <= {
+        a["path"] for a in comparison["answers"]
+    }
     platform = comparison["dimensions"]["platform"]
     assert platform["changed"] and platform["new"] == "kubernetes"
     assert any("platform-kubernetes" in why for why in platform["why"])
@@ -124,7 +129,9 @@ def _chromium() -> str | None:
 
 
 def test_report_html_renders_in_headless_chromium_without_console_errors(rules: RuleBook, tmp_path: Path) -> None:
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
     browser_path = _chromium()
     if browser_path is None:
         pytest.skip("no chromium on PATH (apt-get install -y chromium)")
@@ -135,7 +142,9 @@ def test_report_html_renders_in_headless_chromium_without_console_errors(rules: 
         browser = p.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
         try:
             page = browser.new_page()
-            page.on("console", lambda m: messages.append(m.type + ": " + m.text) if m.type in ("error", "warning") else None)
+            page.on(
+                "console", lambda m: messages.append(m.type + ": " + m.text) if m.type in ("error", "warning") else None
+            )
             page.on("pageerror", lambda e: messages.append(str(e)))
             page.on("requestfailed", lambda r: messages.append("request failed: " + r.url))
             page.goto(html.resolve().as_uri())

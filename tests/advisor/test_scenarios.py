@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from advisor_fixtures import SCENARIOS, read_profile
 
 from nlpops.advisor import RuleBook, make_plan
 from nlpops.checklist import load_config
-
-from advisor_fixtures import SCENARIOS, read_profile
 
 
 def _plan(folder: Path, rules: RuleBook) -> tuple[dict, dict]:
@@ -66,7 +65,9 @@ def test_scenario_every_option_has_evidence_from_every_factor(folder: Path, rule
     for dimension in plan["dimensions"].values():
         for option in dimension["options"]:
             assert {e["factor"] for e in option["evidence"]} == set(rules.factors)
-            assert option["score"] == pytest.approx(option["prior"] + sum(e["contribution"] for e in option["evidence"]), abs=1e-3)
+            assert option["score"] == pytest.approx(
+                option["prior"] + sum(e["contribution"] for e in option["evidence"]), abs=1e-3
+            )
 
 
 def test_scenario_slo_too_tight_ranks_quantized_first_and_warns(rules: RuleBook) -> None:
@@ -89,5 +90,7 @@ def test_scenario_batch_capacity_shows_hours(rules: RuleBook) -> None:
     plan, _ = _plan(next(p for p in SCENARIOS if p.name == "nightly_batch"), rules)
     batch = plan["capacity"]["batch"]
     assert batch["rows_per_run"] == 5_000_000
-    assert batch["hours_per_run_one_worker"] == pytest.approx(5_000_000 / batch["texts_per_s_per_worker"] / 3600, rel=1e-3)
+    assert batch["hours_per_run_one_worker"] == pytest.approx(
+        5_000_000 / batch["texts_per_s_per_worker"] / 3600, rel=1e-3
+    )
     assert any("h on one worker" in line for line in plan["capacity"]["arithmetic"])

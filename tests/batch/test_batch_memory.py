@@ -47,7 +47,7 @@ def test_batch_peak_memory_does_not_grow_with_rows(
         out = tmp_path / f"out-{n_rows}.csv"
         args = [
             "batch", str(tiny_bundle.path), "-i", str(source), "-o", str(out), "--id-column", "id",
-            "--workers", "1", "--chunk-rows", "5000", "--quiet",
+            "--workers", "2", "--chunk-rows", "5000", "--quiet",
         ]  # fmt: skip
         peaks[n_rows] = _peak_tree_rss_bytes(cli_command(*args))
         assert out.stat().st_size > n_rows * 10

@@ -58,7 +58,9 @@ def test_drift_too_few_rows_is_no_verdict(spam_bundle: Bundle, other_distributio
     assert _report(spam_bundle, live.snapshot("spam", "1", window_s=3600)).status == "insufficient_data"
 
 
-def test_live_stats_flush_to_store_and_window(tmp_path: Path, spam_bundle: Bundle, other_distribution: list[str]) -> None:
+def test_live_stats_flush_to_store_and_window(
+    tmp_path: Path, spam_bundle: Bundle, other_distribution: list[str]
+) -> None:
     now = [1_000_000.0]
     store = StatsStore(tmp_path / "monitor.db")
     live = LiveStats(store, clock=lambda: now[0])

@@ -16,7 +16,7 @@ from nlpops.monitor import LiveStats, PiiRedactor, StatsStore, monitor_app, save
 from nlpops.serve import build_app, bundle_source
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
-from serve_support import live_server  # noqa: E402
+from serve_support import live_server
 
 
 def _service(bundle: Bundle, live: LiveStats) -> object:

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,7 +132,9 @@ def run_ray(bundle_dir: Path, options: BatchOptions) -> BatchResult:
     read = written = rejected = 0
     parts: list[Path] = []
     reject_parts: list[Path] = []
-    try:
+    try, warnings.catch_warnings():
+        # Ray Data warns about its own deprecated defaults (e.g. use_push_based_shuffle): not the user's concern
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray(\..*)?$")
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False

@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "nlpops.cli.serve",
     "nlpops.cli.batch",
     "nlpops.cli.export",
+    "nlpops.cli.monitor",
+    "nlpops.cli.retrain",
 ]
 
 

@@ -158,6 +158,7 @@ def _manifest_fields(
         runtime="router",
         labels=labels,
         runtime_options={"routing": ROUTING_FILE},
+        files={ROUTING_FILE: ""},
     )
     predictor = RouterPredictor(Bundle(work, draft))
     sample = test if test is not None and len(test) else train

@@ -1,0 +1,269 @@
+"""Serving benchmark: nlpops serve vs a plain FastAPI endpoint vs the in-process ceiling, same bundle, same run.
+
+The services run pinned to core 0 (``taskset -c 0``), the load generator to core 1. The load generator is
+raw asyncio streams with keep-alive HTTP/1.1, one connection per concurrent client (closed loop); its own
+ceiling is measured against a trivial ASGI endpoint. Texts are real banking77 texts.
+
+Usage::
+
+    .venv/bin/python benchmarks/serve.py [--bundle DIR] [--duration-s 8] [--concurrency 1 16 64]
+
+Prints a Markdown table (copy it into benchmarks/README.md). Figures are noisy on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+PY = sys.executable
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _texts(n: int = 2000) -> list[str]:
+    from nlpops.data import bundled_dataset, read_dataset
+
+    return read_dataset(bundled_dataset("banking77", "test")).texts[:n]
+
+
+def build_banking77_bundle(out: Path) -> Path:
+    """Train the TF-IDF banking77 bundle once (cached in ``out``)."""
+    if (out / "nlpops-bundle.json").is_file():
+        return out
+    from nlpops.checklist import NlpopsConfig
+    from nlpops.data import bundled_dataset, read_dataset
+    from nlpops.families import build_bundle
+
+    train = read_dataset(bundled_dataset("banking77", "train"))
+    test = read_dataset(bundled_dataset("banking77", "test"))
+    build_bundle(NlpopsConfig.model_validate({"name": "banking77"}), train, test, out, name="banking77")
+    return out
+
+
+# -- servers (each run as: python benchmarks/serve.py --server KIND BUNDLE PORT) ---------------------------
+
+
+def _run_server(kind: str, bundle: str, port: int) -> None:
+    import uvicorn
+
+    if kind == "nlpops":
+        from nlpops.checklist import load_config
+        from nlpops.serve.server import serve
+
+        config = load_config(None, {"serving": {"port": port, "max_queue": 100_000}})
+        serve(bundle, config.serving, config.monitoring, config.registry)
+        return
+    if kind == "fastapi":
+        from fastapi import FastAPI
+        from pydantic import BaseModel
+
+        from nlpops.runtimes import load_predictor
+
+        predictor = load_predictor(bundle)
+        app = FastAPI()
+
+        class Body(BaseModel):
+            texts: list[str]
+
+        @app.post("/v1/classify")
+        def classify(body: Body) -> dict[str, Any]:  # one request, one predict call (FastAPI's threadpool)
+            preds = predictor.predict(body.texts)
+            return {"predictions": [{"label": label, "score": score} for label, score in preds]}
+
+        @app.get("/healthz")
+        def health() -> dict[str, str]:
+            return {"status": "ok"}
+
+        uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="warning")
+        return
+
+    # "trivial": the load generator's own ceiling
+    async def trivial(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        body = b'{"predictions":[{"label":"x","score":1.0}]}'
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})
+
+    uvicorn.run(trivial, host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="warning")
+
+
+# -- load generator (python benchmarks/serve.py --loadgen PORT CONCURRENCY DURATION) ----------------------
+
+
+async def _client(port: int, payloads: list[bytes], stop_at: float, latencies: list[float], errors: list[int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = 0
+    while time.perf_counter() < stop_at:
+        payload = payloads[i % len(payloads)]
+        i += 1
+        started = time.perf_counter()
+        writer.write(payload)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        await reader.readexactly(length)
+        latencies.append(time.perf_counter() - started)
+        if not head.startswith(b"HTTP/1.1 200"):
+            errors.append(1)
+    writer.close()
+
+
+def _loadgen(port: int, concurrency: int, duration_s: float) -> dict[str, float]:
+    import uvloop
+
+    texts = _texts()
+    payloads = []
+    for text in texts:
+        body = json.dumps({"texts": [text]}).encode()
+        payloads.append(
+            b"POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + b"Content-Length: %d\r\n\r\n" % len(body)
+            + body
+        )
+    latencies: list[float] = []
+    errors: list[int] = []
+
+    async def main() -> None:
+        warm_until = time.perf_counter() + 1.0
+        await asyncio.gather(*(_client(port, payloads[c:], warm_until, [], []) for c in range(concurrency)))
+        stop_at = time.perf_counter() + duration_s
+        await asyncio.gather(
+            *(_client(port, payloads[c * 7 :], stop_at, latencies, errors) for c in range(concurrency))
+        )
+
+    uvloop.run(main())
+    latencies.sort()
+    n = len(latencies)
+    return {
+        "rps": n / duration_s,
+        "p50_ms": 1000 * latencies[n // 2] if n else float("nan"),
+        "p99_ms": 1000 * latencies[min(n - 1, int(n * 0.99))] if n else float("nan"),
+        "errors": len(errors),
+    }
+
+
+# -- orchestration ---------------------------------------------------------------------------------------
+
+
+def _start(kind: str, bundle: Path, port: int) -> tuple[subprocess.Popen[bytes], float]:
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        ["taskset", "-c", "0", PY, str(HERE), "--server", kind, str(bundle), str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import httpx
+
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code in (200, 404):
+                return process, time.perf_counter() - started
+        except httpx.TransportError:
+            time.sleep(0.02)
+        if process.poll() is not None:
+            raise SystemExit(f"{kind} server exited with {process.returncode}")
+
+
+def _drive(port: int, concurrency: int, duration_s: float) -> dict[str, float]:
+    out = subprocess.run(
+        ["taskset", "-c", "1", PY, str(HERE), "--loadgen", str(port), str(concurrency), str(duration_s)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _in_process(bundle: Path, duration_s: float) -> dict[str, float]:
+    out = subprocess.run(
+        ["taskset", "-c", "0", PY, str(HERE), "--inprocess", str(bundle), str(duration_s)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _measure_in_process(bundle: str, duration_s: float) -> dict[str, float]:
+    from nlpops.runtimes import load_predictor
+
+    predictor = load_predictor(bundle)
+    texts = _texts()
+    result = {}
+    for batch in (1, 32):
+        predictor.predict_proba(texts[:batch])
+        done, i = 0, 0
+        stop_at = time.perf_counter() + duration_s / 2
+        started = time.perf_counter()
+        while time.perf_counter() < stop_at:
+            chunk = texts[i : i + batch] or texts[:batch]
+            i = (i + batch) % len(texts)
+            predictor.predict_proba(chunk)
+            done += len(chunk)
+        result[f"batch{batch}_texts_per_s"] = done / (time.perf_counter() - started)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    default_bundle = Path(tempfile.gettempdir()) / "nlpops-bench" / "banking77-tfidf"
+    parser.add_argument("--bundle", type=Path, default=default_bundle, help="trained here once if missing")
+    parser.add_argument("--duration-s", type=float, default=8.0)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    args = parser.parse_args()
+    bundle = build_banking77_bundle(args.bundle)
+    ceiling = _in_process(bundle, args.duration_s)
+    rows = []
+    cold: dict[str, float] = {}
+    for kind in ("trivial", "fastapi", "nlpops"):
+        port = _free_port()
+        process, cold[kind] = _start(kind, bundle, port)
+        try:
+            for concurrency in args.concurrency:
+                rows.append((kind, concurrency, _drive(port, concurrency, args.duration_s)))
+        finally:
+            process.terminate()
+            process.wait()
+    print(f"in-process ceiling: {json.dumps(ceiling)}")
+    print(f"cold start to /healthz (s): {json.dumps(cold)}")
+    print("| server | concurrency | req/s | p50 ms | p99 ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for kind, concurrency, r in rows:
+        print(
+            f"| {kind} | {concurrency} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--server":
+        _run_server(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--loadgen":
+        print(json.dumps(_loadgen(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--inprocess":
+        print(json.dumps(_measure_in_process(sys.argv[2], float(sys.argv[3]))))
+    else:
+        os.environ.setdefault("PYTHONHASHSEED", "0")
+        main()

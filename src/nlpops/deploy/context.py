@@ -1,0 +1,296 @@
+"""What every renderer needs from a plan, read and checked once: :class:`DeployContext`.
+
+A plan (``plan.json`` from ``nlpops plan``) says which platform, topology, mode and runtime were chosen, the
+capacity figures (replicas, CPU and memory per replica, batch workers) and the checklist answers. Reading it
+here, in one place, means a plan that lacks a figure fails with one line naming every missing field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nlpops.bundle import read_manifest
+from nlpops.checklist import ServingSettings
+from nlpops.errors import PlanError
+
+# The plan's runtime option -> the bundle runtime the image serves (None: the family's native runtime).
+_RUNTIME_OF_OPTION: dict[str, str | None] = {"onnx-cpu": "onnx", "onnx-int8-cpu": "onnx", "native-cpu": None, "gpu": None}
+_NATIVE_RUNTIME = {"tfidf": "sklearn", "spacy": "spacy", "transformer": "torch"}
+# What each runtime needs when no bundle is at hand to read ``manifest.requirements`` from.
+DEFAULT_REQUIREMENTS: dict[str, list[str]] = {
+    "onnx": ["onnxruntime>=1.20,<1.33", "numpy>=2.0,<2.5"],
+    "sklearn": ["scikit-learn>=1.6,<1.10", "skops>=0.11,<0.17", "numpy>=2.0,<2.5", "scipy"],
+    "spacy": ["spacy>=3.7.5,<3.9"],
+    "torch": ["torch==2.13.0", "transformers>=4.46,<6", "tokenizers>=0.20,<0.24"],
+}
+# Packages the nlpops service itself needs at run time, whatever the runtime (see pyproject.toml).
+SERVICE_REQUIREMENTS: tuple[str, ...] = (
+    "numpy>=2.0,<2.5",
+    "py3langid>=0.4,<0.5",
+    "pydantic>=2.9,<3",
+    "pydantic-settings>=2.6,<3",
+    "pyyaml>=6.0,<7",
+    "typer>=0.15,<0.30",
+    "rich>=13.9,<16",
+    "uvicorn>=0.34,<0.55",
+    "httptools>=0.6,<0.10",
+    "uvloop>=0.21,<0.24",
+    "prometheus-client>=0.21,<0.27",
+    "orjson>=3.10,<4",
+    "httpx>=0.27,<0.29",
+    "filelock>=3.16,<5",
+    "psutil>=6.0,<8",
+    "packaging>=23",
+    "questionary>=2.0,<3",
+)
+_BASE_IMAGE_MB = 125.0  # python:3.11-slim, uncompressed
+_SERVICE_MB = 45.0  # the nlpops service stack (uvicorn, pydantic, prometheus-client, ...)
+_MIB = 1 << 20
+_NAME = re.compile(r"[^a-z0-9-]+")
+_REQUIRED = (
+    "name",
+    "chosen.platform",
+    "chosen.topology",
+    "chosen.mode",
+    "chosen.runtime",
+    "capacity.replicas",
+    "capacity.cpu_request",
+    "capacity.memory_request_mib",
+    "capacity.memory_limit_mib",
+    "capacity.spare_replicas",
+    "checklist.model.family",
+    "checklist.languages.languages",
+    "checklist.retraining.schedule",
+    "checklist.infrastructure.prometheus",
+    "checklist.latency.p95_ms",
+    "profile.footprint",
+)
+
+
+@dataclass(frozen=True)
+class DeployContext:
+    """Everything the renderers read, derived from one plan.
+
+    Args:
+        plan: the plan as loaded.
+        name: the model's registry name (``plan["name"]``).
+        slug: ``name`` as a DNS-1123 label (Kubernetes and Compose object names).
+        runtime: the bundle runtime the image serves (``onnx``, ``sklearn``, ``spacy``, ``torch``).
+        requirements: the runtime's packages (the bundle's ``manifest.requirements`` when a bundle is given).
+        ref: what the service serves (``/app/bundle`` when a bundle is baked in, else ``NAME@ALIAS``).
+        alias: the registry alias followed when serving from the registry.
+        image: the container image name.
+        bundle_dir: the bundle baked into the image, if any.
+        serving: the ``serving`` section (port, batching, limits).
+        gpu: the plan chose the GPU runtime.
+    """
+
+    plan: dict[str, Any]
+    name: str
+    slug: str
+    runtime: str
+    requirements: list[str]
+    ref: str
+    alias: str
+    image: str
+    bundle_dir: Path | None
+    serving: ServingSettings
+    gpu: bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def capacity(self) -> dict[str, Any]:
+        """The plan's capacity figures."""
+        return dict(self.plan["capacity"])
+
+    @property
+    def checklist(self) -> dict[str, Any]:
+        """The plan's checklist answers."""
+        return dict(self.plan["checklist"])
+
+    @property
+    def chosen(self) -> dict[str, str]:
+        """The chosen option per dimension."""
+        return dict(self.plan["chosen"])
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages one service each serves when the topology is ``per-language``, else empty."""
+        if self.chosen.get("topology") != "per-language":
+            return []
+        return [str(lang) for lang in self.checklist["languages"]["languages"]]
+
+    @property
+    def online(self) -> bool:
+        """Whether the plan serves online traffic (mode ``online`` or ``both``)."""
+        return self.chosen.get("mode") != "batch" and int(self.capacity["replicas"]) > 0
+
+    @property
+    def container_port(self) -> int:
+        """The port the service listens on inside the container."""
+        return 8000
+
+    def replica_bounds(self) -> tuple[int, int]:
+        """``(min, max)`` replicas of one service: max is the plan's peak-sized count (per language when the
+        topology is per-language), min is one plus the availability spares (never above max)."""
+        cap = self.capacity
+        per_language = cap.get("replicas_per_language")
+        high = int(per_language if self.languages and per_language else cap["replicas"])
+        high = max(high, 1)
+        low = min(high, 1 + int(cap["spare_replicas"]))
+        return low, high
+
+    def expected_image_mb(self) -> dict[str, float]:
+        """The expected image size and its parts, from the runtime footprint the profile measured."""
+        profile = self.plan["profile"]
+        footprints = profile.get("footprint") or {}
+        profiled_runtime = (profile.get("bundle") or {}).get("runtime")
+        chosen = footprints.get("onnx") if self.runtime == "onnx" else None
+        if chosen is None and (profiled_runtime == self.runtime or self.runtime != "onnx"):
+            chosen = footprints.get("runtime")
+        runtime_mb = float((chosen or {}).get("bytes", 0)) / 1e6
+        bundle_mb = float(profile.get("size_bytes", 0)) / 1e6 if self.bundle_dir is not None else 0.0
+        total = _BASE_IMAGE_MB + _SERVICE_MB + runtime_mb + bundle_mb
+        return {
+            "base_mb": _BASE_IMAGE_MB,
+            "service_mb": _SERVICE_MB,
+            "runtime_mb": round(runtime_mb, 1),
+            "bundle_mb": round(bundle_mb, 1),
+            "total_mb": round(total, 1),
+        }
+
+
+def _lookup(data: Any, dotted: str) -> tuple[bool, Any]:
+    node = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def check_plan(plan: dict[str, Any], source: str = "the plan") -> None:
+    """Check that ``plan`` has every field deploy reads.
+
+    Raises:
+        PlanError: naming every missing field at once.
+    """
+    missing = [path for path in _REQUIRED if not _lookup(plan, path)[0]]
+    if missing:
+        raise PlanError(
+            f"{source} lacks {', '.join(missing)}. Re-run: nlpops plan --profile PROFILE.json --out DIR, "
+            "and pass that plan.json."
+        )
+    for dimension in ("platform", "topology", "mode", "runtime"):
+        if plan["chosen"][dimension] is None:
+            raise PlanError(
+                f"{source} chose no {dimension} option (every option was excluded). Relax a constraint in "
+                "nlpops.yaml and re-run nlpops plan."
+            )
+
+
+def slug_of(name: str) -> str:
+    """``name`` as a DNS-1123 label: lower case, ``-`` for anything else, at most 40 characters."""
+    slug = _NAME.sub("-", name.lower()).strip("-")[:40].strip("-")
+    return slug or "model"
+
+
+def runtime_for(plan: dict[str, Any]) -> str:
+    """The bundle runtime the plan's chosen runtime option serves with.
+
+    Raises:
+        PlanError: an unknown runtime option or model family.
+    """
+    option = str(plan["chosen"]["runtime"])
+    family = str(plan["checklist"]["model"]["family"])
+    if option not in _RUNTIME_OF_OPTION:
+        raise PlanError(f'Unknown runtime option "{option}" in the plan. Known: {", ".join(_RUNTIME_OF_OPTION)}.')
+    runtime = _RUNTIME_OF_OPTION[option] or _NATIVE_RUNTIME.get(family)
+    if runtime is None:
+        raise PlanError(f'Unknown model family "{family}" in the plan. Known: {", ".join(_NATIVE_RUNTIME)}.')
+    return runtime
+
+
+def build_context(
+    plan: dict[str, Any],
+    *,
+    serving: ServingSettings | None = None,
+    bundle_dir: Path | str | None = None,
+    image: str | None = None,
+    alias: str = "production",
+    source: str = "the plan",
+) -> DeployContext:
+    """Read a plan into a :class:`DeployContext`.
+
+    Args:
+        plan: the plan (from ``load_plan``).
+        serving: the ``serving`` section (defaults when None).
+        bundle_dir: a bundle to bake into the image; its ``manifest.requirements`` name the runtime packages.
+        image: the image name (default ``nlpops-<name>:latest``).
+        alias: the registry alias the services follow when no bundle is baked in.
+        source: how to name the plan in error messages (its path).
+
+    Raises:
+        PlanError: the plan lacks a field, or the bundle's runtime is not the one the plan chose.
+        BundleError: ``bundle_dir`` is not a readable bundle.
+    """
+    check_plan(plan, source)
+    runtime = runtime_for(plan)
+    name = str(plan["name"])
+    notes: list[str] = []
+    requirements = list(DEFAULT_REQUIREMENTS[runtime])
+    bundle_path = Path(bundle_dir) if bundle_dir is not None else None
+    if plan["checklist"]["model"]["family"] == "transformer" and runtime == "onnx":
+        requirements.append("tokenizers>=0.20,<0.24")
+    if bundle_path is not None:
+        manifest = read_manifest(bundle_path)
+        if manifest.runtime != runtime:
+            hint = " Run: nlpops export BUNDLE --out DIR, and pass the exported bundle." if runtime == "onnx" else ""
+            raise PlanError(
+                f'The plan chose the {runtime} runtime but bundle "{bundle_path}" is a {manifest.runtime} '
+                f"bundle.{hint}"
+            )
+        requirements = list(manifest.requirements) or requirements
+    else:
+        notes.append(f"No bundle baked in: the service serves {name}@{alias} from the registry volume.")
+    slug = slug_of(name)
+    return DeployContext(
+        plan=plan,
+        name=name,
+        slug=slug,
+        runtime=runtime,
+        requirements=requirements,
+        ref="/app/bundle" if bundle_path is not None else f"{name}@{alias}",
+        alias=alias,
+        image=image or f"nlpops-{slug}:latest",
+        bundle_dir=bundle_path,
+        serving=serving or ServingSettings(),
+        gpu=plan["chosen"]["runtime"] == "gpu",
+        notes=notes,
+    )
+
+
+def memory_quantity(mib: float) -> str:
+    """A Kubernetes memory quantity in MiB, e.g. ``"384Mi"``."""
+    return f"{int(mib)}Mi"
+
+
+def memory_bytes(mib: float) -> int:
+    """MiB as bytes."""
+    return int(mib * _MIB)
+
+
+__all__ = [
+    "DEFAULT_REQUIREMENTS",
+    "SERVICE_REQUIREMENTS",
+    "DeployContext",
+    "build_context",
+    "check_plan",
+    "memory_bytes",
+    "memory_quantity",
+    "runtime_for",
+    "slug_of",
+]
