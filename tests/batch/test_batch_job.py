@@ -35,7 +35,9 @@ def test_batch_csv_predictions_match_predictor_in_input_order(
     assert not (tmp_path / ".out.csv.nlpops-batch").exists()
 
 
-def test_batch_formats_agree_and_all_scores(tiny_bundle: Bundle, make_input: Callable[..., Path], tmp_path: Path) -> None:
+def test_batch_formats_agree_and_all_scores(
+    tiny_bundle: Bundle, make_input: Callable[..., Path], tmp_path: Path
+) -> None:
     source = make_input(1200, empty_every=400)
     outputs = {}
     for fmt in ("csv", "jsonl", "parquet"):
@@ -69,7 +71,9 @@ def test_batch_workers_match_in_process(tiny_bundle: Bundle, make_input: Callabl
     assert (result.read, result.written, result.rejected, result.workers) == (6000, 5994, 6, 2)
 
 
-def test_batch_refuses_to_resume_changed_input(tiny_bundle: Bundle, make_input: Callable[..., Path], tmp_path: Path) -> None:
+def test_batch_refuses_to_resume_changed_input(
+    tiny_bundle: Bundle, make_input: Callable[..., Path], tmp_path: Path
+) -> None:
     from nlpops.batch.checkpoint import Checkpoint, ChunkStats
 
     source = make_input(300)
@@ -109,7 +113,9 @@ def test_batch_refuses_resume_when_arguments_change(
         run_batch(tiny_bundle.path, BatchOptions(source, out, workers=0, chunk_rows=100))
 
 
-def test_batch_invalid_options_listed_at_once(tiny_bundle: Bundle, make_input: Callable[..., Path], tmp_path: Path) -> None:
+def test_batch_invalid_options_listed_at_once(
+    tiny_bundle: Bundle, make_input: Callable[..., Path], tmp_path: Path
+) -> None:
     source = make_input(10)
     with pytest.raises(ConfigError, match=r"--workers.*-1.*--batch-size.*0"):
         run_batch(tiny_bundle.path, BatchOptions(source, tmp_path / "o.csv", workers=-1, batch_size=0))

@@ -103,9 +103,7 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
         chunks = {int(k): ChunkStats(*map(int, v)) for k, v in data["chunks"].items()}
         return Checkpoint(data["signature"], chunks, bool(data["complete"]), float(data.get("elapsed_s", 0.0)))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise DataError(
-            f'Checkpoint "{path}" is unreadable ({exc}). Run again with --restart to start over.'
-        ) from exc
+        raise DataError(f'Checkpoint "{path}" is unreadable ({exc}). Run again with --restart to start over.') from exc
 
 
 def signature_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

@@ -166,7 +166,9 @@ def _finalize(options: BatchOptions, spec: PartSpec, checkpoint: Checkpoint, che
     order = sorted(checkpoint.chunks)
     if not checkpoint.complete:
         parts = [spec.part_path(i) for i in order if checkpoint.chunks[i].written]
-        join_parts(options.output_path, spec.schema.format, spec.schema.columns(), parts, empty_predictions(spec.schema))
+        join_parts(
+            options.output_path, spec.schema.format, spec.schema.columns(), parts, empty_predictions(spec.schema)
+        )
         rejects = [spec.rejects_path(i) for i in order if checkpoint.chunks[i].rejected]
         join_parts(options.rejects_file, spec.rejects_format, ["row", "id", "reason"], rejects, empty_rejects())
         checkpoint.complete = True

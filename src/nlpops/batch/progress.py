@@ -73,8 +73,13 @@ class RichProgress:
         )
         self._progress.start()
         self._task = self._progress.add_task(
-            "batch", total=max(total, 1), completed=done, rows=rows_done, rows_at_start=rows_done,
-            started=time.monotonic(), unit=unit,
+            "batch",
+            total=max(total, 1),
+            completed=done,
+            rows=rows_done,
+            rows_at_start=rows_done,
+            started=time.monotonic(),
+            unit=unit,
         )
 
     def advance(self, amount: int, rows: int) -> None:

@@ -68,7 +68,12 @@ class RayPredictor:
         proba = np.zeros((len(texts), len(self.predictor.labels)), dtype=np.float64)
         if good:
             proba[ok] = self.predictor.predict_proba(good)
-        return {"ok": ok, "reason": np.array(reasons, dtype=object), "id": np.array(idents, dtype=object), "proba": proba}
+        return {
+            "ok": ok,
+            "reason": np.array(reasons, dtype=object),
+            "id": np.array(idents, dtype=object),
+            "proba": proba,
+        }
 
 
 def _import_ray() -> Any:
@@ -97,6 +102,54 @@ def _read(ray: Any, options: BatchOptions) -> Any:
     return ray.data.read_parquet(path, columns=columns)
 
 
+def _stream(
+    ray: Any, bundle_dir: Path, options: BatchOptions, schema: OutputSchema, replicas: int
+) -> tuple[int, int, int]:
+    """Run the Ray Data pipeline; write the blocks, in input order, as parts; join them. Returns the counts."""
+    state_dir = options.state_dir
+    rejects_format = detect_format(options.rejects_file)
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True
+    context.enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # Ray Data logs every stage at INFO
+    ds = _read(ray, options).map_batches(
+        RayPredictor,
+        fn_constructor_kwargs={
+            "bundle_dir": str(bundle_dir.resolve()),
+            "text_column": options.text_column,
+            "id_column": options.id_column,
+        },
+        batch_size=options.batch_size,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=replicas),
+        num_cpus=1,
+    )
+    read = written = rejected = 0
+    parts: list[Path] = []
+    reject_parts: list[Path] = []
+    for index, batch in enumerate(ds.iter_batches(batch_size=options.chunk_rows, batch_format="numpy")):
+        ok = batch["ok"].astype(bool)
+        rows = np.arange(read + 1, read + len(ok) + 1)
+        read += len(ok)
+        if ok.any():
+            ids = batch["id"][ok].tolist() if options.id_column else rows[ok].tolist()
+            parts.append(state_dir / f"part-{index:07d}.{schema.format}")
+            write_predictions(parts[-1], schema, ids, batch["proba"][ok])
+            written += int(ok.sum())
+        if not ok.all():
+            bad = ~ok
+            rejects = [
+                (int(r), i or None, str(reason))
+                for r, i, reason in zip(rows[bad], batch["id"][bad], batch["reason"][bad], strict=True)
+            ]
+            reject_parts.append(state_dir / f"rejects-{index:07d}.{rejects_format}")
+            _write_rejects(reject_parts[-1], rejects_format, rejects)
+            rejected += len(rejects)
+    join_parts(options.output_path, schema.format, schema.columns(), parts, empty_predictions(schema))
+    join_parts(options.rejects_file, rejects_format, ["row", "id", "reason"], reject_parts, empty_rejects())
+    return read, written, rejected
+
+
 def run_ray(bundle_dir: Path, options: BatchOptions) -> BatchResult:
     """Run the job on Ray Data (a local instance, or the cluster at ``options.ray_address``).
 
@@ -112,12 +165,11 @@ def run_ray(bundle_dir: Path, options: BatchOptions) -> BatchResult:
     if not options.input_path.is_file():
         raise DataError(f'Input file "{options.input_path}" does not exist. Check the --input path.')
     manifest = load_bundle(bundle_dir).manifest
-    schema = OutputSchema(detect_format(options.output_path), options.id_column or "row", tuple(manifest.labels),
-                          options.all_scores)
-    rejects_format = detect_format(options.rejects_file)
-    state_dir = options.state_dir
-    shutil.rmtree(state_dir, ignore_errors=True)
-    state_dir.mkdir(parents=True)
+    schema = OutputSchema(
+        detect_format(options.output_path), options.id_column or "row", tuple(manifest.labels), options.all_scores
+    )
+    shutil.rmtree(options.state_dir, ignore_errors=True)
+    options.state_dir.mkdir(parents=True)
     replicas = max(options.workers, 1)
     started_here = not ray.is_initialized()
     if started_here:
@@ -129,58 +181,21 @@ def run_ray(bundle_dir: Path, options: BatchOptions) -> BatchResult:
             logging_level=logging.WARNING,
         )
     started = time.monotonic()
-    read = written = rejected = 0
-    parts: list[Path] = []
-    reject_parts: list[Path] = []
-    try, warnings.catch_warnings():
-        # Ray Data warns about its own deprecated defaults (e.g. use_push_based_shuffle): not the user's concern
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray(\..*)?$")
-        context = ray.data.DataContext.get_current()
-        context.execution_options.preserve_order = True
-        context.enable_progress_bars = False
-        logging.getLogger("ray.data").setLevel(logging.WARNING)  # Ray Data logs every stage at INFO
-        ds = _read(ray, options).map_batches(
-            RayPredictor,
-            fn_constructor_kwargs={
-                "bundle_dir": str(bundle_dir.resolve()),
-                "text_column": options.text_column,
-                "id_column": options.id_column,
-            },
-            batch_size=options.batch_size,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=replicas),
-            num_cpus=1,
-        )
-        for index, batch in enumerate(ds.iter_batches(batch_size=options.chunk_rows, batch_format="numpy")):
-            ok = batch["ok"].astype(bool)
-            rows = np.arange(read + 1, read + len(ok) + 1)
-            read += len(ok)
-            if ok.any():
-                ids = batch["id"][ok].tolist() if options.id_column else rows[ok].tolist()
-                parts.append(state_dir / f"part-{index:07d}.{schema.format}")
-                write_predictions(parts[-1], schema, ids, batch["proba"][ok])
-                written += int(ok.sum())
-            if not ok.all():
-                bad = ~ok
-                rejects = [
-                    (int(r), i or None, str(reason))
-                    for r, i, reason in zip(rows[bad], batch["id"][bad], batch["reason"][bad], strict=True)
-                ]
-                reject_parts.append(state_dir / f"rejects-{index:07d}.{rejects_format}")
-                _write_rejects(reject_parts[-1], rejects_format, rejects)
-                rejected += len(rejects)
-        join_parts(options.output_path, schema.format, schema.columns(), parts, empty_predictions(schema))
-        join_parts(options.rejects_file, rejects_format, ["row", "id", "reason"], reject_parts, empty_rejects())
+    try:
+        with warnings.catch_warnings():
+            # Ray Data warns about its own deprecated defaults (use_push_based_shuffle): not the user's concern
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray(\..*)?$")
+            read, written, rejected = _stream(ray, bundle_dir, options, schema, replicas)
     except NlpopsError:
         raise
     except (ray.exceptions.RayError, OSError, ValueError) as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
         raise NlpopsError(
-            f"The Ray batch job failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. "
-            "Check the input file and the Ray cluster, or run with --engine local (which also rejects bad rows "
-            "one by one)."
+            f"The Ray batch job failed: {type(exc).__name__}: {first_line}. Check the input file and the Ray "
+            "cluster, or run with --engine local (which also rejects malformed rows one by one)."
         ) from exc
     finally:
-        shutil.rmtree(state_dir, ignore_errors=True)
+        shutil.rmtree(options.state_dir, ignore_errors=True)
         if started_here:
             ray.shutdown()
     elapsed_s = time.monotonic() - started

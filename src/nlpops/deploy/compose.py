@@ -181,7 +181,7 @@ def render_compose(ctx: DeployContext) -> dict[str, str]:
     files = render_docker(ctx)
     files["compose.yaml"] = dump_yaml(compose_document(ctx))
     files["prometheus/prometheus.yml"] = dump_yaml(
-        prometheus_config([f"{ctx.slug}:{ctx.container_port}"], job, "/etc/prometheus/nlpops-alerts.yml")
+        prometheus_config([f"{ctx.slug}:{ctx.container_port}"], job, "nlpops-alerts.yml")
     )
     files[RULES_PATH] = dump_yaml(alert_rules(job, p95_ms, ctx.serving.max_queue))
     files["grafana/provisioning/datasources/prometheus.yml"] = dump_yaml(

@@ -17,7 +17,12 @@ from nlpops.checklist import ServingSettings
 from nlpops.errors import PlanError
 
 # The plan's runtime option -> the bundle runtime the image serves (None: the family's native runtime).
-_RUNTIME_OF_OPTION: dict[str, str | None] = {"onnx-cpu": "onnx", "onnx-int8-cpu": "onnx", "native-cpu": None, "gpu": None}
+_RUNTIME_OF_OPTION: dict[str, str | None] = {
+    "onnx-cpu": "onnx",
+    "onnx-int8-cpu": "onnx",
+    "native-cpu": None,
+    "gpu": None,
+}
 _NATIVE_RUNTIME = {"tfidf": "sklearn", "spacy": "spacy", "transformer": "torch"}
 # What each runtime needs when no bundle is at hand to read ``manifest.requirements`` from.
 DEFAULT_REQUIREMENTS: dict[str, list[str]] = {

@@ -60,8 +60,8 @@ def render_dockerfile(ctx: DeployContext) -> str:
     cmd = ["serve", ctx.ref]
     return f"""# syntax=docker/dockerfile:1
 # Rendered by nlpops {__version__} (nlpops deploy) for model "{ctx.name}", runtime {ctx.runtime}.
-# Expected image size: about {size["total_mb"]:.0f} MB (base {size["base_mb"]:.0f} + service {size["service_mb"]:.0f}
-# + runtime {size["runtime_mb"]:.0f} + bundle {size["bundle_mb"]:.0f}), from the runtime footprint in the plan's profile.
+# Expected image size: about {size["total_mb"]:.0f} MB (base {size["base_mb"]:.0f}
+# + service {size["service_mb"]:.0f} + runtime {size["runtime_mb"]:.0f} + bundle {size["bundle_mb"]:.0f}), from the runtime footprint in the plan profile.
 
 FROM {BASE_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -1,0 +1,306 @@
+"""The Kubernetes target: Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget per service (one
+per language when the plan's topology is per-language), ConfigMap and Secret, an optional ServiceMonitor, and
+CronJobs for batch runs and retraining.
+
+Replica bounds and resources are the plan's capacity figures (see :meth:`DeployContext.replica_bounds`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nlpops.deploy.context import DeployContext, memory_quantity
+from nlpops.deploy.docker import USER_ID
+
+API_KEYS_PLACEHOLDER = "REPLACE-WITH-A-JSON-LIST-OF-API-KEYS"  # not JSON: the service refuses to start on it
+DEFAULT_BATCH_SCHEDULE = "0 1 * * *"
+_REGISTRY_MOUNT = "/var/lib/nlpops"
+Manifest = dict[str, Any]
+
+
+def _labels(ctx: DeployContext, component: str, lang: str | None = None) -> dict[str, str]:
+    labels = {
+        "app.kubernetes.io/name": ctx.slug,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/managed-by": "nlpops",
+    }
+    if lang is not None:
+        labels["nlpops.dev/lang"] = lang
+    return labels
+
+
+def _meta(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"name": name, "labels": labels}
+
+
+def _resources(ctx: DeployContext) -> dict[str, Any]:
+    cap = ctx.capacity
+    resources: dict[str, Any] = {
+        "requests": {"cpu": str(cap["cpu_request"]), "memory": memory_quantity(cap["memory_request_mib"])},
+        "limits": {"memory": memory_quantity(cap["memory_limit_mib"])},
+    }
+    if ctx.gpu:
+        resources["limits"]["nvidia.com/gpu"] = 1
+    return resources
+
+
+def _pod_security() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": USER_ID,
+        "runAsGroup": USER_ID,
+        "fsGroup": USER_ID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _container_security() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def _env_sources(ctx: DeployContext) -> list[dict[str, Any]]:
+    return [
+        {"configMapRef": {"name": f"{ctx.slug}-config"}},
+        {"secretRef": {"name": f"{ctx.slug}-api-keys"}},
+    ]
+
+
+def _volumes(ctx: DeployContext, *, registry_writable: bool = False) -> tuple[list[Any], list[Any]]:
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
+    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    if ctx.bundle_dir is None or registry_writable:
+        volumes.append({"name": "registry", "persistentVolumeClaim": {"claimName": f"{ctx.slug}-registry"}})
+        mounts.append({"name": "registry", "mountPath": _REGISTRY_MOUNT, "readOnly": not registry_writable})
+    return volumes, mounts
+
+
+def _probe(path: str, period_s: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period_s,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
+
+
+def service_objects(ctx: DeployContext, lang: str | None) -> list[Manifest]:
+    """Deployment, Service, HPA and PDB of one service (of one language when ``lang`` is given)."""
+    name = ctx.slug if lang is None else f"{ctx.slug}-{lang}"
+    labels = _labels(ctx, "server", lang)
+    selector = {"app.kubernetes.io/name": ctx.slug, "app.kubernetes.io/component": "server"}
+    if lang is not None:
+        selector["nlpops.dev/lang"] = lang
+    low, high = ctx.replica_bounds()
+    volumes, mounts = _volumes(ctx)
+    args = ["serve", ctx.ref] + (["--lang", lang] if lang is not None else [])
+    container = {
+        "name": "nlpops",
+        "image": ctx.image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": args,
+        "ports": [{"name": "http", "containerPort": ctx.container_port, "protocol": "TCP"}],
+        "envFrom": _env_sources(ctx),
+        "resources": _resources(ctx),
+        "startupProbe": _probe("/readyz", 2, 60),
+        "livenessProbe": _probe("/healthz", 10, 3),
+        "readinessProbe": _probe("/readyz", 5, 2),
+        "securityContext": _container_security(),
+        "volumeMounts": mounts,
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(name, labels),
+        "spec": {
+            "replicas": low,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "securityContext": _pod_security(),
+                    "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": 30,
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(name, labels),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector,
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+    utilisation = round(float(ctx.capacity.get("utilisation_target", 0.6)) * 100)
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(name, labels),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": low,
+            "maxReplicas": high,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": utilisation}},
+                }
+            ],
+        },
+    }
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(name, labels),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+    }
+    return [deployment, service, hpa, pdb]
+
+
+def service_monitor(ctx: DeployContext) -> Manifest:
+    """A Prometheus-operator ServiceMonitor scraping ``/metrics`` of every service of the model."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": _meta(ctx.slug, _labels(ctx, "metrics")),
+        "spec": {
+            "selector": {"matchLabels": {"app.kubernetes.io/name": ctx.slug, "app.kubernetes.io/component": "server"}},
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
+        },
+    }
+
+
+def _cron_job(ctx: DeployContext, name: str, schedule: str, args: list[str], *, writable: bool) -> Manifest:
+    volumes, mounts = _volumes(ctx, registry_writable=writable)
+    volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": f"{ctx.slug}-data"}})
+    mounts.append({"name": "data", "mountPath": "/data"})
+    labels = _labels(ctx, name.removeprefix(f"{ctx.slug}-"))
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": _meta(name, labels),
+        "spec": {
+            "schedule": schedule,
+            "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "spec": {
+                    "backoffLimit": 2,
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "restartPolicy": "OnFailure",
+                            "securityContext": _pod_security(),
+                            "automountServiceAccountToken": False,
+                            "containers": [
+                                {
+                                    "name": "nlpops",
+                                    "image": ctx.image,
+                                    "args": args,
+                                    "envFrom": _env_sources(ctx),
+                                    "resources": _resources(ctx),
+                                    "securityContext": _container_security(),
+                                    "volumeMounts": mounts,
+                                }
+                            ],
+                            "volumes": volumes,
+                        },
+                    },
+                }
+            },
+        },
+    }
+
+
+def _claim(ctx: DeployContext, name: str, size: str) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": _meta(name, _labels(ctx, "storage")),
+        "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": size}}},
+    }
+
+
+def render_kubernetes_objects(
+    ctx: DeployContext, *, batch_schedule: str = DEFAULT_BATCH_SCHEDULE, api_keys: list[str] | None = None
+) -> list[Manifest]:
+    """Every Kubernetes object of the plan, as dicts.
+
+    Args:
+        ctx: the deploy context.
+        batch_schedule: cron schedule of the batch CronJob (mode ``batch`` or ``both``).
+        api_keys: API keys to put in the Secret; None writes a placeholder the service refuses to start with.
+
+    Returns:
+        The objects, in apply order.
+    """
+    import json
+
+    serving = ctx.serving
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(f"{ctx.slug}-config", _labels(ctx, "config")),
+        "data": {
+            "NLPOPS_HOME": _REGISTRY_MOUNT,
+            "NLPOPS_SERVING__HOST": "0.0.0.0",
+            "NLPOPS_SERVING__PORT": str(ctx.container_port),
+            "NLPOPS_SERVING__MAX_BATCH_SIZE": str(serving.max_batch_size),
+            "NLPOPS_SERVING__MAX_WAIT_MS": f"{serving.max_wait_ms:g}",
+            "NLPOPS_SERVING__MAX_QUEUE": str(serving.max_queue),
+        },
+    }
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(f"{ctx.slug}-api-keys", _labels(ctx, "config")),
+        "type": "Opaque",
+        "stringData": {"NLPOPS_SERVING__API_KEYS": json.dumps(api_keys) if api_keys else API_KEYS_PLACEHOLDER},
+    }
+    objects: list[Manifest] = [config, secret]
+    needs_registry = ctx.bundle_dir is None or bool(ctx.checklist["retraining"].get("schedule"))
+    mode = ctx.chosen["mode"]
+    if needs_registry:
+        objects.append(_claim(ctx, f"{ctx.slug}-registry", "5Gi"))
+    if mode in ("batch", "both") or ctx.checklist["retraining"].get("schedule"):
+        objects.append(_claim(ctx, f"{ctx.slug}-data", "20Gi"))
+    if ctx.online:
+        for lang in ctx.languages or [None]:
+            objects.extend(service_objects(ctx, lang))
+        if ctx.checklist["infrastructure"].get("prometheus"):
+            objects.append(service_monitor(ctx))
+    if mode in ("batch", "both"):
+        args = ["batch", ctx.ref, "--input", "/data/input.csv", "--output", "/data/predictions.csv"]
+        objects.append(_cron_job(ctx, f"{ctx.slug}-batch", batch_schedule, args, writable=False))
+    schedule = ctx.checklist["retraining"].get("schedule")
+    if schedule:
+        args = ["retrain", "--data", "/data/train.csv", "--name", ctx.name, "--alias", ctx.alias]
+        args += ["--out-dir", f"{_REGISTRY_MOUNT}/challengers"]
+        objects.append(_cron_job(ctx, f"{ctx.slug}-retrain", str(schedule), args, writable=True))
+    return objects
+
+
+def object_file_name(obj: Manifest) -> str:
+    """Where an object is written: ``kubernetes/<kind>-<name>.yaml``."""
+    return f"kubernetes/{str(obj['kind']).lower()}-{obj['metadata']['name']}.yaml"
+
+
+__all__ = [
+    "API_KEYS_PLACEHOLDER",
+    "DEFAULT_BATCH_SCHEDULE",
+    "object_file_name",
+    "render_kubernetes_objects",
+    "service_monitor",
+    "service_objects",
+]
