@@ -11,7 +11,6 @@ Usage::
 Prints a Markdown table (copy it into benchmarks/README.md). Figures are noisy on a shared machine.
 """
 
-
 import argparse
 import asyncio
 import json

@@ -13,6 +13,7 @@ config file that ``nlpops deploy --target ray`` writes.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -138,7 +139,9 @@ class RayClassifier:
 
 def _import_serve() -> Any:
     try:
-        from ray import serve
+        with warnings.catch_warnings():  # Ray's own pydantic deprecations, not the user's business
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from ray import serve
     except ImportError as exc:
         raise MissingExtraError.for_extra("nlpops serve --engine ray", "ray", "ray[serve]") from exc
     return serve

@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from batch_support import banking_texts, read_csv_rows
 
 from nlpops.batch import BatchOptions, run_batch
 from nlpops.bundle import Bundle
 from nlpops.errors import ConfigError, DataError
 from nlpops.runtimes import load_predictor
-
-from batch_support import banking_texts, read_csv_rows
 
 
 def test_batch_csv_predictions_match_predictor_in_input_order(

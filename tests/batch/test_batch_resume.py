@@ -12,7 +12,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from batch_support import cli_command, read_csv_rows, write_input_csv
 
 from nlpops.bundle import Bundle

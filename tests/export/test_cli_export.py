@@ -13,7 +13,9 @@ from nlpops.testing import TINY_TEXTS
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     code = "import sys; from nlpops.cli import main; main(sys.argv[1:])"
-    return subprocess.run([sys.executable, "-c", code, "export", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code, "export", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def test_cli_export_prints_before_after_table(word_tfidf_bundle: Bundle, tmp_path: Path) -> None:

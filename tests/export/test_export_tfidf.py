@@ -58,7 +58,7 @@ def test_export_refuses_char_wb_naming_the_option(tiny_bundle: Bundle, tmp_path:
 
 def test_export_refuses_failed_parity_unless_forced(word_tfidf_bundle: Bundle, tmp_path: Path) -> None:
     # A threshold no model can meet makes the parity check fail for real.
-    with pytest.raises(ExportError, match="Parity check failed.*--force"):
+    with pytest.raises(ExportError, match=r"Parity check failed.*--force"):
         export_bundle(word_tfidf_bundle, tmp_path / "refused", max_disagreement=-0.01)
     assert not (tmp_path / "refused").exists()
     forced = export_bundle(word_tfidf_bundle, tmp_path / "forced", max_disagreement=-0.01, force=True)

@@ -51,5 +51,5 @@ def test_conformance_catches_a_predictor_that_breaks_the_contract(tiny_bundle: A
         def text_lengths(self, texts: Any) -> Any:
             return self.inner.text_lengths(texts)
 
-    with pytest.raises(ConformanceError, match="outside \\[0, 1\\]|sum to"):
+    with pytest.raises(ConformanceError, match=r"outside \[0, 1\]|sum to"):
         check_predictor(Unnormalised(load_predictor(tiny_bundle)), tiny_dataset().texts)

@@ -50,16 +50,22 @@ def test_transformer_unknown_encoder_is_a_clear_error(tmp_path: Path) -> None:
         train_transformer(TransformerSettings(encoder=str(tmp_path / "nope")), *_tiny())
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "config.json").write_text("{}")
-    with pytest.raises(FamilyError, match="lacks tokenizer.json"):
+    with pytest.raises(FamilyError, match=r"lacks tokenizer\.json"):
         train_transformer(TransformerSettings(encoder=str(tmp_path / "half")), *_tiny())
 
 
-@pytest.mark.parametrize(("family", "extra", "blocked"), [("transformer", "transformer", "torch"), ("spacy", "spacy", "spacy")])
+@pytest.mark.parametrize(
+    ("family", "extra", "blocked"), [("transformer", "transformer", "torch"), ("spacy", "spacy", "spacy")]
+)
 def test_family_without_its_extra_names_the_install(family: str, extra: str, blocked: str, tmp_path: Path) -> None:
     # A real interpreter in which the framework cannot be imported (as if it were not installed).
     code = (
         "import sys\n"
-        f"sys.modules[{blocked!r}] = None\n"
+        "class Blocker:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] == {blocked!r}:\n"
+        "            raise ModuleNotFoundError(name=name)\n"
+        "sys.meta_path.insert(0, Blocker())\n"
         "from nlpops.cli import main\n"
         f"main(['train', '--data', {str(_tiny_csv(tmp_path))!r}, '--family', {family!r}, '--out', 'out'])\n"
     )

@@ -44,6 +44,7 @@ def test_service_predictions_equal_in_process_predictions(tiny_bundle: Bundle) -
     assert "scores" not in single["predictions"][0]
 
 
+@pytest.mark.slow
 def test_service_answers_64_concurrent_clients_each_with_its_own_result(tiny_bundle: Bundle) -> None:
     texts = read_dataset(bundled_dataset("banking77", "train")).texts[: 64 * 50]
     assert len(set(texts)) > 3000

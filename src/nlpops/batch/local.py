@@ -21,8 +21,8 @@ import numpy as np
 from nlpops import errors
 from nlpops.batch.checkpoint import ChunkStats
 from nlpops.batch.writers import OutputSchema, write_predictions, write_rejects
-from nlpops.errors import NlpopsError
 from nlpops.bundle import read_manifest
+from nlpops.errors import NlpopsError
 from nlpops.runtimes import RUNTIMES, Predictor, load_predictor
 
 _POLL_S = 0.2

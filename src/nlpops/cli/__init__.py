@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "nlpops.cli.export",
     "nlpops.cli.monitor",
     "nlpops.cli.retrain",
+    "nlpops.cli.deploy",
 ]
 
 

@@ -23,7 +23,11 @@ def _rows(before: Any, after: Any) -> list[tuple[str, str, str]]:
         ("runtime footprint", mb(before.footprint_bytes), mb(after.footprint_bytes)),
         ("load time (cold)", fmt(before.load_s, "{:.2f} s"), fmt(after.load_s, "{:.2f} s")),
         ("p50 latency, batch 1", fmt(before.p50_batch1_ms, "{:.2f} ms"), fmt(after.p50_batch1_ms, "{:.2f} ms")),
-        ("throughput, batch 32", fmt(before.throughput_batch32, "{:.0f} texts/s"), fmt(after.throughput_batch32, "{:.0f} texts/s")),
+        (
+            "throughput, batch 32",
+            fmt(before.throughput_batch32, "{:.0f} texts/s"),
+            fmt(after.throughput_batch32, "{:.0f} texts/s"),
+        ),
     ]
     if before.accuracy is not None:
         rows.append(("accuracy", fmt(before.accuracy, "{:.4f}"), fmt(after.accuracy, "{:.4f}")))
@@ -35,7 +39,9 @@ def export_command(
     ref: Annotated[str, typer.Argument(help="A bundle path, NAME@ALIAS or NAME:VERSION.")],
     to: Annotated[str, typer.Option("--to", help="Target runtime (only: onnx).")] = "onnx",
     quantize: Annotated[str, typer.Option("--quantize", help="none or int8 (dynamic int8 quantization).")] = "none",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Bundle directory to write (default: REF-onnx).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Bundle directory to write (default: REF-onnx).")
+    ] = None,
     test: Annotated[Path | None, typer.Option("--test", help="Labelled data for accuracy/macro-F1 rows.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Write the bundle even if the parity check fails.")] = False,
     measure: Annotated[bool, typer.Option("--measure/--no-measure", help="Measure before/after figures.")] = True,

@@ -255,8 +255,7 @@ def build_context(
         if manifest.runtime != runtime:
             hint = " Run: nlpops export BUNDLE --out DIR, and pass the exported bundle." if runtime == "onnx" else ""
             raise PlanError(
-                f'The plan chose the {runtime} runtime but bundle "{bundle_path}" is a {manifest.runtime} '
-                f"bundle.{hint}"
+                f'The plan chose the {runtime} runtime but bundle "{bundle_path}" is a {manifest.runtime} bundle.{hint}'
             )
         requirements = list(manifest.requirements) or requirements
     else:

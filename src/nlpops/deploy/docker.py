@@ -54,14 +54,13 @@ def render_dockerfile(ctx: DeployContext) -> str:
     size = ctx.expected_image_mb()
     port = ctx.container_port
     probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/healthz', timeout=2)"
-    copy_bundle = (
-        f"COPY --chown={USER_ID}:{USER_ID} bundle/ /app/bundle/\n" if ctx.bundle_dir is not None else ""
-    )
+    copy_bundle = f"COPY --chown={USER_ID}:{USER_ID} bundle/ /app/bundle/\n" if ctx.bundle_dir is not None else ""
     cmd = ["serve", ctx.ref]
     return f"""# syntax=docker/dockerfile:1
 # Rendered by nlpops {__version__} (nlpops deploy) for model "{ctx.name}", runtime {ctx.runtime}.
 # Expected image size: about {size["total_mb"]:.0f} MB (base {size["base_mb"]:.0f}
-# + service {size["service_mb"]:.0f} + runtime {size["runtime_mb"]:.0f} + bundle {size["bundle_mb"]:.0f}), from the runtime footprint in the plan profile.
+# + service {size["service_mb"]:.0f} + runtime {size["runtime_mb"]:.0f} + bundle {size["bundle_mb"]:.0f}),
+# from the runtime footprint in the plan profile.
 
 FROM {BASE_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -182,12 +183,15 @@ def validate_ray_config(document: dict[str, Any], where: str = "ray-serve.yaml")
     if not isinstance(apps, list) or not apps or any("import_path" not in a for a in apps):
         raise PlanError(f"Rendered {where} has no applications with an import_path. This is a bug.")
     try:
-        from ray.serve.schema import ServeDeploySchema
+        with warnings.catch_warnings():  # Ray's own pydantic deprecations, not the user's business
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from ray.serve.schema import ServeDeploySchema
     except ImportError:
         return "structure"
+    parse = getattr(ServeDeploySchema, "model_validate", None) or ServeDeploySchema.parse_obj
     try:
-        ServeDeploySchema.parse_obj(document)
-    except Exception as exc:  # pydantic (v1 or v2, as Ray vendors it) validation errors
+        parse(document)
+    except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
         raise PlanError(f"Rendered {where} breaks Ray Serve's config schema: {exc}. This is a bug.") from exc
     return "ray"
 

@@ -150,9 +150,13 @@ def export_bundle(
             "runtime_options": options,
             "export": {"source_version": manifest.version, "source_runtime": manifest.runtime, "quantize": quantize},
         }
-        candidate = save_bundle(Path(tmp) / "candidate", fields, lambda d: shutil.copytree(staging, d, dirs_exist_ok=True))
+        candidate = save_bundle(
+            Path(tmp) / "candidate", fields, lambda d: shutil.copytree(staging, d, dirs_exist_ok=True)
+        )
         step(f"checking parity on {len(texts)} reference texts")
-        parity = measure_parity(load_predictor(source).predict_proba(texts), load_predictor(candidate).predict_proba(texts))
+        parity = measure_parity(
+            load_predictor(source).predict_proba(texts), load_predictor(candidate).predict_proba(texts)
+        )
         fields["export"] = {**fields["export"], "parity": parity.as_dict(), "forced": False}
         if parity.agreement < 1.0 - max_disagreement:
             message = (
@@ -164,7 +168,9 @@ def export_bundle(
             step(message + " Writing it anyway (--force).")
             fields["export"]["forced"] = True
         step(f"writing {out}")
-        bundle = save_bundle(out, fields, lambda d: shutil.copytree(staging, d, dirs_exist_ok=True), overwrite=overwrite)
+        bundle = save_bundle(
+            out, fields, lambda d: shutil.copytree(staging, d, dirs_exist_ok=True), overwrite=overwrite
+        )
     return ExportResult(bundle=bundle, source=source, parity=parity)
 
 

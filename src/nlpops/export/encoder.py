@@ -98,7 +98,9 @@ def convert_encoder_bundle(source: Bundle, staging: Path) -> dict[str, Any]:
         normalize=bool(options.get("normalize", True)),
     )
     export_encoder(encoder, staging / MODEL_FILE)
-    shutil.copy2(source.file(str(options.get("tokenizer", f"{ENCODER_DIR}/{TOKENIZER_FILE}"))), staging / TOKENIZER_FILE)
+    shutil.copy2(
+        source.file(str(options.get("tokenizer", f"{ENCODER_DIR}/{TOKENIZER_FILE}"))), staging / TOKENIZER_FILE
+    )
     shutil.copy2(source.file(str(options.get("head", HEAD_FILE))), staging / HEAD_FILE)
     options.pop("encoder_dir", None)
     return {**options, "kind": "encoder", "model_file": MODEL_FILE, "tokenizer": TOKENIZER_FILE, "head": HEAD_FILE}

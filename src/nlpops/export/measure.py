@@ -99,7 +99,9 @@ def cold_load_s(bundle: Bundle) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def measure_bundle(bundle: Bundle, texts: list[str], test: Dataset | None = None, *, repeats: int = 30) -> BundleFigures:
+def measure_bundle(
+    bundle: Bundle, texts: list[str], test: Dataset | None = None, *, repeats: int = 30
+) -> BundleFigures:
     """Measure ``bundle``: size, footprint, cold load, p50 at batch 1, texts/s at batch 32, quality on ``test``."""
     names = [n for n in (_requirement_name(r) for r in bundle.manifest.requirements) if n]
     packages = package_closure(names)

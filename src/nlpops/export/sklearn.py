@@ -134,7 +134,9 @@ def convert_pipeline(pipeline: Any, out: Path) -> dict[str, Any]:
                 target_opset=TARGET_OPSET,
             )
     except (RuntimeError, NotImplementedError, TypeError, ValueError) as exc:
-        raise ExportError(f"skl2onnx could not convert the pipeline: {exc}. Serve it with the sklearn runtime.") from exc
+        raise ExportError(
+            f"skl2onnx could not convert the pipeline: {exc}. Serve it with the sklearn runtime."
+        ) from exc
     fix_sublinear_tf(model)
     out.write_bytes(model.SerializeToString())
     outputs = [o.name for o in model.graph.output]

@@ -54,7 +54,9 @@ def fit_head(embeddings: np.ndarray, labels: Sequence[str], c: float, max_iter: 
     return LinearHead(clf.coef_, clf.intercept_), [str(x) for x in clf.classes_]
 
 
-def fine_tune(encoder: TorchEncoder, texts: Sequence[str], labels: Sequence[str], settings: TransformerSettings) -> None:
+def fine_tune(
+    encoder: TorchEncoder, texts: Sequence[str], labels: Sequence[str], settings: TransformerSettings
+) -> None:
     """Train the encoder in place (with a throw-away linear layer) for ``settings.epochs`` epochs."""
     from nlpops.runtimes.onnx import pad_batch
 

@@ -56,7 +56,9 @@ class LinearHead:
             with np.load(path, allow_pickle=False) as data:
                 return cls(data["coef"], data["intercept"])
         except (OSError, KeyError, ValueError) as exc:
-            raise RuntimeLoadError(f'"{path}" is not a readable classification head ({exc}). Rebuild the bundle.') from exc
+            raise RuntimeLoadError(
+                f'"{path}" is not a readable classification head ({exc}). Rebuild the bundle.'
+            ) from exc
 
     def save(self, path: Path) -> None:
         """Write the weights to ``path`` (``.npz``)."""
@@ -198,7 +200,9 @@ class OnnxPredictor(BasePredictor):
             self.max_length = int(options.get("max_length", 256))
             self.pooling = str(options.get("pooling", "mean"))
             self.normalize = bool(options.get("normalize", True))
-            self.tokenizer = load_tokenizer(bundle.file(str(options.get("tokenizer", "tokenizer.json"))), self.max_length)
+            self.tokenizer = load_tokenizer(
+                bundle.file(str(options.get("tokenizer", "tokenizer.json"))), self.max_length
+            )
             self.pad_id = int(options.get("pad_id", 0))
             self.head = LinearHead.load(bundle.file(str(options.get("head", "head.npz"))))
             if self.head.coef.shape[0] not in (len(self.labels), 1):

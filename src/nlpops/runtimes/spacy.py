@@ -47,7 +47,9 @@ class SpacyPredictor(BasePredictor):
         except (OSError, ValueError, KeyError) as exc:
             raise RuntimeLoadError(f'spaCy cannot load "{folder}": {exc}. Rebuild the bundle with this spaCy.') from exc
         if TEXTCAT not in self.nlp.pipe_names:
-            raise RuntimeLoadError(f'The spaCy pipeline in "{folder}" has no "{TEXTCAT}" component. Rebuild the bundle.')
+            raise RuntimeLoadError(
+                f'The spaCy pipeline in "{folder}" has no "{TEXTCAT}" component. Rebuild the bundle.'
+            )
         known = set(self.nlp.get_pipe(TEXTCAT).labels)
         if known != set(self.labels):
             raise RuntimeLoadError(f'Bundle "{bundle.path}": the textcat labels do not match the manifest labels.')

@@ -48,7 +48,13 @@ class TorchEncoder:
     """
 
     def __init__(
-        self, folder: Path, *, max_length: int = 256, pooling: str = "mean", normalize: bool = True, batch_size: int = 32
+        self,
+        folder: Path,
+        *,
+        max_length: int = 256,
+        pooling: str = "mean",
+        normalize: bool = True,
+        batch_size: int = 32,
     ) -> None:
         torch, transformers = import_torch()
         self.folder = Path(folder)
@@ -74,7 +80,9 @@ class TorchEncoder:
         """Last hidden states (a torch tensor) for one padded batch; gradients follow the caller's mode."""
         torch = self._torch
         return self.model(
-            input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), token_type_ids=torch.from_numpy(types)
+            input_ids=torch.from_numpy(ids),
+            attention_mask=torch.from_numpy(mask),
+            token_type_ids=torch.from_numpy(types),
         ).last_hidden_state
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -140,4 +148,12 @@ class TorchPredictor(BasePredictor):
         return self.encoder.token_counts(self._preprocess(texts))
 
 
-__all__ = ["ENCODER_DIR", "HEAD_FILE", "TOKENIZER_FILE", "TorchEncoder", "TorchPredictor", "encoder_options", "import_torch"]
+__all__ = [
+    "ENCODER_DIR",
+    "HEAD_FILE",
+    "TOKENIZER_FILE",
+    "TorchEncoder",
+    "TorchPredictor",
+    "encoder_options",
+    "import_torch",
+]

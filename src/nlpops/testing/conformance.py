@@ -48,7 +48,9 @@ def check_predictor(predictor: Predictor, texts: Sequence[str], *, atol: float =
     _require(len(labels) >= 2 and len(set(labels)) == len(labels), f"labels must be >= 2 distinct, got {labels}")
     _require(labels == list(predictor.manifest.labels), "predictor.labels differ from the manifest labels")
     proba = np.asarray(predictor.predict_proba(list(texts)))
-    _require(proba.shape == (len(texts), len(labels)), f"predict_proba shape {proba.shape} != {(len(texts), len(labels))}")
+    _require(
+        proba.shape == (len(texts), len(labels)), f"predict_proba shape {proba.shape} != {(len(texts), len(labels))}"
+    )
     _require(bool(np.isfinite(proba).all()), "predict_proba returned non-finite values")
     _require(bool(((proba >= -atol) & (proba <= 1 + atol)).all()), "probabilities outside [0, 1]")
     _require(bool(np.allclose(proba.sum(axis=1), 1.0, atol=atol)), f"rows sum to {proba.sum(axis=1)[:5]}, not 1")
@@ -63,7 +65,9 @@ def check_predictor(predictor: Predictor, texts: Sequence[str], *, atol: float =
     single = np.asarray(predictor.predict_proba(list(texts)[:1]))
     _require(bool(np.allclose(single, proba[:1], atol=1e-4)), "a text alone gets another answer than in a batch")
     lengths = predictor.text_lengths(list(texts))
-    _require(len(lengths) == len(texts) and all(n > 0 for n in lengths), "text_lengths must give one positive count per text")
+    _require(
+        len(lengths) == len(texts) and all(n > 0 for n in lengths), "text_lengths must give one positive count per text"
+    )
     return proba
 
 

@@ -1,0 +1,107 @@
+"""``nlpops serve --engine ray``: the Ray Serve deployment answers like the plain service, batched by Ray."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from nlpops.checklist import MonitoringSettings, RegistrySettings, ServingSettings
+from nlpops.serve import build_app, bundle_source
+from nlpops.testing import tiny_tfidf_bundle
+
+ray = pytest.importorskip("ray")
+serve = pytest.importorskip("ray.serve")
+
+TEXTS = ["I lost my card", "what is the exchange rate", "my transfer has not arrived", "top up failed", "hello"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def ray_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    from nlpops.serve_ray import build_ray_app
+
+    bundle = tiny_tfidf_bundle(tmp_path_factory.mktemp("ray") / "bundle", name="tiny").path
+    port = _free_port()
+    serving = ServingSettings(max_batch_size=16, max_wait_ms=50.0)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.run(build_ray_app(str(bundle), serving, RegistrySettings()), name="nlpops", route_prefix="/")
+        yield f"http://127.0.0.1:{port}", bundle
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+async def _plain_answer(bundle: Path, body: dict) -> dict:
+    app = build_app(bundle_source(bundle), ServingSettings(), MonitoringSettings(), follow=False)
+    await app.startup()
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.post("/v1/classify", json=body)
+    finally:
+        await app.shutdown()
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+@pytest.mark.slow
+def test_serve_ray_classify_matches_plain_service(ray_url: tuple[str, Path]) -> None:
+    url, bundle = ray_url
+    body = {"texts": TEXTS, "return_scores": True}
+    ray_answer = httpx.post(f"{url}/v1/classify", json=body, timeout=60).json()
+    plain = asyncio.run(_plain_answer(bundle, body))
+    assert ray_answer["model"] == plain["model"] and ray_answer["version"] == plain["version"]
+    assert [p["label"] for p in ray_answer["predictions"]] == [p["label"] for p in plain["predictions"]]
+    for mine, theirs in zip(ray_answer["predictions"], plain["predictions"], strict=True):
+        assert mine["score"] == pytest.approx(theirs["score"], abs=1e-6)
+        assert mine["scores"].keys() == theirs["scores"].keys()
+
+
+@pytest.mark.slow
+def test_serve_ray_routes_and_errors(ray_url: tuple[str, Path]) -> None:
+    url, _ = ray_url
+    assert httpx.get(f"{url}/healthz", timeout=30).json() == {"status": "ok"}
+    assert httpx.get(f"{url}/readyz", timeout=30).status_code == 200
+    assert httpx.get(f"{url}/v1/models", timeout=30).json()["models"][0]["name"] == "tiny"
+    bad = httpx.post(f"{url}/v1/classify", content=b"{not json", timeout=30)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_json"
+    assert httpx.get(f"{url}/v1/classify", timeout=30).status_code == 405
+
+
+@pytest.mark.slow
+def test_serve_ray_batches_concurrent_requests(ray_url: tuple[str, Path]) -> None:
+    url, _ = ray_url
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(timeout=60) as client:
+            answers = await asyncio.gather(
+                *(client.post(f"{url}/v1/classify", json={"text": TEXTS[i % len(TEXTS)]}) for i in range(48))
+            )
+        return [a.status_code for a in answers]
+
+    before = _batch_stats(httpx.get(f"{url}/metrics", timeout=30).text)
+    assert set(asyncio.run(burst())) == {200}
+    after = _batch_stats(httpx.get(f"{url}/metrics", timeout=30).text)
+    texts, calls = after[0] - before[0], after[1] - before[1]
+    assert texts == 48
+    assert calls < texts, f"Ray did not batch: {calls} model calls for {texts} texts"
+
+
+def _batch_stats(metrics: str) -> tuple[float, float]:
+    total = re.search(r"^nlpops_batch_size_sum (\S+)$", metrics, re.M)
+    count = re.search(r"^nlpops_batch_size_count (\S+)$", metrics, re.M)
+    assert total and count, metrics[:500]
+    return float(total.group(1)), float(count.group(1))
