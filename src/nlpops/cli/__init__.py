@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "nlpops.cli.advisor",
     "nlpops.cli.serve",
     "nlpops.cli.batch",
+    "nlpops.cli.languages",
     "nlpops.cli.export",
     "nlpops.cli.monitor",
     "nlpops.cli.retrain",

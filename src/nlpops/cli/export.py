@@ -51,7 +51,7 @@ def export_command(
     """Export a bundle to ONNX (optionally int8), check parity on its reference texts, and compare."""
     from nlpops.cli.output import print_json, stderr_console, stdout_console
     from nlpops.errors import ConfigError
-    from nlpops.export import export_bundle
+    from nlpops.export import Quantization, export_bundle
     from nlpops.registry import open_registry, parse_ref, resolve_ref
 
     if to != "onnx":
@@ -64,7 +64,8 @@ def export_command(
     suffix = "-onnx-int8" if quantize == "int8" else "-onnx"
     target = out or Path(f"{Path(source_dir).resolve().name}{suffix}")
     err = stderr_console()
-    result = export_bundle(source_dir, target, quantize=quantize, force=force, progress=lambda m: err.print(m))  # type: ignore[arg-type]
+    level: Quantization = "int8" if quantize == "int8" else "none"
+    result = export_bundle(source_dir, target, quantize=level, force=force, progress=lambda m: err.print(m))
     payload: dict[str, Any] = {"bundle": str(result.bundle.path), "parity": result.parity.as_dict()}
     if measure:
         from nlpops.data import read_dataset

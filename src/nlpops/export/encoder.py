@@ -91,6 +91,11 @@ def convert_encoder_bundle(source: Bundle, staging: Path) -> dict[str, Any]:
         runtime options for :class:`nlpops.runtimes.onnx.OnnxPredictor`.
     """
     options = dict(source.manifest.runtime_options)
+    if options.get("encoder_kind", "hf") != "hf":
+        raise ExportError(
+            f'Bundle "{source.path}" uses the encoder "{options["encoder_kind"]}", which has no ONNX graph; '
+            "it already serves without PyTorch. Use the bundle as it is."
+        )
     encoder = TorchEncoder(
         source.path / str(options.get("encoder_dir", ENCODER_DIR)),
         max_length=int(options.get("max_length", 256)),

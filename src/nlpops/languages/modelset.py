@@ -128,7 +128,9 @@ def build_model_set(
             "detector": detector.settings(),
         }
         (work / ROUTING_FILE).write_text(json.dumps(routing, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        labels = union_labels([sub_bundles[FALLBACK].manifest.labels, *(b.manifest.labels for b in sub_bundles.values())])
+        labels = union_labels(
+            [sub_bundles[FALLBACK].manifest.labels, *(b.manifest.labels for b in sub_bundles.values())]
+        )
         fields = _manifest_fields(config, train, test, work, sub_bundles, labels, name, strategy, step)
         step("writing model set")
         return save_bundle(

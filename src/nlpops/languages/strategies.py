@@ -72,7 +72,8 @@ def plan_languages(train: Dataset, strategy: str, min_examples_per_language: int
     trainable = {
         lang
         for lang in counts
-        if lang != UND and len({label for label, x in zip(train.labels, train.langs or [], strict=True) if x == lang}) > 1
+        if lang != UND
+        and len({label for label, x in zip(train.labels, train.langs or [], strict=True) if x == lang}) > 1
     }
     if strategy == "multilingual":
         own: list[str] = []

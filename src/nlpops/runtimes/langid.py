@@ -139,7 +139,9 @@ class LanguageDetector:
                 foreign_confidence=float(settings.get("foreign_confidence", 0.98)),
             )
         except (TypeError, ValueError) as exc:
-            raise RuntimeLoadError(f"Invalid language detector settings {settings}: {exc}. Rebuild the model set.") from exc
+            raise RuntimeLoadError(
+                f"Invalid language detector settings {settings}: {exc}. Rebuild the model set."
+            ) from exc
 
 
 __all__ = ["DETECTOR_NAME", "UND", "LanguageDetector", "count_letters", "normalize_lang"]

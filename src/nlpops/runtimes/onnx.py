@@ -236,16 +236,12 @@ class OnnxPredictor(BasePredictor):
         """Sentence embeddings (n, dim) of ``texts`` (encoder graphs only), batched by token length."""
         items = list(texts) if preprocessed else self._preprocess(texts)
         encodings = self.tokenizer.encode_batch(items)
-        out: np.ndarray | None = None
+        out = np.zeros((len(items), self.head.coef.shape[1]), dtype=np.float32)
         for rows in length_sorted_batches([len(e.ids) for e in encodings], self.batch_size, self.sort_by_length):
             ids, mask, types = pad_batch([encodings[i] for i in rows], self.pad_id)
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
             (hidden,) = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[:1]
-            emb = pool(np.asarray(hidden), mask, self.pooling, self.normalize)
-            if out is None:
-                out = np.zeros((len(items), emb.shape[1]), dtype=np.float32)
-            out[rows] = emb
-        assert out is not None
+            out[rows] = pool(np.asarray(hidden), mask, self.pooling, self.normalize)
         return out
 
     def text_lengths(self, texts: Sequence[str]) -> list[int]:

@@ -177,7 +177,8 @@ class RouterPredictor:
             if len(hints) != len(texts):
                 raise RuntimeLoadError(f"Got {len(hints)} language hints for {len(texts)} texts; give one per text.")
         resolved: list[str | None] = [
-            normalize_lang(hint) if hint else getattr(text, "lang", None) for text, hint in zip(texts, hints, strict=True)
+            normalize_lang(hint) if hint else getattr(text, "lang", None)
+            for text, hint in zip(texts, hints, strict=True)
         ]
         todo = [i for i, lang in enumerate(resolved) if lang is None]
         if todo:

