@@ -26,11 +26,6 @@ from nlpops.data import bundled_dataset, read_dataset
 from nlpops.families import build_bundle
 from nlpops.runtimes import load_predictor
 
-# the real CLI entry point, with the command modules present in this checkout
-CLI = (
-    "import importlib.util, sys; import nlpops.cli as cli; "
-    "cli.COMMAND_MODULES[:] = [m for m in cli.COMMAND_MODULES if importlib.util.find_spec(m)]; cli.main(sys.argv[1:])"
-)
 MIB = 1 << 20
 README = Path(__file__).parent / "README.md"
 BEGIN, END = "<!-- batch-benchmark:begin -->", "<!-- batch-benchmark:end -->"
@@ -90,7 +85,7 @@ def main() -> None:
         for workers in (1, 2):
             out = work / f"out-{workers}.csv"
             cmd = [
-                sys.executable, "-c", CLI, "batch", str(bundle.path), "--input", str(source), "--output", str(out),
+                sys.executable, "-m", "nlpops", "batch", str(bundle.path), "--input", str(source), "--output", str(out),
                 "--id-column", "id", "--workers", str(workers), "--batch-size", str(args.batch_size), "--json",
             ]  # fmt: skip
             wall_s, peak, result = _run_tree(cmd)

@@ -49,7 +49,7 @@ def build(candidate: str, langs: list[str]):
     if candidate == "nlpops":
         from nlpops.languages import LanguageDetector
 
-        detector = LanguageDetector()
+        detector = LanguageDetector(langs)  # as a model set uses it: the data's languages
         return detector.detect_many
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from nlpops.bundle import Bundle
 from nlpops.checklist import MonitoringSettings, RegistrySettings, ServingSettings
 from nlpops.serve import build_app, bundle_source
 from nlpops.testing import tiny_tfidf_bundle
@@ -19,12 +26,66 @@ ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
 
 TEXTS = ["I lost my card", "what is the exchange rate", "my transfer has not arrived", "top up failed", "hello"]
+NLPOPS = str(Path(sys.executable).parent / "nlpops")
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_cli_serve_engine_ray_matches_plain_service(tiny_bundle: Bundle, tmp_path: Path) -> None:
+    # first in this module: the in-process cluster of ``ray_url`` is not running yet
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "ray.log"
+    with log.open("wb") as out:  # its own session, so the Ray processes it starts can be stopped with it
+        process = subprocess.Popen(
+            [NLPOPS, "serve", str(tiny_bundle.path), "--engine", "ray", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+        )
+    try:
+        deadline = time.monotonic() + 180
+        answer = None
+        while answer is None:
+            assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "nlpops serve --engine ray did not answer in 180 s"
+            try:
+                response = httpx.post(f"{url}/v1/classify", json={"texts": TEXTS, "return_scores": True}, timeout=30)
+                answer = response.json() if response.status_code == 200 else None
+            except httpx.TransportError:
+                pass
+            if answer is None:
+                time.sleep(0.5)
+        models = httpx.get(f"{url}/v1/models", timeout=30).json()["models"]
+    finally:
+        process.send_signal(signal.SIGTERM)  # serve_ray shuts Serve and Ray down
+        try:
+            process.wait(timeout=60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # whatever of its session is left
+    plain = asyncio.run(_plain_answer(tiny_bundle.path, {"texts": TEXTS, "return_scores": True}))
+    assert models[0]["name"] == "tiny" and models[0]["version"] == tiny_bundle.manifest.version
+    assert (answer["model"], answer["version"]) == (plain["model"], plain["version"])
+    for mine, theirs in zip(answer["predictions"], plain["predictions"], strict=True):
+        assert mine["label"] == theirs["label"] and mine["lang"] == theirs["lang"]
+        assert mine["score"] == pytest.approx(theirs["score"], abs=1e-9)
+        assert mine["scores"] == pytest.approx(theirs["scores"], abs=1e-9)
+
+
+def test_cli_serve_rejects_an_unknown_engine(tiny_bundle: Bundle) -> None:
+    result = subprocess.run(
+        [NLPOPS, "serve", str(tiny_bundle.path), "--engine", "gunicorn"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert 'Unknown engine "gunicorn"' in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 @pytest.fixture(scope="module")

@@ -12,16 +12,16 @@ import pytest
 
 from nlpops.bundle import Bundle
 from nlpops.checklist import MonitoringSettings, ServingSettings
-from nlpops.monitor import LiveStats, PiiRedactor, StatsStore, monitor_app, save_monitoring_files
-from nlpops.serve import build_app, bundle_source
+from nlpops.monitor import LiveStats, PiiRedactor, StatsStore, monitor_hooks, save_monitoring_files
+from nlpops.serve import ServiceApp, build_app, bundle_source
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
 from serve_support import live_server
 
 
-def _service(bundle: Bundle, live: LiveStats) -> object:
-    app = build_app(bundle_source(bundle.path), ServingSettings(), MonitoringSettings(), follow=False)
-    return monitor_app(app, live, refresh_interval_s=0.2)
+def _service(bundle: Bundle, live: LiveStats) -> ServiceApp:
+    hooks = monitor_hooks(live, refresh_interval_s=0.2)
+    return build_app(bundle_source(bundle.path), ServingSettings(), MonitoringSettings(), follow=False, hooks=hooks)
 
 
 def _send(url: str, texts: list[str]) -> None:

@@ -1,4 +1,7 @@
-"""A schemathesis run against the live service's /openapi.json: no 5xx, no response that violates the schema."""
+"""A schemathesis run against the live service's /openapi.json: no 5xx, no response that violates the schema.
+
+With monitoring hooks the document also describes ``GET /`` and ``GET /v1/status``, checked the same way.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +10,30 @@ import sys
 from pathlib import Path
 
 import pytest
-from serve_support import live_server, make_app
+from serve_support import live_server
 
 from nlpops.bundle import Bundle
+from nlpops.checklist import MonitoringSettings, ServingSettings
+from nlpops.monitor import monitor_hooks
+from nlpops.serve import build_app, bundle_source
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("api_keys", [[], ["k1"]])
-def test_openapi_document_matches_the_service(tiny_bundle: Bundle, tmp_path: Path, api_keys: list[str]) -> None:
+@pytest.mark.parametrize(("api_keys", "monitored"), [([], False), (["k1"], False), (["k1"], True)])
+def test_openapi_document_matches_the_service(
+    tiny_bundle: Bundle, tmp_path: Path, api_keys: list[str], monitored: bool
+) -> None:
     # 413 is how this service rejects too many / too long texts (documented in the OpenAPI document)
     (tmp_path / "schemathesis.toml").write_text(
         "[checks.negative_data_rejection]\nexpected-statuses = [400, 401, 405, 413, 422]\n", encoding="utf-8"
     )
-    app = make_app(tiny_bundle.path, api_keys=api_keys, max_texts_per_request=8, max_chars_per_text=200)
+    serving = ServingSettings.model_validate(
+        {"api_keys": api_keys, "max_texts_per_request": 8, "max_chars_per_text": 200}
+    )
+    hooks = monitor_hooks() if monitored else None
+    app = build_app(bundle_source(tiny_bundle.path), serving, MonitoringSettings(), follow=False, hooks=hooks)
     with live_server(app) as url:
         result = subprocess.run(
             [

@@ -9,6 +9,8 @@ import typer
 
 from nlpops.cli.core import ConfigOption
 
+ENGINES = ("uvicorn", "ray")
+
 
 def serve_command(
     ref: Annotated[str, typer.Argument(help="A bundle path, NAME, NAME@ALIAS (follows the alias) or NAME:VERSION.")],
@@ -17,19 +19,44 @@ def serve_command(
     ] = None,
     port: Annotated[int | None, typer.Option("--port", "-p", help="Port (serving.port; default 8000).")] = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", "-w", help="Worker processes (serving.workers; default 1).")
+        int | None,
+        typer.Option("--workers", "-w", help="Worker processes (serving.workers; default 1); replicas with ray."),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            metavar="[uvicorn|ray]",
+            help="uvicorn: the nlpops service (micro-batching, hot swap, monitoring); "
+            'ray: a Ray Serve deployment (pip install "nlpops[ray]").',
+        ),
+    ] = "uvicorn",
     config: ConfigOption = None,
 ) -> None:
-    """Serve a model over HTTP: POST /v1/classify, /v1/models, /healthz, /readyz, /metrics, /docs."""
-    from nlpops.checklist import find_config_file, load_config
-    from nlpops.serve.server import serve
+    """Serve a model over HTTP: POST /v1/classify, /v1/models, /healthz, /readyz, /metrics, /docs.
 
+    With monitoring.metrics (default) the uvicorn engine also serves the status page (GET /) and
+    GET /v1/status, and records live statistics for drift detection.
+    """
+    from nlpops.checklist import find_config_file, load_config
+    from nlpops.errors import ConfigError
+
+    if engine not in ENGINES:
+        raise ConfigError(f'Unknown engine "{engine}". Use --engine uvicorn (default) or --engine ray.')
     flags = {"host": host, "port": port, "workers": workers}
     overrides: dict[str, Any] = {"serving": {k: v for k, v in flags.items() if v is not None}}
     if not overrides["serving"]:
         overrides = {}
     loaded = load_config(config, overrides)
+    if engine == "ray":
+        from nlpops.serve_ray import serve_ray
+
+        replicas = loaded.serving.workers
+        serve_ray(ref, loaded.serving, loaded.registry, min_replicas=replicas, max_replicas=replicas)
+        return
+    from nlpops.monitor.service import HOOKS_PATH
+    from nlpops.serve.server import serve
+
     config_file: Path | None = find_config_file(config)
     serve(
         ref,
@@ -38,6 +65,7 @@ def serve_command(
         loaded.registry,
         config_path=config_file.resolve() if config_file is not None else None,
         overrides=overrides,
+        hooks=HOOKS_PATH if loaded.monitoring.metrics else None,
     )
 
 
@@ -46,4 +74,4 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve_command)
 
 
-__all__ = ["register", "serve_command"]
+__all__ = ["ENGINES", "register", "serve_command"]

@@ -1,9 +1,10 @@
 """What a running service gets from monitoring: the observer, drift gauges, and the status page and JSON.
 
-The serve layer cannot import this package; it is handed a :class:`ServiceMonitor` and calls
-:meth:`ServiceMonitor.observe` after each model call, :meth:`status` for ``GET /v1/status`` and
-:meth:`page` for ``GET /``. :class:`~nlpops.monitor.asgi.MonitoredApp` does that wiring around an
-unmodified :class:`~nlpops.serve.ServiceApp`.
+The serve layer cannot import this package. A :class:`ServiceMonitor` is its
+:class:`~nlpops.serve.ServiceHooks`: the service calls :meth:`ServiceMonitor.observe` once per classify
+request, :meth:`~ServiceMonitor.status` for ``GET /v1/status`` and :meth:`~ServiceMonitor.page` for
+``GET /``. ``nlpops serve`` builds it with :func:`hooks_for` (named by :data:`HOOKS_PATH`, so worker
+processes can build it too); embedders pass :func:`monitor_hooks` to :func:`nlpops.serve.build_app`.
 """
 
 from __future__ import annotations
@@ -20,16 +21,20 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from nlpops.bundle import BundleManifest
-from nlpops.checklist import MonitoringSettings
+from nlpops.checklist import MonitoringSettings, RegistrySettings
 from nlpops.errors import NlpopsError
 from nlpops.monitor.drift import DriftReport, DriftThresholds, detect_drift
 from nlpops.monitor.gauges import DriftGauges
 from nlpops.monitor.live import Langs, LiveStats
+from nlpops.monitor.report import build_live_stats
+from nlpops.serve import HooksFactory, ServiceApp
 
 logger = logging.getLogger("nlpops.monitor")
 _CLASSIFY_ROUTE = "/v1/classify"
 _LATENCY_METRIC = "nlpops_http_request_duration_seconds"
 _REQUESTS_METRIC = "nlpops_http_requests"
+HOOKS_PATH = "nlpops.monitor.service:hooks_for"
+"""The dotted path ``nlpops serve`` hands the service (``serve(..., hooks=HOOKS_PATH)``)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,11 @@ class ServiceMonitor:
     ) -> None:
         """The hot-path observer (see :meth:`LiveStats.observe`)."""
         self.live.observe(texts, proba, labels, langs, model_name, model_version)
+
+    def redact_payload(self, texts: Sequence[str]) -> list[str]:
+        """``texts`` as they may be logged: redacted with the live statistics' redactor, if any."""
+        redactor = self.live.redactor
+        return list(texts) if redactor is None else redactor.redact_all(texts)
 
     def drift(self) -> DriftReport | None:
         """The drift report of the live model over the window (and update the gauges); None while loading."""
@@ -209,6 +219,70 @@ class ServiceMonitor:
                 logger.error("Monitoring refresh failed: %s", exc)
 
 
+def current_model_of(app: ServiceApp) -> ServedModel | None:
+    """The model ``app`` serves now, as the monitor sees it (None while loading).
+
+    Args:
+        app: the service.
+
+    Returns:
+        Name, version and manifest of the live model.
+    """
+    loaded = app.reloader.current
+    if loaded is None:
+        return None
+    return ServedModel(loaded.name, loaded.version, loaded.predictor.manifest)
+
+
+def monitor_hooks(
+    live: LiveStats | None = None, *, thresholds: DriftThresholds | None = None, **options: Any
+) -> HooksFactory:
+    """A hooks factory for :func:`nlpops.serve.build_app`: a :class:`ServiceMonitor` over the app.
+
+    Args:
+        live: the live statistics (in memory only by default).
+        thresholds: drift thresholds (the defaults by default).
+        **options: passed to :class:`ServiceMonitor` (``window_s``, ``refresh_interval_s``, ``clock``).
+
+    Returns:
+        ``app -> ServiceMonitor``: the monitor reads the app's live model and adds drift gauges to its metrics.
+    """
+
+    def build(app: ServiceApp) -> ServiceMonitor:
+        return ServiceMonitor(
+            live if live is not None else LiveStats(None),
+            thresholds or DriftThresholds(),
+            lambda: current_model_of(app),
+            metrics_registry=app.metrics.registry,
+            **options,
+        )
+
+    return build
+
+
+def hooks_for(app: ServiceApp, monitoring: MonitoringSettings, registry: RegistrySettings) -> ServiceMonitor:
+    """The monitoring hooks of ``nlpops serve`` (named by :data:`HOOKS_PATH`), as the config asks.
+
+    Live statistics go to ``monitoring.stats_path`` (default ``<registry.home>/monitor.db``), flushed every
+    ``monitoring.flush_interval_s``; texts are stored only with ``monitoring.store_texts`` and redacted
+    (in the store and in payload logs) with ``monitoring.pii_redaction``.
+
+    Args:
+        app: the service.
+        monitoring: the ``monitoring`` section.
+        registry: the ``registry`` section.
+
+    Returns:
+        The service's monitor.
+    """
+    return ServiceMonitor.from_settings(
+        monitoring,
+        build_live_stats(monitoring, registry),
+        lambda: current_model_of(app),
+        metrics_registry=app.metrics.registry,
+    )
+
+
 def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
     """A quantile in milliseconds from cumulative Prometheus buckets ``(le, count)``, as PromQL computes it.
 
@@ -234,4 +308,13 @@ def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> floa
     return lower * 1000.0
 
 
-__all__ = ["CurrentModel", "ServedModel", "ServiceMonitor", "histogram_quantile"]
+__all__ = [
+    "HOOKS_PATH",
+    "CurrentModel",
+    "ServedModel",
+    "ServiceMonitor",
+    "current_model_of",
+    "histogram_quantile",
+    "hooks_for",
+    "monitor_hooks",
+]

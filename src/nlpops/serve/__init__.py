@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from nlpops.serve.app import ServiceApp
 from nlpops.serve.batcher import BatchLimits, MicroBatcher
+from nlpops.serve.hooks import HooksFactory, ServiceHooks
 from nlpops.serve.metrics import ServiceMetrics
 from nlpops.serve.reload import ModelReloader
 from nlpops.serve.server import build_app, serve
@@ -22,12 +23,14 @@ from nlpops.serve.source import (
 
 __all__ = [
     "BatchLimits",
+    "HooksFactory",
     "LoadedModel",
     "MicroBatcher",
     "ModelPointer",
     "ModelReloader",
     "ModelSource",
     "ServiceApp",
+    "ServiceHooks",
     "ServiceMetrics",
     "build_app",
     "bundle_source",

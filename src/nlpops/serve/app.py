@@ -1,7 +1,8 @@
 """The ASGI application: a raw ASGI callable with orjson on the hot path (no framework per request).
 
 Routes: ``POST /v1/classify``, ``GET /v1/models``, ``/healthz``, ``/readyz``, ``/metrics``,
-``/openapi.json``, ``/docs``. Every error is ``{"error": {"code": ..., "message": ...}}``; errors are
+``/openapi.json``, ``/docs``; with :class:`~nlpops.serve.hooks.ServiceHooks` (monitoring) also ``GET /`` (status
+page) and ``GET /v1/status``. Every error is ``{"error": {"code": ..., "message": ...}}``; errors are
 mapped to HTTP status in one place, :meth:`ServiceApp._handle`.
 """
 
@@ -22,6 +23,7 @@ from nlpops.errors import AuthError, NlpopsError, OverloadedError, RequestError
 from nlpops.serve.auth import ApiKeys
 from nlpops.serve.batcher import BatchLimits, MicroBatcher
 from nlpops.serve.decode import RequestLimits, decode_classify
+from nlpops.serve.hooks import HooksFactory, ServiceHooks
 from nlpops.serve.metrics import CONTENT_TYPE, ServiceMetrics
 from nlpops.serve.openapi import build_openapi, docs_page
 from nlpops.serve.reload import ModelReloader
@@ -74,6 +76,7 @@ class ServiceApp:
         monitoring: the ``monitoring`` section (payload logging).
         metrics: the instance's metrics (a new set by default).
         install_signal_handlers: reload on SIGHUP (only in a server's main thread).
+        hooks: builds the service hooks (monitoring) from this app; None: no ``/`` and ``/v1/status``.
     """
 
     def __init__(
@@ -84,11 +87,13 @@ class ServiceApp:
         metrics: ServiceMetrics,
         *,
         install_signal_handlers: bool = False,
+        hooks: HooksFactory | None = None,
     ) -> None:
         self.reloader = reloader
         self.metrics = metrics
         self.serving = serving
         self._log_payloads = monitoring.log_payloads
+        self._redact_payloads = monitoring.pii_redaction
         self._keys = ApiKeys(serving.api_keys)
         self._protect_metrics = serving.protect_metrics
         self._limits = RequestLimits(serving.max_texts_per_request, serving.max_chars_per_text, serving.truncate)
@@ -100,8 +105,16 @@ class ServiceApp:
             on_queued=metrics.queued_seconds.observe,
         )
         self._install_signal_handlers = install_signal_handlers
+        self._label_counters: dict[tuple[str, str], Any] = {}
+        self.hooks: ServiceHooks | None = None  # set last: a hooks factory may read the app's attributes
+        self.hooks = hooks(self) if hooks is not None else None
         self._openapi = orjson.dumps(
-            build_openapi(self._limits, auth=self._keys.enabled, protect_metrics=serving.protect_metrics)
+            build_openapi(
+                self._limits,
+                auth=self._keys.enabled,
+                protect_metrics=serving.protect_metrics,
+                status_routes=self.hooks is not None,
+            )
         )
         self._routes: dict[str, tuple[str, Callable[[Scope, Receive], Awaitable[tuple[int, bytes, Headers]]]]] = {
             "/v1/classify": ("POST", self._classify),
@@ -112,7 +125,9 @@ class ServiceApp:
             "/openapi.json": ("GET", self._openapi_json),
             "/docs": ("GET", self._docs),
         }
-        self._label_counters: dict[tuple[str, str], Any] = {}
+        if self.hooks is not None:
+            self._routes["/"] = ("GET", self._status_page)
+            self._routes["/v1/status"] = ("GET", self._status)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -128,13 +143,22 @@ class ServiceApp:
         self.batcher.start()
         if self._install_signal_handlers and hasattr(signal, "SIGHUP"):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reloader.request_check)
+        if self.hooks is not None:
+            self.hooks.start()
+        elif self._log_payloads and self._redact_payloads:
+            logger.warning(
+                "monitoring.log_payloads is on but texts cannot be redacted without monitoring "
+                "(monitoring.metrics: true); request texts are not logged."
+            )
 
     async def shutdown(self) -> None:
-        """Stop following the source and finish every queued request."""
+        """Stop following the source, finish every queued request, then close the hooks (last flush)."""
         if self._install_signal_handlers and hasattr(signal, "SIGHUP"):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         await self.reloader.close()
         await self.batcher.close()
+        if self.hooks is not None:
+            await asyncio.to_thread(self.hooks.close)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -223,12 +247,14 @@ class ServiceApp:
         if model is None:
             raise OverloadedError("The model is still loading. Retry in a moment (see /readyz).")
         if self._log_payloads:
-            logger.info("classify lang=%s texts=%s", request.lang, request.texts)
+            self._log_payload(request.lang, request.texts)
         proba = await self.batcher.submit(model, request.texts)
         labels = model.predictor.labels
         lang = request.lang
         if lang is None and len(model.predictor.manifest.languages) == 1:
             lang = model.predictor.manifest.languages[0]
+        if self.hooks is not None:
+            self.hooks.observe(request.texts, proba, labels, lang, model.name, model.version)
         best = proba.argmax(axis=1).tolist()
         top = proba[np.arange(len(best)), best].tolist()
         predictions: list[dict[str, Any]] = []
@@ -243,6 +269,12 @@ class ServiceApp:
             orjson.dumps({"model": model.name, "version": model.version, "predictions": predictions}),
             _JSON_HEADERS,
         )
+
+    def _log_payload(self, lang: str | None, texts: list[str]) -> None:
+        if self.hooks is not None:
+            logger.info("classify lang=%s texts=%s", lang, self.hooks.redact_payload(texts))
+        elif not self._redact_payloads:  # redaction needs the monitoring hooks; without them, log nothing
+            logger.info("classify lang=%s texts=%s", lang, texts)
 
     def _count_label(self, model: str, label: str) -> None:
         key = (model, label)
@@ -290,6 +322,16 @@ class ServiceApp:
 
     async def _docs(self, scope: Scope, receive: Receive) -> tuple[int, bytes, Headers]:
         return 200, docs_page("nlpops service"), [(b"content-type", b"text/html; charset=utf-8")]
+
+    async def _status_page(self, scope: Scope, receive: Receive) -> tuple[int, bytes, Headers]:
+        assert self.hooks is not None  # routed only with hooks
+        return 200, self.hooks.page(), [(b"content-type", b"text/html; charset=utf-8")]
+
+    async def _status(self, scope: Scope, receive: Receive) -> tuple[int, bytes, Headers]:
+        assert self.hooks is not None  # routed only with hooks
+        self._check_auth(scope)
+        status = await asyncio.to_thread(self.hooks.status)  # may read the statistics store
+        return 200, orjson.dumps(status), _JSON_HEADERS
 
     def _observe_batch(self, size: int, seconds: float) -> None:
         self.metrics.batch_size.observe(size)

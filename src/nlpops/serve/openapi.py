@@ -15,13 +15,16 @@ def _error_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-def build_openapi(limits: RequestLimits, *, auth: bool, protect_metrics: bool) -> dict[str, Any]:
+def build_openapi(
+    limits: RequestLimits, *, auth: bool, protect_metrics: bool, status_routes: bool = False
+) -> dict[str, Any]:
     """The OpenAPI 3.0 document of the service.
 
     Args:
         limits: the per-request limits (they appear as maxItems/maxLength).
         auth: whether API keys are required (adds security schemes and 401 responses).
         protect_metrics: whether ``/metrics`` needs a key when ``auth`` is on.
+        status_routes: the service has hooks (monitoring): add ``GET /`` and ``GET /v1/status``.
 
     Returns:
         The document as a JSON-ready dict.
@@ -74,42 +77,60 @@ def build_openapi(limits: RequestLimits, *, auth: bool, protect_metrics: bool) -
         },
     )
     plain_ok = {"200": {"description": "OK", "content": {_JSON: {"schema": _ref("Status")}}}}
+    paths: dict[str, Any] = {
+        "/v1/classify": {"post": classify},
+        "/v1/models": {
+            "get": op(
+                "The model being served",
+                {"200": {"description": "The live model", "content": {_JSON: {"schema": _ref("Models")}}}},
+                secured=True,
+                operationId="models",
+            )
+        },
+        "/healthz": {"get": op("Liveness", plain_ok, secured=False, operationId="healthz")},
+        "/readyz": {
+            "get": op(
+                "Readiness: a model is loaded and warm",
+                {**plain_ok, "503": _error_response("Not ready yet")},
+                secured=False,
+                operationId="readyz",
+            )
+        },
+        "/metrics": {
+            "get": op(
+                "Prometheus metrics",
+                {
+                    "200": {
+                        "description": "Text exposition format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+                secured=auth and protect_metrics,
+                operationId="metrics",
+            )
+        },
+    }
+    if status_routes:
+        paths["/"] = {
+            "get": op(
+                "Status page (HTML): model, traffic, latency, label and language mix, drift",
+                {"200": {"description": "The page", "content": {"text/html": {"schema": {"type": "string"}}}}},
+                secured=False,
+                operationId="status_page",
+            )
+        }
+        paths["/v1/status"] = {
+            "get": op(
+                "Live status: model, uptime, traffic, latency, label and language mix, drift",
+                {"200": {"description": "The status", "content": {_JSON: {"schema": _ref("ServiceStatus")}}}},
+                secured=True,
+                operationId="status",
+            )
+        }
     return {
         "openapi": "3.0.3",
         "info": {"title": "nlpops text classification service", "version": __version__},
-        "paths": {
-            "/v1/classify": {"post": classify},
-            "/v1/models": {
-                "get": op(
-                    "The model being served",
-                    {"200": {"description": "The live model", "content": {_JSON: {"schema": _ref("Models")}}}},
-                    secured=True,
-                    operationId="models",
-                )
-            },
-            "/healthz": {"get": op("Liveness", plain_ok, secured=False, operationId="healthz")},
-            "/readyz": {
-                "get": op(
-                    "Readiness: a model is loaded and warm",
-                    {**plain_ok, "503": _error_response("Not ready yet")},
-                    secured=False,
-                    operationId="readyz",
-                )
-            },
-            "/metrics": {
-                "get": op(
-                    "Prometheus metrics",
-                    {
-                        "200": {
-                            "description": "Text exposition format",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                    secured=auth and protect_metrics,
-                    operationId="metrics",
-                )
-            },
-        },
+        "paths": paths,
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
@@ -186,6 +207,27 @@ _SCHEMAS: dict[str, Any] = {
         },
     },
     "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+    "ServiceStatus": {
+        "type": "object",
+        "required": ["uptime_s", "model", "version", "traffic", "latency_ms", "label_counts", "languages", "drift"],
+        "properties": {
+            "uptime_s": {"type": "number", "minimum": 0},
+            "model": {"type": "string", "nullable": True},
+            "version": {"type": "string", "nullable": True},
+            "family": {"type": "string"},
+            "runtime": {"type": "string"},
+            "labels": {"type": "array", "items": {"type": "string"}},
+            "traffic": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "latency_ms": {"type": "object", "additionalProperties": {"type": "number", "nullable": True}},
+            "label_counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "languages": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "drift": {
+                "type": "object",
+                "required": ["status"],
+                "properties": {"status": {"type": "string"}},
+            },
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["error"],

@@ -1,9 +1,10 @@
 """Running the service under uvicorn (httptools + uvloop), with one or several worker processes.
 
 One worker: the model is loaded before the server binds, so a bad REF fails with one clear error.
-Several workers: uvicorn starts each from :func:`app_from_environment`, which reads the REF and config
-path from ``NLPOPS_SERVE_REF`` / ``NLPOPS_CONFIG`` (set here), and metrics use prometheus-client's
-multiprocess mode. SIGTERM: stop accepting, finish in-flight requests, exit. SIGHUP: check the alias now.
+Several workers: uvicorn starts each from :func:`app_from_environment`, which reads the REF, the config
+path and the service hooks' dotted path from ``NLPOPS_SERVE_REF`` / ``NLPOPS_CONFIG`` /
+``NLPOPS_SERVE_HOOKS`` (set here), and metrics use prometheus-client's multiprocess mode.
+SIGTERM: stop accepting, finish in-flight requests, exit. SIGHUP: check the alias now.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from nlpops.checklist import MonitoringSettings, RegistrySettings, ServingSettings, load_config
 from nlpops.errors import ServingError
 from nlpops.serve.app import ServiceApp
+from nlpops.serve.hooks import HooksFactory, load_hooks_factory
 from nlpops.serve.metrics import MULTIPROC_ENV, ServiceMetrics
 from nlpops.serve.reload import ModelReloader
 from nlpops.serve.source import LoadedModel, ModelSource, follows_alias, load_model, source_for_ref
@@ -24,6 +26,7 @@ from nlpops.serve.source import LoadedModel, ModelSource, follows_alias, load_mo
 REF_ENV = "NLPOPS_SERVE_REF"
 CONFIG_ENV = "NLPOPS_CONFIG"
 OVERRIDES_ENV = "NLPOPS_SERVE_OVERRIDES"
+HOOKS_ENV = "NLPOPS_SERVE_HOOKS"
 
 
 def build_app(
@@ -35,6 +38,7 @@ def build_app(
     initial: LoadedModel | None = None,
     metrics: ServiceMetrics | None = None,
     install_signal_handlers: bool = False,
+    hooks: HooksFactory | None = None,
 ) -> ServiceApp:
     """The ASGI app over a model source.
 
@@ -46,6 +50,7 @@ def build_app(
         initial: a model already loaded from ``source()`` (else it loads at startup).
         metrics: the metrics to record into (a new, app-owned set by default).
         install_signal_handlers: check the source at once on SIGHUP.
+        hooks: builds the service hooks (monitoring: ``GET /``, ``GET /v1/status``, live statistics).
 
     Returns:
         The application; its ASGI lifespan loads the model and starts the batcher.
@@ -54,7 +59,31 @@ def build_app(
     reloader = ModelReloader(
         source, metrics, poll_interval_s=serving.poll_interval_s if follow else None, initial=initial
     )
-    return ServiceApp(reloader, serving, monitoring, metrics, install_signal_handlers=install_signal_handlers)
+    return ServiceApp(
+        reloader, serving, monitoring, metrics, install_signal_handlers=install_signal_handlers, hooks=hooks
+    )
+
+
+def hooks_from_path(
+    dotted: str | None, monitoring: MonitoringSettings, registry: RegistrySettings
+) -> HooksFactory | None:
+    """The hooks factory a dotted path names, bound to the config sections (None for no path).
+
+    Args:
+        dotted: ``"package.module:function"`` of a ``(app, monitoring, registry) -> ServiceHooks`` callable.
+        monitoring: the ``monitoring`` section.
+        registry: the ``registry`` section.
+
+    Returns:
+        A factory ``app -> ServiceHooks`` for :func:`build_app`.
+
+    Raises:
+        ConfigError: the path does not name a callable.
+    """
+    if not dotted:
+        return None
+    factory = load_hooks_factory(dotted)
+    return lambda app: factory(app, monitoring, registry)
 
 
 def app_from_environment() -> ServiceApp:
@@ -71,7 +100,14 @@ def app_from_environment() -> ServiceApp:
     overrides = orjson.loads(os.environ.get(OVERRIDES_ENV, "{}"))
     config = load_config(os.environ.get(CONFIG_ENV) or None, overrides)
     source = source_for_ref(ref, config.registry)
-    return build_app(source, config.serving, config.monitoring, follow=follows_alias(ref), install_signal_handlers=True)
+    return build_app(
+        source,
+        config.serving,
+        config.monitoring,
+        follow=follows_alias(ref),
+        install_signal_handlers=True,
+        hooks=hooks_from_path(os.environ.get(HOOKS_ENV), config.monitoring, config.registry),
+    )
 
 
 def uvicorn_options(serving: ServingSettings) -> dict[str, Any]:
@@ -97,6 +133,7 @@ def serve(
     *,
     config_path: Path | None = None,
     overrides: dict[str, Any] | None = None,
+    hooks: str | None = None,
 ) -> None:
     """Serve ``ref`` (bundle path, ``NAME@ALIAS`` or ``NAME:VERSION``) until SIGTERM/SIGINT.
 
@@ -107,17 +144,27 @@ def serve(
         registry: the ``registry`` section (for registry refs).
         config_path: the config file, passed on to worker processes when ``serving.workers > 1``.
         overrides: the CLI's overrides, passed on to worker processes.
+        hooks: dotted path (``"package.module:function"``) of the service hooks factory, e.g. monitoring's
+            ``nlpops.monitor.service:hooks_for``; None serves without ``/`` and ``/v1/status``.
 
     Raises:
         NlpopsError: the ref cannot be resolved or its model cannot be loaded.
+        ConfigError: ``hooks`` does not name a callable.
     """
     import uvicorn
 
     source = source_for_ref(ref, registry)
+    hooks_factory = hooks_from_path(hooks, monitoring, registry)  # a bad path fails here, before loading
     if serving.workers == 1:
         initial = load_model(source())
         app = build_app(
-            source, serving, monitoring, follow=follows_alias(ref), initial=initial, install_signal_handlers=True
+            source,
+            serving,
+            monitoring,
+            follow=follows_alias(ref),
+            initial=initial,
+            install_signal_handlers=True,
+            hooks=hooks_factory,
         )
         uvicorn.Server(uvicorn.Config(app, **uvicorn_options(serving))).run()
         return
@@ -125,6 +172,10 @@ def serve(
 
     os.environ[REF_ENV] = ref
     os.environ[OVERRIDES_ENV] = orjson.dumps(overrides or {}).decode()
+    if hooks:
+        os.environ[HOOKS_ENV] = hooks
+    else:
+        os.environ.pop(HOOKS_ENV, None)
     if config_path is not None:
         os.environ[CONFIG_ENV] = str(config_path)
     own_dir = MULTIPROC_ENV not in os.environ
@@ -142,4 +193,4 @@ def serve(
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-__all__ = ["app_from_environment", "build_app", "serve", "uvicorn_options"]
+__all__ = ["HOOKS_ENV", "app_from_environment", "build_app", "hooks_from_path", "serve", "uvicorn_options"]
