@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def test_bundle_one_changed_byte_is_refused_naming_the_file(tiny_bundle: Bundle,
     data = bytearray((path / name).read_bytes())
     data[len(data) // 2] ^= 0x01
     (path / name).write_bytes(bytes(data))
-    with pytest.raises(BundleError, match=f'file "{name}" does not match its checksum'):
+    with pytest.raises(BundleError, match=re.escape(f'file "{name}" does not match its checksum')):
         load_bundle(path)
     with pytest.raises(BundleError, match=name):
         load_predictor(path)
@@ -47,17 +48,17 @@ def test_bundle_one_changed_byte_is_refused_naming_the_file(tiny_bundle: Bundle,
 def test_bundle_truncated_or_removed_file_is_refused(tiny_bundle: Bundle, tmp_path: Path) -> None:
     path = copy_of(tiny_bundle, tmp_path)
     (path / "vocabulary.json").write_bytes((path / "vocabulary.json").read_bytes()[:10])
-    with pytest.raises(BundleError, match='"vocabulary.json" does not match'):
+    with pytest.raises(BundleError, match=re.escape('"vocabulary.json" does not match')):
         load_bundle(path)
     (path / "model.skops").unlink()
-    with pytest.raises(BundleError, match='file "model.skops" is missing'):
+    with pytest.raises(BundleError, match=re.escape('file "model.skops" is missing')):
         load_bundle(path)
 
 
 def test_bundle_unlisted_file_is_refused(tiny_bundle: Bundle, tmp_path: Path) -> None:
     path = copy_of(tiny_bundle, tmp_path)
     (path / "evil.py").write_text("print('hi')\n")
-    with pytest.raises(BundleError, match='unexpected file "evil.py"'):
+    with pytest.raises(BundleError, match=re.escape('unexpected file "evil.py"')):
         load_bundle(path)
 
 
@@ -73,7 +74,7 @@ def test_bundle_other_format_version_is_refused(tiny_bundle: Bundle, tmp_path: P
 def test_bundle_not_a_bundle(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="does not exist"):
         load_bundle(tmp_path / "nothing")
-    with pytest.raises(BundleError, match="has no nlpops-bundle.json"):
+    with pytest.raises(BundleError, match=r"has no nlpops-bundle\.json"):
         load_bundle(tmp_path)
     (tmp_path / MANIFEST_NAME).write_text("{not json")
     with pytest.raises(BundleError, match="corrupt"):
@@ -98,8 +99,9 @@ _label = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_s
 
 @settings(max_examples=25, deadline=None)
 @given(labels=st.lists(_label, min_size=2, max_size=5, unique=True), payload=st.binary(max_size=64))
-def test_bundle_manifest_roundtrip_property(tmp_path_factory: pytest.TempPathFactory, labels: list[str],
-                                            payload: bytes) -> None:
+def test_bundle_manifest_roundtrip_property(
+    tmp_path_factory: pytest.TempPathFactory, labels: list[str], payload: bytes
+) -> None:
     out = tmp_path_factory.mktemp("b") / "bundle"
     fields = {"name": "m", "version": "1", "family": "tfidf", "runtime": "sklearn", "labels": labels}
     written = save_bundle(out, fields, lambda d: (d / "blob.bin").write_bytes(payload))

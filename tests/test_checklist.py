@@ -100,5 +100,5 @@ def test_config_yaml_roundtrip_property(tmp_path_factory: pytest.TempPathFactory
         config = load_config(path)
         assert (config.serving.max_batch_size, config.serving.max_wait_ms) == (batch, wait)
     else:
-        with pytest.raises(ConfigError, match="serving.max_"):
+        with pytest.raises(ConfigError, match=r"serving\.max_"):
             load_config(path)

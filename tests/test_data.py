@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from nlpops.data import Dataset, bundled_dataset, fingerprint, read_dataset, split_dataset, check_trainable
+from nlpops.data import Dataset, bundled_dataset, check_trainable, fingerprint, read_dataset, split_dataset
 from nlpops.errors import DataError
 
 
@@ -19,7 +19,8 @@ def test_data_reads_csv_jsonl_and_parquet_identically(tmp_path: Path) -> None:
     import pyarrow as pa
 
     source = read_dataset(bundled_dataset("sib200", "dev"))
-    rows = [{"text": t, "label": y, "lang": g} for t, y, g in zip(source.texts, source.labels, source.langs or [])]
+    langs = source.langs or []
+    rows = [{"text": t, "label": y, "lang": g} for t, y, g in zip(source.texts, source.labels, langs, strict=True)]
     jsonl = tmp_path / "d.jsonl"
     jsonl.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
     parquet = tmp_path / "d.parquet"
@@ -88,5 +89,5 @@ def test_data_fingerprint_changes_with_content() -> None:
     fp = fingerprint(data)
     assert fp["rows"] == 3080 and len(fp["label_counts"]) == 77 and set(fp["label_counts"].values()) == {40}
     assert fingerprint(data) == fp
-    changed = Dataset(data.texts[:-1] + [data.texts[-1] + "!"], data.labels)
+    changed = Dataset([*data.texts[:-1], data.texts[-1] + "!"], data.labels)
     assert fingerprint(changed)["sha256"] != fp["sha256"]

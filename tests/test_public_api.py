@@ -26,7 +26,9 @@ def test_public_api_all_is_exactly_the_exported_names() -> None:
 
 
 def test_public_api_import_is_light() -> None:
-    code = "import sys, nlpops; print(sorted(m for m in ('sklearn', 'torch', 'spacy', 'onnxruntime') if m in sys.modules))"
+    code = (
+        "import sys, nlpops; print(sorted(m for m in ('sklearn', 'torch', 'spacy', 'onnxruntime') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "[]"
 

@@ -11,6 +11,7 @@ from nlpops.bundle import Bundle, load_bundle
 from nlpops.checklist import NlpopsConfig, load_config
 from nlpops.data import Dataset, read_dataset, split_dataset
 from nlpops.families import build_bundle
+from nlpops.languages import train_by_language
 from nlpops.metrics import classification_report
 from nlpops.registry import ModelVersion, open_registry
 from nlpops.registry.refs import resolve_ref
@@ -68,12 +69,15 @@ def train(
     out: str | Path | None = None,
     register: bool = False,
     overwrite: bool = False,
+    strategy: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train the configured family, evaluate it, write a bundle, and optionally register it.
 
     Without ``test``, a stratified split of ``data`` (``config.data.test_size``, seed ``config.data.seed``)
-    is held out. ``out`` defaults to ``models/<name>``.
+    is held out. ``out`` defaults to ``models/<name>``. With a language ``strategy`` (``per-language``,
+    ``multilingual``, ``auto``), or when the data has a language column with several languages, training
+    follows ``config.languages`` and may produce a model set (one model per language, routed).
     """
     cfg = _config(config)
     train_set = data if isinstance(data, Dataset) else read_labelled(data, cfg)
@@ -83,7 +87,15 @@ def train(
         test_set = test if isinstance(test, Dataset) else read_labelled(test, cfg)
     model_name = name or cfg.name
     out_path = Path(out) if out is not None else Path("models") / model_name
-    bundle = build_bundle(cfg, train_set, test_set, out_path, name=model_name, overwrite=overwrite, progress=progress)
+    several_languages = train_set.langs is not None and len(set(train_set.langs)) > 1
+    if strategy is not None or several_languages:
+        bundle = train_by_language(
+            cfg, train_set, test_set, out_path, model_name, strategy, overwrite=overwrite, progress=progress
+        )
+    else:
+        bundle = build_bundle(
+            cfg, train_set, test_set, out_path, name=model_name, overwrite=overwrite, progress=progress
+        )
     registered = open_registry(cfg.registry).register(bundle.path, model_name) if register else None
     return TrainResult(bundle, registered)
 

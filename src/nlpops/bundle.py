@@ -81,9 +81,10 @@ class Bundle:
 
     @property
     def size_bytes(self) -> int:
-        return sum((self.path / name).stat().st_size for name in self.manifest.files) + (
-            self.path / MANIFEST_NAME
-        ).stat().st_size
+        return (
+            sum((self.path / name).stat().st_size for name in self.manifest.files)
+            + (self.path / MANIFEST_NAME).stat().st_size
+        )
 
 
 def new_version() -> str:
@@ -165,7 +166,9 @@ def read_manifest(path: Path | str) -> BundleManifest:
     try:
         raw = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f'Bundle "{path}": {MANIFEST_NAME} is corrupt ({exc}). Rebuild or re-copy the bundle.') from exc
+        raise BundleError(
+            f'Bundle "{path}": {MANIFEST_NAME} is corrupt ({exc}). Rebuild or re-copy the bundle.'
+        ) from exc
     if not isinstance(raw, dict):
         raise BundleError(f'Bundle "{path}": {MANIFEST_NAME} must hold a JSON object.')
     schema = raw.get("schema_version")

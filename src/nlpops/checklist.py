@@ -248,9 +248,11 @@ class NlpopsConfig(BaseSettings):
 
 
 class _FileSource(PydanticBaseSettingsSource):
-    """The values read from nlpops.yaml; filled by :func:`load_config` through a subclass."""
+    """The values read from nlpops.yaml (given by :func:`load_config`)."""
 
-    data: dict[str, Any] = {}
+    def __init__(self, settings_cls: type[BaseSettings], data: Mapping[str, Any] | None = None) -> None:
+        super().__init__(settings_cls)
+        self.data = dict(data or {})
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return self.data.get(field_name), field_name, False
@@ -297,9 +299,7 @@ def find_config_file(path: Path | str | None = None, environ: Mapping[str, str] 
     return default if default.is_file() else None
 
 
-def load_config(
-    path: Path | str | None = None, overrides: Mapping[str, Any] | None = None
-) -> NlpopsConfig:
+def load_config(path: Path | str | None = None, overrides: Mapping[str, Any] | None = None) -> NlpopsConfig:
     """Load the config: defaults < file < NLPOPS_* env < ``overrides`` (nested dicts, e.g. from flags).
 
     Raises:
@@ -309,11 +309,6 @@ def load_config(
     data = read_config_file(file) if file is not None else {}
     if "NLPOPS_HOME" in os.environ and "home" not in (overrides or {}).get("registry", {}):
         overrides = _merge(overrides or {}, {"registry": {"home": os.environ["NLPOPS_HOME"]}})
-
-    class _Source(_FileSource):
-        pass
-
-    _Source.data = data
 
     class _Loaded(NlpopsConfig):
         @classmethod
@@ -325,7 +320,7 @@ def load_config(
             dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (init_settings, env_settings, _Source(settings_cls))
+            return (init_settings, env_settings, _FileSource(settings_cls, data))
 
     try:
         config = _Loaded(**dict(overrides or {}))

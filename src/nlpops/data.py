@@ -96,8 +96,7 @@ def _iter_csv(path: Path) -> Iterator[dict[str, Any]]:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         reader = csv.DictReader(fh, delimiter=delimiter)
         try:
-            for row in reader:
-                yield row
+            yield from reader
         except csv.Error as exc:
             raise DataError(f'"{path}" line {reader.line_num}: malformed CSV ({exc}).') from exc
 
@@ -110,7 +109,9 @@ def _iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f'"{path}" line {number}: not valid JSON ({exc.msg}). One JSON object per line.') from exc
+                raise DataError(
+                    f'"{path}" line {number}: not valid JSON ({exc.msg}). One JSON object per line.'
+                ) from exc
             if not isinstance(record, dict):
                 raise DataError(f'"{path}" line {number}: expected a JSON object, got {type(record).__name__}.')
             yield record
@@ -165,7 +166,9 @@ def read_dataset(
             label = record.get(label_column)
             label = "" if label is None else str(label).strip()
             if not label:
-                raise DataError(f'"{path}" row {number}: empty value in label column "{label_column}". Label every row.')
+                raise DataError(
+                    f'"{path}" row {number}: empty value in label column "{label_column}". Label every row.'
+                )
             labels.append(label)
         if has_lang:
             langs.append(str(record.get(lang_column) or "und").strip() or "und")

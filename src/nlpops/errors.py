@@ -61,10 +61,7 @@ class MissingExtraError(FamilyError):
 
     @classmethod
     def for_extra(cls, what: str, extra: str, package: str) -> MissingExtraError:
-        return cls(
-            f'{what} needs the package "{package}", which is not installed. '
-            f'Run: pip install "nlpops[{extra}]"'
-        )
+        return cls(f'{what} needs the package "{package}", which is not installed. Run: pip install "nlpops[{extra}]"')
 
 
 class RuntimeLoadError(NlpopsError):

@@ -24,9 +24,7 @@ def classification_report(
     report["accuracy"] = float(accuracy_score(y_true, y_pred))
     present = sorted(set(y_true) | set(y_pred))
     report["macro_f1"] = float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     report["per_class"] = {
         label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
         for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)

@@ -74,14 +74,25 @@ def test_cli_unknown_model_is_one_line(tmp_path: Path) -> None:
 
 def test_cli_train_register_predict_evaluate_registry_flow(tmp_path: Path) -> None:
     train, test = bundled_dataset("sms_spam", "train"), bundled_dataset("sms_spam", "test")
-    result = nlpops("train", "--data", str(train), "--test", str(test), "--name", "spam", "--register",
-                    "--promote", "production", "--json", cwd=tmp_path)
+    result = nlpops(
+        "train",
+        "--data",
+        str(train),
+        "--test",
+        str(test),
+        "--name",
+        "spam",
+        "--register",
+        "--promote",
+        "production",
+        "--json",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["registered"] == "spam:1" and summary["macro_f1"] > 0.95
 
-    result = nlpops("predict", "spam", "WINNER!! You have won a free prize, call now", "see you at lunch",
-                    cwd=tmp_path)
+    result = nlpops("predict", "spam", "WINNER!! You have won a free prize, call now", "see you at lunch", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     labels = [line.split("\t")[0] for line in result.stdout.splitlines()]
     assert labels == ["spam", "ham"]
@@ -97,8 +108,12 @@ def test_cli_train_register_predict_evaluate_registry_flow(tmp_path: Path) -> No
     assert {"accuracy", "macro_f1", "per_class", "confusion_matrix"} <= set(report)
 
     # a second version, promoted, then rolled back
-    assert nlpops("train", "--data", str(test), "--name", "spam", "--out", "models/v2", "--register",
-                  cwd=tmp_path).returncode == 0
+    assert (
+        nlpops(
+            "train", "--data", str(test), "--name", "spam", "--out", "models/v2", "--register", cwd=tmp_path
+        ).returncode
+        == 0
+    )
     assert nlpops("registry", "promote", "spam", "2", cwd=tmp_path).returncode == 0
     shown = json.loads(nlpops("registry", "show", "spam@production", "--json", cwd=tmp_path).stdout)
     assert shown["version"] == 2

@@ -1,10 +1,13 @@
-"""Monitoring over the real service: uvicorn on 127.0.0.1 (port 0), drift, PII, promtool, status page."""
+"""Monitoring over the real service: native hooks over uvicorn on 127.0.0.1 (port 0), and the real
+``nlpops serve`` (monitoring on by default): drift, PII, promtool on /metrics, the status page in Chromium."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,7 +19,7 @@ from nlpops.monitor import LiveStats, PiiRedactor, StatsStore, monitor_hooks, sa
 from nlpops.serve import ServiceApp, build_app, bundle_source
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
-from serve_support import live_server
+from serve_support import clean_env, cli_server, live_server
 
 
 def _service(bundle: Bundle, live: LiveStats) -> ServiceApp:
@@ -77,38 +80,77 @@ def test_rules_pass_promtool(tmp_path: Path) -> None:
     assert "nlpops_http_request_duration_seconds_bucket" in dashboard.read_text()
 
 
-def test_metrics_endpoint_passes_promtool(spam_bundle: Bundle, same_distribution: list[str]) -> None:
+SECRET = "jane.doe@example.com"
+
+
+@pytest.fixture(scope="module")
+def served(spam_bundle: Bundle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
+    """The real ``nlpops serve`` of the spam model with monitoring (default), payload logs and redaction on."""
+    folder = tmp_path_factory.mktemp("served")
+    env = clean_env(
+        NLPOPS_HOME=str(folder / "home"),
+        NLPOPS_MONITORING__FLUSH_INTERVAL_S="0.2",
+        NLPOPS_MONITORING__LOG_PAYLOADS="true",
+        NLPOPS_MONITORING__PII_REDACTION="true",
+        NLPOPS_MONITORING__STORE_TEXTS="true",
+    )
+    log = folder / "serve.log"
+    with cli_server([str(spam_bundle.path)], env, log, cwd=folder) as url:
+        yield url, log, folder / "home" / "monitor.db"
+
+
+def test_cli_serve_metrics_with_drift_gauges_pass_promtool(
+    served: tuple[str, Path, Path], same_distribution: list[str]
+) -> None:
     promtool = _promtool()
-    with live_server(_service(spam_bundle, LiveStats(None))) as url:
-        _send(url, same_distribution[:120])
-        httpx.get(url + "/v1/status", timeout=30)
-        text = httpx.get(url + "/metrics", timeout=30).text
+    url, _, _ = served
+    _send(url, same_distribution[:120])
+    httpx.get(url + "/v1/status", timeout=30)  # computes drift now (and the background refresh does too)
+    text = httpx.get(url + "/metrics", timeout=30).text
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "nlpops_drift_psi" in text
+    assert 'nlpops_drift_psi{lang="*",model="spam"' in text and "nlpops_drift_live_rows" in text
 
 
-def test_status_page_in_headless_browser(spam_bundle: Bundle, same_distribution: list[str]) -> None:
+def test_cli_serve_logs_and_stores_only_redacted_payloads(served: tuple[str, Path, Path], spam_bundle: Bundle) -> None:
+    url, log, stats = served
+    _send(url, [f"please write to {SECRET} about my prize"])
+    store = StatsStore(stats)
+    deadline = time.monotonic() + 30
+    while not any("<EMAIL>" in record.text for record in (store.load_texts() if stats.exists() else [])):
+        assert time.monotonic() < deadline, "the live statistics were not flushed"
+        time.sleep(0.1)
+    assert "please write to <EMAIL> about my prize" in log.read_text(errors="replace")
+    assert SECRET not in log.read_text(errors="replace")
+    assert all(SECRET.encode() not in path.read_bytes() for path in stats.parent.glob("monitor.db*"))
+    status = httpx.get(url + "/v1/status", timeout=30).json()
+    assert (status["model"], status["version"]) == ("spam", spam_bundle.manifest.version)
+
+
+def test_cli_serve_status_page_in_headless_browser(
+    served: tuple[str, Path, Path], spam_bundle: Bundle, same_distribution: list[str]
+) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("no chromium installed (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
-    with live_server(_service(spam_bundle, LiveStats(None))) as url:
-        _send(url, same_distribution[:40])
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-            try:
-                page = browser.new_page()
-                page.goto(url + "/")
-                page.wait_for_function("document.getElementById('model').textContent === 'spam'")
-                assert page.text_content("#requests") == "2"
-                assert page.text_content("#drift-status") == "insufficient data"
-                assert "ham" in page.inner_text("#labels"), page.inner_html("#labels")
-                page.fill("#try-text", "WINNER!! You have won a free prize, call now to claim")
-                page.click("#try-button")
-                page.wait_for_function("document.getElementById('try-result').textContent.includes('%')")
-                assert (page.text_content("#try-result") or "").startswith("spam")
-                page.wait_for_function("document.getElementById('requests').textContent === '3'")
-                assert page.text_content("#error") == ""
-            finally:
-                browser.close()
+    url, _, _ = served
+    _send(url, same_distribution[:40])
+    before = httpx.get(url + "/v1/status", timeout=30).json()["traffic"]["classify_requests"]
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(url + "/")
+            page.wait_for_function("document.getElementById('model').textContent === 'spam'")
+            assert page.text_content("#version") == spam_bundle.manifest.version
+            assert page.text_content("#requests") == str(before)
+            assert "ham" in page.inner_text("#labels"), page.inner_html("#labels")
+            page.fill("#try-text", "WINNER!! You have won a free prize, call now to claim")
+            page.click("#try-button")
+            page.wait_for_function("document.getElementById('try-result').textContent.includes('%')")
+            assert (page.text_content("#try-result") or "").startswith("spam")
+            page.wait_for_function(f"document.getElementById('requests').textContent === '{before + 1}'")
+            assert page.text_content("#error") == ""
+        finally:
+            browser.close()

@@ -40,7 +40,9 @@ def spinner(message: str, enabled: bool = True) -> Iterator[Any]:
 
 def train_command(
     data: Annotated[Path, typer.Option("--data", "-d", help="Training data (CSV, JSONL or Parquet).")],
-    test: Annotated[Path | None, typer.Option("--test", help="Held-out test data; default: a stratified split.")] = None,
+    test: Annotated[
+        Path | None, typer.Option("--test", help="Held-out test data; default: a stratified split.")
+    ] = None,
     family: Annotated[
         str | None, typer.Option("--family", help="Model family: tfidf, spacy or transformer (model.family).")
     ] = None,
@@ -51,6 +53,14 @@ def train_command(
         str | None, typer.Option("--promote", help="With --register: move this alias (e.g. production) to it.")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing bundle at --out.")] = False,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            "--strategy",
+            help="Languages: per-language, multilingual or auto (languages.strategy). Default: used when the "
+            "data has several languages.",
+        ),
+    ] = None,
     text_column: Annotated[str | None, typer.Option("--text-column", help="Column holding the text.")] = None,
     label_column: Annotated[str | None, typer.Option("--label-column", help="Column holding the label.")] = None,
     config: ConfigOption = None,
@@ -65,12 +75,23 @@ def train_command(
     columns = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v}
     if columns:
         overrides["data"] = columns
+    if strategy:
+        overrides["languages"] = {"strategy": strategy}
     if promote and not register:
         raise ConfigError("--promote needs --register (only registered versions can be promoted).")
     cfg = load_cli_config(config, overrides)
     with spinner("Training", not as_json) as update:
-        result = train(data, test=test, config=cfg, name=name, out=out, register=register, overwrite=overwrite,
-                       progress=update)
+        result = train(
+            data,
+            test=test,
+            config=cfg,
+            name=name,
+            out=out,
+            register=register,
+            overwrite=overwrite,
+            strategy=strategy,
+            progress=update,
+        )
     promoted = None
     if result.registered is not None and promote:
         from nlpops.registry import open_registry
@@ -95,7 +116,9 @@ def train_command(
     console = stdout_console()
     console.print(f"Trained [bold]{manifest.name}[/] ({manifest.family}, {len(manifest.labels)} labels)")
     if manifest.metrics:
-        console.print(f"  test accuracy {manifest.metrics['accuracy']:.4f}   macro-F1 {manifest.metrics['macro_f1']:.4f}")
+        console.print(
+            f"  test accuracy {manifest.metrics['accuracy']:.4f}   macro-F1 {manifest.metrics['macro_f1']:.4f}"
+        )
     console.print(f"  bundle  {result.bundle.path}  ({result.bundle.size_bytes / 1e6:.1f} MB)")
     if result.registered is not None:
         line = f"  registered as {summary['registered']}"
@@ -140,7 +163,9 @@ def print_report(report: dict[str, Any]) -> None:
         if i != j and count
     ]
     if pairs:
-        confusions = Table("true label", "predicted as", "count", title="Most frequent confusions (full matrix: --json)")
+        confusions = Table(
+            "true label", "predicted as", "count", title="Most frequent confusions (full matrix: --json)"
+        )
         for count, true, pred in sorted(pairs, reverse=True)[:10]:
             confusions.add_row(true, pred, str(count))
         console.print(confusions)
@@ -239,8 +264,8 @@ def demo_command(
     registry = open_registry(cfg.registry)
     registry.promote(version.name, version.version, "production")
     console.print(
-        f"Trained and evaluated: accuracy [bold]{metrics['accuracy']:.4f}[/], macro-F1 [bold]{metrics['macro_f1']:.4f}[/]"
-        f" on {metrics['rows']} test rows"
+        f"Trained and evaluated: accuracy [bold]{metrics['accuracy']:.4f}[/], "
+        f"macro-F1 [bold]{metrics['macro_f1']:.4f}[/] on {metrics['rows']} test rows"
     )
     console.print(f"Bundle: {result.bundle.path} ({result.bundle.size_bytes / 1e6:.1f} MB, checksummed)")
     console.print(f"Registered [bold]banking77:{version.version}[/] in {registry.location} and promoted to production")
@@ -263,7 +288,7 @@ def _serve_demo(cfg: Any, port: int, console: Any) -> None:
     console.print(f"\nServing banking77@production on http://127.0.0.1:{port} (Ctrl+C to stop). Try:")
     console.print(
         f"  curl -s http://127.0.0.1:{port}/v1/classify -H 'Content-Type: application/json' "
-        "-d '{\"text\": \"I still have not received my new card\"}'"
+        '-d \'{"text": "I still have not received my new card"}\''
     )
     serve_command("banking77@production", port=port, config=None)
 
@@ -279,8 +304,6 @@ def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate_command)
     app.command("predict")(predict_command)
     app.command("demo")(demo_command)
-
-
 
 
 __all__ = ["register"]

@@ -54,8 +54,14 @@ def list_command(
     for row in rows:
         f1 = row["metrics"].get("macro_f1")
         table.add_row(
-            row["name"], str(row["version"]), ", ".join(row["aliases"]), row["family"], row["runtime"],
-            "" if f1 is None else f"{f1:.4f}", row["created_at"], row["created_by"],
+            row["name"],
+            str(row["version"]),
+            ", ".join(row["aliases"]),
+            row["family"],
+            row["runtime"],
+            "" if f1 is None else f"{f1:.4f}",
+            row["created_at"],
+            row["created_by"],
         )
     stdout_console().print(table)
 
@@ -84,8 +90,17 @@ def show_command(
         print_json(row)
         return
     console = stdout_console()
-    for key in ("name", "version", "aliases", "family", "runtime", "bundle_version", "bundle_path", "created_at",
-                "created_by"):
+    for key in (
+        "name",
+        "version",
+        "aliases",
+        "family",
+        "runtime",
+        "bundle_version",
+        "bundle_path",
+        "created_at",
+        "created_by",
+    ):
         console.print(f"{key:>15}  {row[key]}")
     for key in ("accuracy", "macro_f1", "rows"):
         if key in version.metrics:
@@ -132,8 +147,16 @@ def log_command(
         return
     table = Table("id", "when", "who", "action", "model", "version", "alias", "previous")
     for e in events:
-        table.add_row(str(e.id), e.ts, e.actor, e.action, e.name, str(e.version), e.alias or "",
-                      "" if e.previous_version is None else str(e.previous_version))
+        table.add_row(
+            str(e.id),
+            e.ts,
+            e.actor,
+            e.action,
+            e.name,
+            str(e.version),
+            e.alias or "",
+            "" if e.previous_version is None else str(e.previous_version),
+        )
     stdout_console().print(table)
 
 

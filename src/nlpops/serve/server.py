@@ -110,8 +110,19 @@ def app_from_environment() -> ServiceApp:
     )
 
 
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging config plus the ``nlpops`` loggers at INFO (swaps, load failures, payloads if asked)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["nlpops"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 def uvicorn_options(serving: ServingSettings) -> dict[str, Any]:
-    """The uvicorn settings the service runs with (fast protocol stack, no access log)."""
+    """The uvicorn settings the service runs with (fast protocol stack, no access log, nlpops logs shown)."""
     return {
         "host": serving.host,
         "port": serving.port,
@@ -120,6 +131,7 @@ def uvicorn_options(serving: ServingSettings) -> dict[str, Any]:
         "lifespan": "on",
         "access_log": False,
         "log_level": "info",
+        "log_config": log_config(),
         "server_header": False,
         "proxy_headers": False,
     }
@@ -193,4 +205,12 @@ def serve(
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-__all__ = ["HOOKS_ENV", "app_from_environment", "build_app", "hooks_from_path", "serve", "uvicorn_options"]
+__all__ = [
+    "HOOKS_ENV",
+    "app_from_environment",
+    "build_app",
+    "hooks_from_path",
+    "log_config",
+    "serve",
+    "uvicorn_options",
+]
