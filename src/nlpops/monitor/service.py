@@ -26,6 +26,7 @@ from nlpops.errors import NlpopsError
 from nlpops.monitor.drift import DriftReport, DriftThresholds, detect_drift
 from nlpops.monitor.gauges import DriftGauges
 from nlpops.monitor.live import Langs, LiveStats
+from nlpops.monitor.pending import PendingObservations
 from nlpops.monitor.report import build_live_stats
 from nlpops.serve import HooksFactory, ServiceApp
 
@@ -61,6 +62,7 @@ class ServiceMonitor:
             traffic and latency for the status page are read from it.
         refresh_interval_s: how often the background thread flushes and recomputes drift.
         clock: Unix time source.
+        max_pending: classify requests queued by :meth:`observe` before they are counted in one batch.
     """
 
     def __init__(
@@ -73,8 +75,10 @@ class ServiceMonitor:
         metrics_registry: CollectorRegistry | None = None,
         refresh_interval_s: float = 10.0,
         clock: Callable[[], float] = time.time,
+        max_pending: int = 256,
     ) -> None:
         self.live = live
+        self.pending = PendingObservations(live, max_pending=max_pending)
         self.thresholds = thresholds
         self.current_model = current_model
         self.window_s = window_s
@@ -113,8 +117,8 @@ class ServiceMonitor:
         model_name: str,
         model_version: str,
     ) -> None:
-        """The hot-path observer (see :meth:`LiveStats.observe`)."""
-        self.live.observe(texts, proba, labels, langs, model_name, model_version)
+        """The hot-path observer: queues the request; counted in batches (see :meth:`LiveStats.observe`)."""
+        self.pending.add(texts, proba, labels, langs, model_name, model_version)
 
     def redact_payload(self, texts: Sequence[str]) -> list[str]:
         """``texts`` as they may be logged: redacted with the live statistics' redactor, if any."""
@@ -126,6 +130,7 @@ class ServiceMonitor:
         model = self.current_model()
         if model is None:
             return None
+        self.pending.drain()
         snapshot = self.live.snapshot(model.name, model.version, window_s=self.window_s)
         report = detect_drift(
             model.manifest.reference,
@@ -154,6 +159,7 @@ class ServiceMonitor:
                 runtime=manifest.runtime,
                 labels=list(manifest.labels),
             )
+            self.pending.drain()
             snapshot = self.live.snapshot(model.name, model.version, window_s=self.window_s)
             report = self.drift()
         requests, errors = self._request_counts()
@@ -208,11 +214,13 @@ class ServiceMonitor:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        self.pending.drain()
         self.live.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self.refresh_interval_s):
             try:
+                self.pending.drain()
                 self.live.flush()
                 self.drift()
             except NlpopsError as exc:  # no caller to raise to in a background thread

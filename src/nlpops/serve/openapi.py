@@ -32,7 +32,7 @@ def build_openapi(
     text_schema: dict[str, Any] = {"type": "string", "minLength": 1}
     if not limits.truncate:
         text_schema["maxLength"] = limits.max_chars_per_text
-    security = [{"bearer": []}, {"apiKey": []}] if auth else []
+    security: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}] if auth else []
     unauthorized = {"401": _error_response("Missing or invalid API key")} if auth else {}
 
     def op(summary: str, responses: dict[str, Any], *, secured: bool, **extra: Any) -> dict[str, Any]:
