@@ -205,6 +205,9 @@ class ServingSettings(_Section):
     api_keys: list[SecretStr] = Field(default_factory=list, description="empty: no auth")
     protect_metrics: bool = True
     poll_interval_s: float = Field(10.0, gt=0, description="how often to check the registry alias")
+    lang: str | None = Field(
+        None, description="serve one language of a model set only (nlpops serve --lang de); null: all languages"
+    )
 
 
 class NlpopsConfig(BaseSettings):

@@ -23,7 +23,6 @@ from nlpops.runtimes import load_predictor
 
 NLPOPS = str(Path(sys.executable).parent / "nlpops")
 FOUR = ("de", "ja", "ar", "en")
-SERVE_LANG_PENDING = "serve/ does not yet pass the request's lang to RouterPredictor or report lang per text"
 
 
 def _free_port() -> int:
@@ -97,17 +96,17 @@ def test_serve_answers_odd_texts_without_error(service: str) -> None:
     assert len(_classify(service, texts)["predictions"]) == len(texts)
 
 
-@pytest.mark.xfail(strict=True, reason=SERVE_LANG_PENDING)
 def test_serve_reports_lang_per_text_in_input_order(service: str, sib_set: Bundle, sib_test: Dataset) -> None:
     texts, langs = _four_language_texts(sib_test)
     predictions = _classify(service, texts)["predictions"]
     assert [p["lang"] for p in predictions] == langs
     assert [p["label"] for p in predictions] == [label for label, _ in load_predictor(sib_set).predict(texts)]
-    odd = _classify(service, ["😀", "12345", ""])["predictions"]
+    # empty after trim (whitespace only) goes to the fallback; a zero-length text is a 422 (serving contract)
+    odd = _classify(service, ["😀", "12345", "   \t "])["predictions"]
     assert [p["lang"] for p in odd] == ["und", "und", "und"]
+    assert httpx.post(f"{service}/v1/classify", json={"texts": [""]}, timeout=60).status_code == 422
 
 
-@pytest.mark.xfail(strict=True, reason=SERVE_LANG_PENDING)
 def test_serve_routes_by_the_request_lang(service: str, sib_set: Bundle, sib_test: Dataset) -> None:
     predictor = load_predictor(sib_set)
     german = predictor.for_language("de")  # type: ignore[attr-defined]
@@ -121,7 +120,6 @@ def test_serve_routes_by_the_request_lang(service: str, sib_set: Bundle, sib_tes
     assert {p["lang"] for p in predictions} == {"de"}
 
 
-@pytest.mark.xfail(strict=True, reason="nlpops serve has no --lang option yet (serve one language of a model set)")
 def test_serve_one_language_of_a_model_set(home: Path, sib_set: Bundle, sib_test: Dataset, tmp_path: Path) -> None:
     process, url = _serve(["topics@production", "--lang", "de"], home, tmp_path / "serve.log")
     try:

@@ -290,7 +290,7 @@ def _serve_demo(cfg: Any, port: int, console: Any) -> None:
         f"  curl -s http://127.0.0.1:{port}/v1/classify -H 'Content-Type: application/json' "
         '-d \'{"text": "I still have not received my new card"}\''
     )
-    serve_command("banking77@production", port=port, config=None)
+    serve_command("banking77@production", port=port, engine="uvicorn", lang=None, config=None)
 
 
 def _stamp() -> str:

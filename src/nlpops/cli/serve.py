@@ -31,6 +31,10 @@ def serve_command(
             'ray: a Ray Serve deployment (pip install "nlpops[ray]").',
         ),
     ] = "uvicorn",
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="Serve one language of a model set only (serving.lang), e.g. --lang de."),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Serve a model over HTTP: POST /v1/classify, /v1/models, /healthz, /readyz, /metrics, /docs.
@@ -43,7 +47,7 @@ def serve_command(
 
     if engine not in ENGINES:
         raise ConfigError(f'Unknown engine "{engine}". Use --engine uvicorn (default) or --engine ray.')
-    flags = {"host": host, "port": port, "workers": workers}
+    flags = {"host": host, "port": port, "workers": workers, "lang": lang}
     overrides: dict[str, Any] = {"serving": {k: v for k, v in flags.items() if v is not None}}
     if not overrides["serving"]:
         overrides = {}

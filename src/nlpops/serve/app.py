@@ -20,6 +20,7 @@ import orjson
 
 from nlpops.checklist import MonitoringSettings, ServingSettings
 from nlpops.errors import AuthError, NlpopsError, OverloadedError, RequestError
+from nlpops.runtimes.router import tag_texts
 from nlpops.serve.auth import ApiKeys
 from nlpops.serve.batcher import BatchLimits, MicroBatcher
 from nlpops.serve.decode import RequestLimits, decode_classify
@@ -61,6 +62,15 @@ class _HttpError(Exception):
 
 def _predict(model: LoadedModel, texts: list[str]) -> np.ndarray:
     return np.asarray(model.predictor.predict_proba(texts))
+
+
+def _route(model: LoadedModel, texts: list[str], hint: str | None) -> list[str] | None:
+    """The language of each text for a model set (routed per text; ``und`` when unknown), else None."""
+    route = getattr(model.predictor, "route", None)
+    if route is None:
+        return None
+    langs: list[str] = route(texts, hint)
+    return langs
 
 
 def _lengths(model: LoadedModel, texts: Any) -> list[int]:
@@ -248,18 +258,21 @@ class ServiceApp:
             raise OverloadedError("The model is still loading. Retry in a moment (see /readyz).")
         if self._log_payloads:
             self._log_payload(request.lang, request.texts)
-        proba = await self.batcher.submit(model, request.texts)
+        langs = _route(model, request.texts, request.lang)
+        texts: list[str] = request.texts if langs is None else tag_texts(request.texts, langs)
+        proba = await self.batcher.submit(model, texts)
         labels = model.predictor.labels
         lang = request.lang
         if lang is None and len(model.predictor.manifest.languages) == 1:
             lang = model.predictor.manifest.languages[0]
         if self.hooks is not None:
-            self.hooks.observe(request.texts, proba, labels, lang, model.name, model.version)
+            self.hooks.observe(request.texts, proba, labels, langs or lang, model.name, model.version)
         best = proba.argmax(axis=1).tolist()
         top = proba[np.arange(len(best)), best].tolist()
         predictions: list[dict[str, Any]] = []
         for row, (index, score) in enumerate(zip(best, top, strict=True)):
-            prediction: dict[str, Any] = {"label": labels[index], "score": score, "lang": lang}
+            text_lang = lang if langs is None else langs[row]
+            prediction: dict[str, Any] = {"label": labels[index], "score": score, "lang": text_lang}
             if request.return_scores:
                 prediction["scores"] = dict(zip(labels, proba[row].tolist(), strict=True))
             predictions.append(prediction)

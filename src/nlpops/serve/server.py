@@ -99,7 +99,7 @@ def app_from_environment() -> ServiceApp:
         raise ServingError(f"{REF_ENV} is not set; start workers with: nlpops serve REF --workers N")
     overrides = orjson.loads(os.environ.get(OVERRIDES_ENV, "{}"))
     config = load_config(os.environ.get(CONFIG_ENV) or None, overrides)
-    source = source_for_ref(ref, config.registry)
+    source = source_for_ref(ref, config.registry, config.serving.lang)
     return build_app(
         source,
         config.serving,
@@ -165,7 +165,7 @@ def serve(
     """
     import uvicorn
 
-    source = source_for_ref(ref, registry)
+    source = source_for_ref(ref, registry, serving.lang)
     hooks_factory = hooks_from_path(hooks, monitoring, registry)  # a bad path fails here, before loading
     if serving.workers == 1:
         initial = load_model(source())

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nlpops.bundle import read_manifest
-from nlpops.errors import NlpopsError, RuntimeLoadError, ServingError
+from nlpops.errors import ConfigError, NlpopsError, RuntimeLoadError, ServingError
 from nlpops.runtimes import Predictor, load_predictor
 
 if TYPE_CHECKING:
@@ -35,11 +35,13 @@ class ModelPointer:
         name: the model name clients see.
         version: the version clients see (the registry version number, or the bundle's version).
         bundle_path: the bundle directory to load.
+        lang: serve only this language of a model set (None: the whole bundle).
     """
 
     name: str
     version: str
     bundle_path: Path
+    lang: str | None = None
 
 
 ModelSource = Callable[[], ModelPointer]
@@ -82,8 +84,10 @@ def registry_source(registry: Registry, name: str, alias_or_version: str) -> Mod
     return current
 
 
-def source_for_ref(ref: str, registry_settings: RegistrySettings) -> ModelSource:
+def source_for_ref(ref: str, registry_settings: RegistrySettings, lang: str | None = None) -> ModelSource:
     """The source for a ``nlpops serve REF``: a bundle path, ``NAME``, ``NAME@ALIAS`` or ``NAME:VERSION``.
+
+    With ``lang``, every pointer asks for that language's model of a model set only.
 
     Raises:
         RegistryError: ``ref`` is malformed. NotFoundError: the registry cannot resolve it.
@@ -94,12 +98,16 @@ def source_for_ref(ref: str, registry_settings: RegistrySettings) -> ModelSource
     parsed = parse_ref(ref)
     if parsed.kind == "path":
         assert parsed.path is not None
-        return bundle_source(parsed.path)
-    assert parsed.name is not None
-    selector = str(parsed.version) if parsed.kind == "version" else str(parsed.alias)
-    source = registry_source(open_registry(registry_settings), parsed.name, selector)
-    source()  # fail now, at start, if the ref does not resolve
-    return source
+        source = bundle_source(parsed.path)
+    else:
+        assert parsed.name is not None
+        selector = str(parsed.version) if parsed.kind == "version" else str(parsed.alias)
+        source = registry_source(open_registry(registry_settings), parsed.name, selector)
+        source()  # fail now, at start, if the ref does not resolve
+    if lang is None:
+        return source
+    inner = source
+    return lambda: replace(inner(), lang=lang)
 
 
 def follows_alias(ref: str) -> bool:
@@ -107,6 +115,18 @@ def follows_alias(ref: str) -> bool:
     from nlpops.registry import parse_ref
 
     return parse_ref(ref).kind == "alias"
+
+
+def _one_language(predictor: Predictor, pointer: ModelPointer) -> Predictor:
+    """The sub-model of ``pointer.lang`` in a model set; ConfigError for a single-model bundle."""
+    select = getattr(predictor, "for_language", None)
+    if select is None:
+        raise ConfigError(
+            f'--lang {pointer.lang}: "{pointer.bundle_path}" is a single model, not a model set. Serve it without '
+            "--lang, or train one model per language: nlpops train --strategy per-language"
+        )
+    selected: Predictor = select(pointer.lang)
+    return selected
 
 
 def load_model(pointer: ModelPointer) -> LoadedModel:
@@ -117,6 +137,8 @@ def load_model(pointer: ModelPointer) -> LoadedModel:
         ServingError: the loaded model's outputs are malformed (wrong shape, not probabilities).
     """
     predictor = load_predictor(pointer.bundle_path)
+    if pointer.lang is not None:
+        predictor = _one_language(predictor, pointer)
     texts = verification_texts(predictor)
     try:
         proba = np.asarray(predictor.predict_proba(texts))
