@@ -95,7 +95,7 @@ def main() -> None:
     lines = [
         f"Input: {args.rows:,} rows (banking77 texts repeated, with ids), CSV; model: TF-IDF banking77 "
         f"({len(predictor.labels)} labels); batch size {args.batch_size}; measured {time.strftime('%Y-%m-%d')} "
-        "on the 2-core shared development machine (other jobs were running: figures are noisy).",
+        "on the 2-core development machine.",
         "",
         "| run | rows/s | vs 1 worker | vs ceiling x workers | wall s (incl. start-up) | peak RSS, process tree |",
         "|---|---:|---:|---:|---:|---:|",
