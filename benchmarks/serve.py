@@ -67,6 +67,14 @@ def _run_server(kind: str, bundle: str, port: int) -> None:
         config = load_config(None, {"serving": {"port": port, "max_queue": 100_000}})
         serve(bundle, config.serving, config.monitoring, config.registry)
         return
+    if kind == "nlpops-granian":  # the same nlpops app under granian (pip install granian), for the server choice
+        os.environ["NLPOPS_SERVE_REF"] = bundle
+        os.environ["NLPOPS_SERVE_OVERRIDES"] = json.dumps({"serving": {"max_queue": 100_000}})
+        os.execvp(
+            "granian",
+            ["granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+             "--loop", "uvloop", "--no-ws", "--factory", "nlpops.serve.server:app_from_environment"],
+        )  # fmt: skip
     if kind == "fastapi":
         from fastapi import FastAPI
         from pydantic import BaseModel
@@ -231,12 +239,19 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, default=default_bundle, help="trained here once if missing")
     parser.add_argument("--duration-s", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument(
+        "--servers",
+        nargs="+",
+        default=["trivial", "fastapi", "nlpops"],
+        choices=["trivial", "fastapi", "nlpops", "nlpops-granian"],
+        help="nlpops-granian: the nlpops app under granian instead of uvicorn (needs pip install granian)",
+    )
     args = parser.parse_args()
     bundle = build_banking77_bundle(args.bundle)
     ceiling = _in_process(bundle, args.duration_s)
     rows = []
     cold: dict[str, float] = {}
-    for kind in ("trivial", "fastapi", "nlpops"):
+    for kind in args.servers:
         port = _free_port()
         process, cold[kind] = _start(kind, bundle, port)
         try:
