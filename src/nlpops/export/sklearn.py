@@ -20,24 +20,16 @@ of non-ASCII letters can then differ from Python's ``str.lower``, which the pari
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from nlpops.errors import ExportError, MissingExtraError
+from nlpops.runtimes.sklearn import text_vectorizers
 
 ONNX_LOCALE = "C.UTF-8"
 TARGET_OPSET = 17
 # re2 equivalent of scikit-learn's default token pattern (?u)\b\w\w+\b: runs of 2+ word characters.
 WORD_TOKEN_RE2 = r"[\p{L}\p{N}_]{2,}"
-
-
-def _text_vectorizers(estimator: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    if hasattr(estimator, "build_analyzer"):
-        yield path or "root", estimator
-    for attr in ("steps", "transformer_list"):
-        for name, child in getattr(estimator, attr, []):
-            yield from _text_vectorizers(child, f"{path}.{name}" if path else name)
 
 
 def check_convertible(pipeline: Any) -> None:
@@ -47,7 +39,7 @@ def check_convertible(pipeline: Any) -> None:
         ExportError: naming each vectorizer option that cannot be converted and what to change.
     """
     problems = []
-    for path, vec in _text_vectorizers(pipeline):
+    for path, vec in text_vectorizers(pipeline):
         if callable(vec.analyzer) or vec.analyzer != "word":
             problems.append(
                 f'{path}: analyzer="{vec.analyzer}" has no exact ONNX converter in skl2onnx '
@@ -122,7 +114,7 @@ def convert_pipeline(pipeline: Any, out: Path) -> dict[str, Any]:
     clf = pipeline.steps[-1][1]
     margins = not hasattr(clf, "predict_proba")
     options: dict[int, dict[str, Any]] = {id(clf): {"zipmap": False}} if not margins else {}
-    for _path, vec in _text_vectorizers(pipeline):
+    for _path, vec in text_vectorizers(pipeline):
         options[id(vec)] = {"locale": ONNX_LOCALE, "tokenexp": WORD_TOKEN_RE2}
     try:
         with warnings.catch_warnings():

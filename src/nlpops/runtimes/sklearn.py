@@ -18,13 +18,16 @@ MODEL_FILE = "model.skops"
 VOCABULARY_FILE = "vocabulary.json"
 
 
-def _vectorizers(estimator: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Every (path, estimator) inside a pipeline / feature union that holds a ``vocabulary_``."""
-    if hasattr(estimator, "vocabulary_"):
+def text_vectorizers(estimator: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every (path, text vectorizer) inside a pipeline or feature union, fitted or not.
+
+    The path names the steps from the root (``"features.char"``); it keys the saved vocabularies.
+    """
+    if hasattr(estimator, "build_analyzer"):
         yield prefix or "root", estimator
     for attr in ("steps", "transformer_list"):
         for name, child in getattr(estimator, attr, []):
-            yield from _vectorizers(child, f"{prefix}.{name}" if prefix else name)
+            yield from text_vectorizers(child, f"{prefix}.{name}" if prefix else name)
 
 
 def save_pipeline(pipeline: Any, directory: Path) -> None:
@@ -38,7 +41,9 @@ def save_pipeline(pipeline: Any, directory: Path) -> None:
     vocabularies: dict[str, list[str]] = {}
     held: list[tuple[Any, dict[str, int]]] = []
     try:
-        for path, vectorizer in _vectorizers(pipeline):
+        for path, vectorizer in text_vectorizers(pipeline):
+            if not hasattr(vectorizer, "vocabulary_"):
+                continue
             vocabulary = vectorizer.vocabulary_
             terms = [""] * len(vocabulary)
             for term, index in vocabulary.items():
@@ -60,21 +65,12 @@ def load_pipeline(directory: Path) -> Any:
     vocab_path = directory / VOCABULARY_FILE
     if vocab_path.is_file():
         vocabularies = json.loads(vocab_path.read_text(encoding="utf-8"))
-        targets = {path: est for path, est in _vectorizers_unfitted(pipeline)}
+        targets = dict(text_vectorizers(pipeline))
         for path, terms in vocabularies.items():
             if path not in targets:
                 raise RuntimeLoadError(f'"{vocab_path}" names "{path}", which the model does not have.')
             targets[path].vocabulary_ = {term: i for i, term in enumerate(terms)}
     return pipeline
-
-
-def _vectorizers_unfitted(estimator: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Every (path, estimator) that is a text vectorizer, fitted or not (vocabulary removed)."""
-    if hasattr(estimator, "build_analyzer"):
-        yield prefix or "root", estimator
-    for attr in ("steps", "transformer_list"):
-        for name, child in getattr(estimator, attr, []):
-            yield from _vectorizers_unfitted(child, f"{prefix}.{name}" if prefix else name)
 
 
 def load_skops(path: Any) -> Any:
@@ -128,4 +124,12 @@ class SklearnPredictor(BasePredictor):
         return np.asarray(exp / exp.sum(axis=1, keepdims=True))
 
 
-__all__ = ["MODEL_FILE", "VOCABULARY_FILE", "SklearnPredictor", "load_pipeline", "load_skops", "save_pipeline"]
+__all__ = [
+    "MODEL_FILE",
+    "VOCABULARY_FILE",
+    "SklearnPredictor",
+    "load_pipeline",
+    "load_skops",
+    "save_pipeline",
+    "text_vectorizers",
+]
