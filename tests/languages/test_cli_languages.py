@@ -1,4 +1,4 @@
-"""``nlpops compare-languages``, ``train-languages`` and ``detect-language`` as a user runs them."""
+"""``nlpops compare-languages``, ``train --strategy`` and ``detect-language`` as a user runs them."""
 
 from __future__ import annotations
 
@@ -58,9 +58,9 @@ def test_cli_compare_languages_prints_the_table_and_json(tmp_path: Path) -> None
     assert "bundle size MB" in table.stdout
 
 
-def test_cli_train_languages_registers_a_model_set(tmp_path: Path) -> None:
+def test_cli_train_strategy_registers_a_model_set(tmp_path: Path) -> None:
     train, test = _small_sib(tmp_path, {"de", "fr"})
-    args = ["train-languages", "--data", str(train), "--test", str(test), "--strategy", "per-language"]
+    args = ["train", "--data", str(train), "--test", str(test), "--strategy", "per-language"]
     result = _run(*args, "--name", "topics", "--register", "--promote", "production", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)

@@ -38,7 +38,7 @@ def test_torch_device_cpu_and_bad_values(transformer_bundle, monkeypatch: pytest
 @pytest.mark.gpu
 @needs_gpu
 def test_torch_runtime_on_gpu_matches_cpu(transformer_bundle, monkeypatch: pytest.MonkeyPatch) -> None:
-    texts = list(transformer_bundle.manifest.reference["texts"]) + ["a much longer text " * 40]
+    texts = [*list(transformer_bundle.manifest.reference["texts"]), "a much longer text " * 40]
     monkeypatch.setenv("NLPOPS_TORCH__DEVICE", "cpu")
     on_cpu = load_predictor(transformer_bundle)
     monkeypatch.setenv("NLPOPS_TORCH__DEVICE", "auto")

@@ -106,6 +106,10 @@ def train_command(
         "labels": len(manifest.labels),
         "accuracy": manifest.metrics.get("accuracy"),
         "macro_f1": manifest.metrics.get("macro_f1"),
+        "runtime": manifest.runtime,
+        "languages": manifest.languages,
+        "models": sorted(manifest.metrics.get("sub_models", {})) or None,
+        "per_language": {k: v["macro_f1"] for k, v in manifest.metrics.get("per_language", {}).items()},
         "size_bytes": result.bundle.size_bytes,
         "registered": None if result.registered is None else f"{result.registered.name}:{result.registered.version}",
         "promoted": promoted,
@@ -119,6 +123,10 @@ def train_command(
         console.print(
             f"  test accuracy {manifest.metrics['accuracy']:.4f}   macro-F1 {manifest.metrics['macro_f1']:.4f}"
         )
+    if summary["models"]:
+        console.print(f"  model set: one model per language ({', '.join(summary['models'])}), routed by language")
+    for lang, f1 in summary["per_language"].items():
+        console.print(f"    {lang:<5} macro-F1 {f1:.4f}")
     console.print(f"  bundle  {result.bundle.path}  ({result.bundle.size_bytes / 1e6:.1f} MB)")
     if result.registered is not None:
         line = f"  registered as {summary['registered']}"

@@ -1,4 +1,4 @@
-"""``nlpops train-languages``, ``compare-languages`` and ``detect-language``."""
+"""``nlpops compare-languages`` and ``detect-language`` (training by language is ``nlpops train --strategy``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import typer
 
 from nlpops.cli.core import ConfigOption, JsonOption, load_cli_config, spinner
 from nlpops.cli.output import print_json, stdout_console
-from nlpops.errors import ConfigError
 
 StrategyOption = Annotated[
     str | None,
@@ -30,75 +29,6 @@ def _read_split(cfg: Any, data: Path, test: Path | None) -> tuple[Any, Any]:
     if test is not None:
         return train_set, read_dataset(test, **columns)
     return split_dataset(train_set, cfg.data.test_size, cfg.data.seed)
-
-
-def train_languages_command(
-    data: Annotated[
-        Path, typer.Option("--data", "-d", help="Training data (CSV, JSONL or Parquet), lang column optional.")
-    ],
-    test: Annotated[
-        Path | None, typer.Option("--test", help="Held-out test data; default: a stratified split.")
-    ] = None,
-    strategy: StrategyOption = None,
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Model name (default: config name).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Bundle directory (default: models/NAME).")] = None,
-    register: Annotated[bool, typer.Option("--register", help="Register the bundle (or model set).")] = False,
-    promote: Annotated[
-        str | None, typer.Option("--promote", help="With --register: move this alias (e.g. production) to it.")
-    ] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing bundle at --out.")] = False,
-    config: ConfigOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Train under a language strategy: one multilingual bundle, or a model set routed by language."""
-    from nlpops.languages import train_by_language
-
-    if promote and not register:
-        raise ConfigError("--promote needs --register (only registered versions can be promoted).")
-    overrides: dict[str, Any] = {"languages": {"strategy": strategy}} if strategy else {}
-    cfg = load_cli_config(config, overrides)
-    model_name = name or cfg.name
-    target = out or Path("models") / model_name
-    train_set, test_set = _read_split(cfg, data, test)
-    with spinner("Training", not as_json) as update:
-        bundle = train_by_language(cfg, train_set, test_set, target, model_name, overwrite=overwrite, progress=update)
-    registered = None
-    if register:
-        from nlpops.registry import open_registry
-
-        registry = open_registry(cfg.registry)
-        version = registry.register(bundle.path, model_name)
-        registered = f"{version.name}:{version.version}"
-        if promote:
-            registry.promote(version.name, version.version, promote)
-    manifest = bundle.manifest
-    routing = manifest.metrics.get("sub_models", {})
-    summary = {
-        "bundle": str(bundle.path),
-        "name": manifest.name,
-        "runtime": manifest.runtime,
-        "strategy": cfg.languages.strategy,
-        "languages": manifest.languages,
-        "models": sorted(routing) if routing else ["multilingual"],
-        "macro_f1": manifest.metrics.get("macro_f1"),
-        "per_language": {k: v["macro_f1"] for k, v in manifest.metrics.get("per_language", {}).items()},
-        "size_bytes": bundle.size_bytes,
-        "registered": registered,
-        "promoted": promote if registered else None,
-    }
-    if as_json:
-        print_json(summary)
-        return
-    console = stdout_console()
-    kind = "model set" if manifest.runtime == "router" else "multilingual bundle"
-    console.print(f"Trained [bold]{manifest.name}[/] as a {kind} ({', '.join(summary['models'])})")
-    if summary["macro_f1"] is not None:
-        console.print(f"  macro-F1 {summary['macro_f1']:.4f}")
-    for lang, f1 in summary["per_language"].items():
-        console.print(f"    {lang:<5} {f1:.4f}")
-    console.print(f"  bundle  {bundle.path}  ({bundle.size_bytes / 1e6:.1f} MB)")
-    if registered:
-        console.print(f"  registered as {registered}" + (f", alias {promote}" if promote else ""))
 
 
 def compare_languages_command(
@@ -184,9 +114,8 @@ def detect_language_command(
 
 def register(app: typer.Typer) -> None:
     """Add the language commands to the app."""
-    app.command("train-languages")(train_languages_command)
     app.command("compare-languages")(compare_languages_command)
     app.command("detect-language")(detect_language_command)
 
 
-__all__ = ["compare_languages_command", "detect_language_command", "register", "train_languages_command"]
+__all__ = ["compare_languages_command", "detect_language_command", "register"]

@@ -67,7 +67,7 @@ def read_routing(bundle: Bundle) -> dict[str, Any]:
     if not isinstance(routing, dict) or routing.get("version") != ROUTING_VERSION:
         raise RuntimeLoadError(
             f'Model set "{bundle.path}": {ROUTING_FILE} must be a routing file of version {ROUTING_VERSION}. '
-            "Rebuild it with this nlpops (nlpops train-languages)."
+            "Rebuild it with this nlpops (nlpops train --strategy per-language)."
         )
     routes = routing.get("routes")
     fallback = routing.get("fallback")
