@@ -12,6 +12,7 @@ config file that ``nlpops deploy --target ray`` writes.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -259,6 +260,8 @@ def serve_ray(
         MissingExtraError: Ray Serve is not installed.
         ServingError: Ray or the application failed to start.
     """
+    # Nothing leaves the machine unless the user configures it: no Ray usage statistics.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     serve = _import_serve()
     import ray
 

@@ -77,6 +77,8 @@ class RayPredictor:
 
 
 def _import_ray() -> Any:
+    # Nothing leaves the machine unless the user configures it: no Ray usage statistics.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         import ray
         import ray.data
