@@ -73,6 +73,8 @@ class LiveStats:
         self.store_texts = store_texts
         self.clock = clock
         self._lock = threading.Lock()
+        # Held while counts move from memory to the store, so a snapshot never sees them in neither place.
+        self._flush_lock = threading.Lock()
         self._counts: dict[tuple[str, str, str], _Counts] = {}
         self._texts: list[TextRecord] = []
         self._window_start = clock()
@@ -189,9 +191,10 @@ class LiveStats:
         """
         if self.store is None:  # memory only: the counts stay, covering the time since the start
             return 0
-        records, texts = self._take()
-        self.store.save_windows(records)
-        self.store.save_texts(texts)
+        with self._flush_lock:
+            records, texts = self._take()
+            self.store.save_windows(records)
+            self.store.save_texts(texts)
         return sum(r.rows for r in records)
 
     def pending(self, model_name: str, model_version: str | None = None) -> list[WindowRecord]:
@@ -224,8 +227,10 @@ class LiveStats:
             ``{"rows", "length_hist", "confidence_hist", "label_counts", "languages", "by_language", ...}``.
         """
         since = self.clock() - window_s
-        stored = self.store.load_windows(model_name, model_version, since_ts=since) if self.store else []
-        return merge_windows([*stored, *self.pending(model_name, model_version)])
+        with self._flush_lock:
+            stored = self.store.load_windows(model_name, model_version, since_ts=since) if self.store else []
+            pending = self.pending(model_name, model_version)
+        return merge_windows([*stored, *pending])
 
     def start(self) -> None:
         """Start the background thread that flushes every ``flush_interval_s`` (no-op without a store)."""
