@@ -25,6 +25,25 @@ def test_public_api_all_is_exactly_the_exported_names() -> None:
         assert getattr(nlpops, name) is not None
 
 
+def test_public_api_testing_all_is_exactly_the_exported_names() -> None:
+    import nlpops.testing
+
+    assert sorted(nlpops.testing.__all__) == [
+        "ConformanceError",
+        "FamilyReport",
+        "TINY_TEXTS",
+        "check_family",
+        "check_predictor",
+        "tiny_dataset",
+        "tiny_encoder_folder",
+        "tiny_spacy_bundle",
+        "tiny_tfidf_bundle",
+        "tiny_transformer_bundle",
+    ]
+    for name in nlpops.testing.__all__:
+        assert getattr(nlpops.testing, name) is not None
+
+
 def test_public_api_import_is_light() -> None:
     code = (
         "import sys, nlpops; print(sorted(m for m in ('sklearn', 'torch', 'spacy', 'onnxruntime') if m in sys.modules))"

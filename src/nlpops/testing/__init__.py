@@ -1,6 +1,8 @@
-"""What tests and users share: tiny real models built in seconds with no network.
+"""What tests and users share: tiny real models built in seconds with no network, and the conformance suite.
 
-``tiny_tfidf_bundle`` trains a TF-IDF + logistic regression model on a dozen sentences.
+``tiny_tfidf_bundle`` trains a TF-IDF + logistic regression model on a dozen sentences;
+``tiny_transformer_bundle`` a head over a random 2-layer BERT; ``tiny_spacy_bundle`` a spaCy textcat.
+``check_family`` / ``check_predictor`` run the checks every family and runtime must pass.
 """
 
 from __future__ import annotations
@@ -40,4 +42,25 @@ def tiny_tfidf_bundle(out: Path | str, *, name: str = "tiny", c: float = 10.0) -
     return build_bundle(config, data, data, out, name=name)
 
 
-__all__ = ["TINY_TEXTS", "tiny_dataset", "tiny_tfidf_bundle"]
+from nlpops.testing.conformance import (  # noqa: E402  (conformance uses tiny_dataset above)
+    ConformanceError,
+    FamilyReport,
+    check_family,
+    check_predictor,
+    tiny_encoder_folder,
+    tiny_spacy_bundle,
+    tiny_transformer_bundle,
+)
+
+__all__ = [
+    "TINY_TEXTS",
+    "ConformanceError",
+    "FamilyReport",
+    "check_family",
+    "check_predictor",
+    "tiny_dataset",
+    "tiny_encoder_folder",
+    "tiny_spacy_bundle",
+    "tiny_tfidf_bundle",
+    "tiny_transformer_bundle",
+]
