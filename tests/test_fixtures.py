@@ -23,4 +23,4 @@ def test_fixture_bundle_v1_loads_verifies_and_predicts() -> None:
 
 
 def test_fixture_config_v1_loads_as_the_defaults() -> None:
-    assert load_config(FIXTURES / "nlpops-v1.yaml") == NlpopsConfig()
+    assert load_config(FIXTURES / "nlpops-v1.yaml").model_dump() == NlpopsConfig().model_dump()
