@@ -36,12 +36,13 @@ def test_cli_export_json_without_measuring(word_tfidf_bundle: Bundle, tmp_path: 
     assert "before" not in payload
 
 
-def test_cli_export_error_is_one_line(tiny_bundle: Bundle, tmp_path: Path) -> None:
-    done = run_cli(str(tiny_bundle.path), "--out", "o", "--no-measure", cwd=tmp_path)
+def test_cli_export_error_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "not-a-bundle").mkdir()
+    done = run_cli(str(tmp_path / "not-a-bundle"), "--out", "o", "--no-measure", cwd=tmp_path)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.count("error:") == 1
-    assert "char_ngrams: false" in done.stderr
+    assert "is not an nlpops bundle" in done.stderr
 
 
 def test_cli_export_rejects_unknown_quantization(word_tfidf_bundle: Bundle, tmp_path: Path) -> None:

@@ -50,10 +50,30 @@ def test_export_tfidf_manifest_keeps_labels_and_records_parity(word_tfidf_bundle
     assert export["forced"] is False
 
 
-def test_export_refuses_char_wb_naming_the_option(tiny_bundle: Bundle, tmp_path: Path) -> None:
-    with pytest.raises(ExportError, match=r'analyzer="char_wb".*char_ngrams: false'):
-        export_bundle(tiny_bundle, tmp_path / "onnx")
-    assert not (tmp_path / "onnx").exists()
+# Spacing, case, punctuation, accents, emoji, one-letter words: char_wb pads and splits words exactly so.
+AWKWARD = ["  my   card\thas NOT arrived ", "a b c d", "Café-crème, s'il vous plaît!", "top up 😀😀 now", "x"]
+
+
+def test_export_default_tfidf_with_char_wb_matches_sklearn(tiny_bundle: Bundle, tmp_path: Path) -> None:
+    assert tiny_bundle.manifest.config["model"]["tfidf"]["char_ngrams"] is True  # the family's default
+    result = export_bundle(tiny_bundle, tmp_path / "onnx")
+    assert result.bundle.manifest.runtime_options["text_transform"] == "char_wb_pad.v1"
+    texts = [*tiny_bundle.manifest.reference["texts"], *REPEATS, *AWKWARD]
+    np.testing.assert_allclose(
+        load_predictor(result.bundle).predict_proba(texts), load_predictor(tiny_bundle).predict_proba(texts), atol=1e-5
+    )
+
+
+def test_export_refuses_char_analyzer() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from nlpops.export.sklearn import check_convertible
+
+    pipeline = Pipeline([("chars", TfidfVectorizer(analyzer="char")), ("clf", LogisticRegression())])
+    with pytest.raises(ExportError, match=r'chars: analyzer="char" has no exact ONNX converter'):
+        check_convertible(pipeline)
 
 
 def test_export_refuses_failed_parity_unless_forced(word_tfidf_bundle: Bundle, tmp_path: Path) -> None:
@@ -95,7 +115,7 @@ def test_export_tfidf_banking77_agreement_and_macro_f1(tmp_path: Path) -> None:
 
     train = read_dataset(bundled_dataset("banking77", "train"))
     test = read_dataset(bundled_dataset("banking77", "test"))
-    config = NlpopsConfig.model_validate({"name": "b77", "model": {"tfidf": {"char_ngrams": False}}})
+    config = NlpopsConfig.model_validate({"name": "b77"})  # the default: word 1-2 + char_wb 2-4 n-grams
     bundle = build_bundle(config, train, test, tmp_path / "sk", name="b77")
     exported = export_bundle(bundle, tmp_path / "onnx").bundle
     sk = load_predictor(bundle).predict_proba(test.texts)

@@ -27,6 +27,20 @@ MODEL_FILE = "model.onnx"
 THREADS_ENV = "NLPOPS_ONNX__INTRA_OP_THREADS"
 
 
+CHAR_WB_PAD = "char_wb_pad.v1"
+
+
+def pad_words(text: str) -> str:
+    """``" " + "  ".join(words) + " "``: char n-grams of this are scikit-learn's char_wb n-grams of ``text``.
+
+    An n-gram crossing a word boundary holds two spaces in a row, which no vocabulary term has.
+    """
+    return " " + "  ".join(text.split()) + " "
+
+
+_TEXT_TRANSFORMS = {CHAR_WB_PAD: pad_words}
+
+
 def softmax(scores: np.ndarray) -> np.ndarray:
     """Row-wise softmax in float64 (numerically stable)."""
     scores = np.asarray(scores, dtype=np.float64)
@@ -196,6 +210,13 @@ class OnnxPredictor(BasePredictor):
         if self.kind == "sklearn":
             self._output = str(options.get("output", "probabilities"))
             self._scores_are_margins = bool(options.get("margins", False))
+            transform = options.get("text_transform")
+            if transform is not None and transform not in _TEXT_TRANSFORMS:
+                raise RuntimeLoadError(
+                    f'Bundle "{bundle.path}" needs the text transform "{transform}", which this nlpops does not '
+                    f"know (known: {', '.join(_TEXT_TRANSFORMS)}). Upgrade nlpops."
+                )
+            self._transform = _TEXT_TRANSFORMS.get(transform) if transform else None
         elif self.kind == "encoder":
             self.max_length = int(options.get("max_length", 256))
             self.pooling = str(options.get("pooling", "mean"))
@@ -222,6 +243,8 @@ class OnnxPredictor(BasePredictor):
         return self.head.predict_proba(self.embed(texts, preprocessed=True))
 
     def _sklearn_proba(self, texts: list[str]) -> np.ndarray:
+        if self._transform is not None:
+            texts = [self._transform(t) for t in texts]
         feed = {self._inputs[0]: np.asarray(texts, dtype=object).reshape(-1, 1)}
         (scores,) = self.session.run([self._output], feed)
         scores = np.asarray(scores, dtype=np.float64)
@@ -252,6 +275,7 @@ class OnnxPredictor(BasePredictor):
 
 
 __all__ = [
+    "CHAR_WB_PAD",
     "MODEL_FILE",
     "THREADS_ENV",
     "LinearHead",
@@ -260,6 +284,7 @@ __all__ = [
     "load_tokenizer",
     "open_session",
     "pad_batch",
+    "pad_words",
     "pool",
     "resolve_intra_op_threads",
     "softmax",
