@@ -57,6 +57,8 @@ def test_service_follows_alias_under_load_without_failed_requests(
 
         async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=32)) as http:
             load = [asyncio.create_task(client(w, http)) for w in range(16)]
+            while not any(seen) and not problems:  # traffic on the first version before the first move
+                await asyncio.sleep(0.01)
             for version in versions[1:]:
                 await asyncio.to_thread(registry.promote, "tiny", version)
                 await _wait_for_version(http, url, str(version))
