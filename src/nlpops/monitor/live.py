@@ -1,8 +1,9 @@
 """Live statistics of a service: the reference statistics' counts, kept per model version and language.
 
-The hot path (:meth:`LiveStats.observe`) only adds numpy bin counts under a lock; a background thread
-writes them to the :class:`~nlpops.monitor.store.StatsStore` every ``flush_interval_s``. Texts are kept
-(redacted first when a redactor is given) only with ``store_texts=True``.
+The hot path (:meth:`LiveStats.observe`) only adds numpy bin counts under a lock; the service's monitor
+(:class:`~nlpops.monitor.service.ServiceMonitor`) calls :meth:`LiveStats.flush` from its background thread
+every ``monitoring.flush_interval_s`` to write them to the :class:`~nlpops.monitor.store.StatsStore`.
+Texts are kept (redacted first when a redactor is given) only with ``store_texts=True``.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ class LiveStats:
 
     Args:
         store: where counts are flushed; None keeps them in memory only.
-        flush_interval_s: how often :meth:`start`'s thread flushes.
         redactor: applied to texts before they are stored (only matters with ``store_texts``).
         store_texts: also store each text, its label and score (off: privacy by default).
         clock: the time source (Unix seconds); tests pass their own.
@@ -62,13 +62,11 @@ class LiveStats:
         self,
         store: StatsStore | None,
         *,
-        flush_interval_s: float = 10.0,
         redactor: PiiRedactor | None = None,
         store_texts: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.flush_interval_s = flush_interval_s
         self.redactor = redactor
         self.store_texts = store_texts
         self.clock = clock
@@ -78,8 +76,6 @@ class LiveStats:
         self._counts: dict[tuple[str, str, str], _Counts] = {}
         self._texts: list[TextRecord] = []
         self._window_start = clock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def observe(
         self,
@@ -232,30 +228,14 @@ class LiveStats:
             pending = self.pending(model_name, model_version)
         return merge_windows([*stored, *pending])
 
-    def start(self) -> None:
-        """Start the background thread that flushes every ``flush_interval_s`` (no-op without a store)."""
-        if self.store is None or self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="nlpops-live-stats", daemon=True)
-        self._thread.start()
-
     def close(self) -> None:
-        """Stop the flush thread and flush what is left."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        """Flush what is left (errors are logged: this runs at shutdown, with no caller to raise to)."""
         self._flush_logged()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.flush_interval_s):
-            self._flush_logged()
 
     def _flush_logged(self) -> None:
         try:
             self.flush()
-        except NlpopsError as exc:  # a background thread has no caller to raise to: log and go on
+        except NlpopsError as exc:  # at shutdown there is no caller to raise to: log and go on
             logger.error("Live statistics were not saved: %s", exc)
 
 

@@ -42,7 +42,6 @@ def build_live_stats(monitoring: MonitoringSettings, registry: RegistrySettings)
     """
     return LiveStats(
         stats_store_for(monitoring, registry),
-        flush_interval_s=monitoring.flush_interval_s,
         redactor=PiiRedactor() if monitoring.pii_redaction else None,
         store_texts=monitoring.store_texts,
     )
