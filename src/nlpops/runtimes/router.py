@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from nlpops.bundle import Bundle, BundleManifest, load_bundle
+from nlpops.bundle import Bundle, load_bundle
 from nlpops.errors import RuntimeLoadError
-from nlpops.runtimes.base import Predictor
+from nlpops.runtimes.base import BasePredictor, Predictor
 from nlpops.runtimes.langid import UND, LanguageDetector, normalize_lang
 
 ROUTING_FILE = "routing.json"
@@ -80,8 +80,11 @@ def read_routing(bundle: Bundle) -> dict[str, Any]:
     return routing
 
 
-class RouterPredictor:
+class RouterPredictor(BasePredictor):
     """A model set as a Predictor: routes each text to its language's model, fallback for the rest.
+
+    Sub-models apply their own preprocessing, so :meth:`predict_proba` is overridden whole (the texts reach
+    the routing untouched, :class:`LangText` tags included).
 
     Args:
         bundle: a verified model set bundle (runtime ``router``).
@@ -103,8 +106,7 @@ class RouterPredictor:
             from nlpops.runtimes import load_predictor
 
             load = load_predictor
-        self.bundle = bundle
-        self._manifest = bundle.manifest
+        super().__init__(bundle)
         routing = read_routing(bundle)
         self.routes: dict[str, str] = {normalize_lang(k): str(v) for k, v in routing["routes"].items()}
         self.fallback_path = str(routing["fallback"])
@@ -112,7 +114,6 @@ class RouterPredictor:
         self._models: dict[str, Predictor] = {}
         for target in sorted({*self.routes.values(), self.fallback_path}):
             self._models[target] = load(load_bundle(bundle.path / target, verify=False))
-        self._labels = list(bundle.manifest.labels)
         index = {label: i for i, label in enumerate(self._labels)}
         self._columns: dict[str, np.ndarray] = {}
         for target, model in self._models.items():
@@ -127,14 +128,6 @@ class RouterPredictor:
             detector = LanguageDetector.from_settings(routing.get("detector") or {}, sorted(self.routes))
             detect = detector.detect_many
         self._detect = detect
-
-    @property
-    def labels(self) -> list[str]:
-        return self._labels
-
-    @property
-    def manifest(self) -> BundleManifest:
-        return self._manifest
 
     @property
     def languages(self) -> list[str]:
@@ -200,14 +193,6 @@ class RouterPredictor:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.predict_proba_routed(texts)[0]
-
-    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        proba = self.predict_proba(texts)
-        best = proba.argmax(axis=1) if len(texts) else np.zeros(0, dtype=np.intp)
-        return [(self._labels[i], float(proba[row, i])) for row, i in enumerate(best)]
-
-    def text_lengths(self, texts: Sequence[str]) -> list[int]:
-        return [len(t) for t in texts]
 
 
 def sub_bundle_paths(bundle: Bundle | Path | str) -> dict[str, Path]:
