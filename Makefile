@@ -39,6 +39,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: lint
 	RAY_USAGE_STATS_ENABLED=0 $(BIN)/python -m pytest

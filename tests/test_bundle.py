@@ -29,11 +29,11 @@ def test_bundle_manifest_records_what_built_it(tiny_bundle: Bundle) -> None:
     assert {"accuracy", "macro_f1", "per_class"} <= set(manifest.metrics)
     assert any(r.startswith("scikit-learn==") for r in manifest.requirements)
     assert manifest.config["model"]["family"] == "tfidf"
-    assert set(manifest.files) == {"model.skops", "vocabulary.json"}
+    assert set(manifest.files) == {"pipeline.json", "pipeline.npz", "vocabulary.json"}
     assert all(len(digest) == 64 for digest in manifest.files.values())
 
 
-@pytest.mark.parametrize("name", ["model.skops", "vocabulary.json"])
+@pytest.mark.parametrize("name", ["pipeline.json", "pipeline.npz", "vocabulary.json"])
 def test_bundle_one_changed_byte_is_refused_naming_the_file(tiny_bundle: Bundle, tmp_path: Path, name: str) -> None:
     path = copy_of(tiny_bundle, tmp_path)
     data = bytearray((path / name).read_bytes())
@@ -50,8 +50,8 @@ def test_bundle_truncated_or_removed_file_is_refused(tiny_bundle: Bundle, tmp_pa
     (path / "vocabulary.json").write_bytes((path / "vocabulary.json").read_bytes()[:10])
     with pytest.raises(BundleError, match=re.escape('"vocabulary.json" does not match')):
         load_bundle(path)
-    (path / "model.skops").unlink()
-    with pytest.raises(BundleError, match=re.escape('file "model.skops" is missing')):
+    (path / "pipeline.npz").unlink()
+    with pytest.raises(BundleError, match=re.escape('file "pipeline.npz" is missing')):
         load_bundle(path)
 
 

@@ -113,7 +113,7 @@ def _list_files(directory: Path) -> list[str]:
 def save_bundle(
     out: Path | str,
     fields: dict[str, Any],
-    write_files: Callable[[Path], None],
+    write_files: Callable[[Path], object],
     *,
     overwrite: bool = False,
 ) -> Bundle:

@@ -170,7 +170,7 @@ def read_dataset(
                     f'"{path}" row {number}: empty value in label column "{label_column}". Label every row.'
                 )
             labels.append(label)
-        if has_lang:
+        if has_lang and lang_column:
             langs.append(str(record.get(lang_column) or "und").strip() or "und")
         if id_column:
             ids.append(str(record.get(id_column)))

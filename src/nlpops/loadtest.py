@@ -42,7 +42,7 @@ def check_target(url: str, allow_remote: bool = False) -> str:
         raise PlanError(f'"{url}" is not an http(s) URL with a host. Use e.g. http://127.0.0.1:8000')
     if not allow_remote:
         try:
-            addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, None)}
+            addresses = {str(info[4][0]) for info in socket.getaddrinfo(parts.hostname, None)}
         except socket.gaierror as exc:
             raise PlanError(f'Cannot resolve "{parts.hostname}": {exc}. Check the URL.') from exc
         remote = sorted(a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_loopback)

@@ -276,7 +276,7 @@ def next_run(cron: str, after: datetime) -> datetime:
     from croniter import croniter
 
     try:
-        return croniter(cron, after).get_next(datetime)  # type: ignore[no-any-return]
+        return croniter(cron, after).get_next(datetime)
     except (ValueError, KeyError) as exc:
         raise ConfigError(
             f'Invalid cron expression "{cron}": {str(exc).rstrip(".")}. '

@@ -82,7 +82,7 @@ def test_service_keeps_serving_old_version_when_new_one_is_corrupt(tmp_path: Pat
     good = registry.register(tiny_bundle.path)
     registry.promote("tiny", good.version)
     bad = registry.register(tiny_bundle.path)
-    model_file = Path(bad.bundle_path) / "model.skops"
+    model_file = Path(bad.bundle_path) / "pipeline.npz"
     model_file.write_bytes(model_file.read_bytes()[:100])  # truncated: fails checksum verification
     source = registry_source(registry, "tiny", "production")
     app = build_app(source, SERVING, MonitoringSettings(), follow=True, initial=load_model(source()))

@@ -156,18 +156,19 @@ class RuleBook(_Spec):
             for item in items:
                 if item.factor not in self.factors:
                     problems.append(f"{kind}.{item.id}.factor: unknown factor {item.factor!r} (add it under factors:)")
-        for item in [*self.rules, *self.constraints]:
-            dimension = self.dimensions.get(item.dimension)
+        choices: list[Rule | Constraint] = [*self.rules, *self.constraints]
+        for choice in choices:
+            dimension = self.dimensions.get(choice.dimension)
             if dimension is None:
                 problems.append(
-                    f"{item.id}.dimension: unknown dimension {item.dimension!r} ({', '.join(self.dimensions)})"
+                    f"{choice.id}.dimension: unknown dimension {choice.dimension!r} ({', '.join(self.dimensions)})"
                 )
                 continue
-            named = item.weights if isinstance(item, Rule) else item.options
+            named = choice.weights if isinstance(choice, Rule) else choice.options
             unknown = [o for o in named if o not in dimension.options]
             if unknown:
                 problems.append(
-                    f"{item.id}: unknown option(s) {unknown} for {item.dimension} ({', '.join(dimension.options)})"
+                    f"{choice.id}: unknown option(s) {unknown} for {choice.dimension} ({', '.join(dimension.options)})"
                 )
         if problems:
             raise ValueError("; ".join(problems))

@@ -60,8 +60,8 @@ def _alternatives(path: str, value: Any) -> Iterator[tuple[float, Any]]:
         return
     if isinstance(value, int | float):
         if value == 0:
-            for new in (1, 10, 100, 10_000, 1_000_000):
-                yield 1.0 + math.log10(new), new
+            for start in (1, 10, 100, 10_000, 1_000_000):
+                yield 1.0 + math.log10(start), start
             return
         for factor in (0.5, 2, 0.1, 10, 100, 0.01):
             new: Any = value * factor

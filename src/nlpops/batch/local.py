@@ -27,7 +27,9 @@ from nlpops.runtimes import RUNTIMES, Predictor, load_predictor
 
 _POLL_S = 0.2
 # Modules a runtime imports only when it loads a model (by name: this process never imports them).
-_LAZY_IMPORTS: dict[str, tuple[str, ...]] = {"sklearn": ("skops.io",)}
+_LAZY_IMPORTS: dict[str, tuple[str, ...]] = {
+    "sklearn": ("sklearn.pipeline", "sklearn.feature_extraction.text", "sklearn.linear_model", "sklearn.svm")
+}
 _PARENT_CHECK_S = 1.0
 _JOIN_TIMEOUT_S = 5.0
 
@@ -130,7 +132,7 @@ def _raise_worker_error(class_name: str, message: str) -> None:
 def _worker_context(bundle_dir: Path) -> Any:
     """A fork server that has imported the bundle's runtime once, so each worker starts in milliseconds.
 
-    Importing a runtime (scikit-learn + skops, onnxruntime, torch) takes seconds; with ``spawn`` every
+    Importing a runtime (scikit-learn, onnxruntime, torch) takes a second or more; with ``spawn`` every
     worker would pay it. Plain ``fork`` would copy the parent's threads' locks (the progress bar runs a
     thread). Where there is no fork server (Windows), workers are spawned.
     """

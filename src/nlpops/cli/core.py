@@ -99,7 +99,7 @@ def train_command(
         open_registry(cfg.registry).promote(result.registered.name, result.registered.version, promote)
         promoted = promote
     manifest = result.bundle.manifest
-    summary = {
+    summary: dict[str, Any] = {
         "bundle": str(result.bundle.path),
         "name": manifest.name,
         "family": manifest.family,

@@ -276,7 +276,8 @@ def render_kubernetes_objects(
     if mode in ("batch", "both") or ctx.checklist["retraining"].get("schedule"):
         objects.append(_claim(ctx, f"{ctx.slug}-data", "20Gi"))
     if ctx.online:
-        for lang in ctx.languages or [None]:
+        service_langs: list[str | None] = list(ctx.languages) or [None]
+        for lang in service_langs:
             objects.extend(service_objects(ctx, lang))
         if ctx.checklist["infrastructure"].get("prometheus"):
             objects.append(service_monitor(ctx))

@@ -17,7 +17,7 @@ import subprocess
 import warnings
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from nlpops.errors import MissingExtraError, PlanError
 
@@ -132,7 +132,8 @@ def validate_dockerfile(text: str, where: str = "Dockerfile") -> None:
         from dockerfile_parse import DockerfileParser
     except ImportError as exc:
         raise MissingExtraError.for_extra("Validating Dockerfiles", "deploy", "dockerfile-parse") from exc
-    parser = DockerfileParser(fileobj=_TextFile(text))
+    # The stubs type fileobj as IO[str]; the parser only calls readlines/read/seek and decodes bytes lines itself.
+    parser = DockerfileParser(fileobj=cast("IO[str]", _TextFile(text)))
     instructions = [i for i in parser.structure if i["instruction"] != "COMMENT"]
     unknown = sorted({i["instruction"] for i in instructions} - DOCKER_INSTRUCTIONS)
     if unknown:

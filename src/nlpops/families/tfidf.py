@@ -1,4 +1,4 @@
-"""TF-IDF family: scikit-learn word (+ char_wb) TF-IDF features and a linear classifier, saved with skops."""
+"""TF-IDF family: scikit-learn word (+ char_wb) TF-IDF features and a linear classifier (saved without pickle)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class TfidfModel:
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
         self.labels = [str(c) for c in pipeline.classes_]
-        self.requirements = package_versions("scikit-learn", "skops", "numpy", "scipy")
+        self.requirements = package_versions("scikit-learn", "numpy", "scipy")
         self.runtime_options: dict[str, Any] = {}
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 from nlpops.bundle import Bundle
 from nlpops.checklist import NlpopsConfig
@@ -146,7 +146,13 @@ def train_by_language(
     )
 
 
-def _detector_options(detector: LanguageDetector) -> dict[str, float | int]:
+class _DetectorOptions(TypedDict):
+    min_confidence: float
+    min_letters: int
+    foreign_confidence: float
+
+
+def _detector_options(detector: LanguageDetector) -> _DetectorOptions:
     return {
         "min_confidence": detector.min_confidence,
         "min_letters": detector.min_letters,

@@ -6,6 +6,7 @@ and everything it depends on (extras excluded), so they are measured on this env
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from importlib import metadata
 
@@ -27,7 +28,7 @@ def distribution_size_bytes(dist: metadata.Distribution) -> int:
     total = 0
     for file in dist.files or []:
         try:
-            total += file.locate().stat().st_size  # type: ignore[union-attr]
+            total += os.stat(file.locate()).st_size
         except (OSError, AttributeError):
             continue
     return total

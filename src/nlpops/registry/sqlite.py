@@ -370,7 +370,7 @@ class SqliteRegistry:
         )
 
     def _require_model(self, conn: sqlite3.Connection, name: str) -> int:
-        latest = conn.execute("SELECT MAX(version) FROM versions WHERE name = ?", (name,)).fetchone()[0]
+        latest: int | None = conn.execute("SELECT MAX(version) FROM versions WHERE name = ?", (name,)).fetchone()[0]
         if latest is None:
             raise no_model(name, self.location, self._known(conn))
         return latest

@@ -188,7 +188,7 @@ class RouterPredictor(BasePredictor):
             groups.setdefault(self.routes.get(lang, self.fallback_path), []).append(i)
         for target, rows in groups.items():
             part = np.asarray(self._models[target].predict_proba([str(texts[i]) for i in rows]), dtype=np.float64)
-            proba[np.ix_(rows, self._columns[target])] = part
+            proba[np.ix_(np.asarray(rows, dtype=np.intp), self._columns[target])] = part
         return proba, routed
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

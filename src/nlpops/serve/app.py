@@ -12,7 +12,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -259,7 +259,7 @@ class ServiceApp:
         if self._log_payloads:
             self._log_payload(request.lang, request.texts)
         langs = _route(model, request.texts, request.lang)
-        texts: list[str] = request.texts if langs is None else tag_texts(request.texts, langs)
+        texts: Sequence[str] = request.texts if langs is None else tag_texts(request.texts, langs)
         proba = await self.batcher.submit(model, texts)
         labels = model.predictor.labels
         lang = request.lang

@@ -129,7 +129,7 @@ class MicroBatcher(Generic[M]):
             self._wakeup = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run(), name="nlpops-batcher")
 
-    async def submit(self, model: M, texts: list[str]) -> np.ndarray:
+    async def submit(self, model: M, texts: Sequence[str]) -> np.ndarray:
         """Queue ``texts`` for ``model`` and wait for their rows of probabilities.
 
         Returns:

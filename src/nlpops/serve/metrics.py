@@ -90,7 +90,8 @@ class ServiceMetrics:
         """The Prometheus text exposition of this instance (all workers in multiprocess mode)."""
         if self.multiprocess_dir:
             merged = CollectorRegistry()
-            MultiProcessCollector(merged, path=self.multiprocess_dir)
+            # prometheus_client ships py.typed but leaves MultiProcessCollector.__init__ unannotated.
+            MultiProcessCollector(merged, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
             return generate_latest(merged)
         return generate_latest(self.registry)
 
