@@ -168,6 +168,9 @@ class InfrastructureSettings(_Section):
     """Factor 9 (running context / existing infrastructure)."""
 
     kubernetes: bool = False
+    kserve: bool = Field(
+        False, description="KServe is installed in the cluster: online services are rendered as InferenceServices"
+    )
     docker: bool = True
     serverless: bool = False
     ray: bool = False

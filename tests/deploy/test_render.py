@@ -87,6 +87,57 @@ def test_render_kubernetes_one_service_uses_plan_capacity(plans: dict[str, dict[
     assert "ServiceMonitor" not in [o["kind"] for o in objects]
 
 
+def test_render_kubernetes_kserve_inference_services(plans: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    plan = json.loads(json.dumps(plans["k8s_multilingual"]))
+    plan["checklist"]["infrastructure"]["kserve"] = True
+    result = render_deployment(build_context(plan), "kubernetes", tmp_path)
+    objects = _objects(tmp_path)
+    kinds = [o["kind"] for o in objects]
+    languages = plan["checklist"]["languages"]["languages"]
+    # KServe creates the Deployment, Service and HPA; nlpops writes the InferenceService and what selects its pods.
+    assert not {"Deployment", "Service", "HorizontalPodAutoscaler", "ServiceMonitor"} & set(kinds)
+    assert kinds.count("InferenceService") == kinds.count("PodDisruptionBudget") == len(languages)
+    assert "PodMonitor" in kinds  # infrastructure.prometheus: true
+    cap = plan["capacity"]
+    for isvc in (o for o in objects if o["kind"] == "InferenceService"):
+        lang = isvc["metadata"]["labels"]["nlpops.dev/lang"]
+        assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
+        predictor = isvc["spec"]["predictor"]
+        assert predictor["maxReplicas"] == cap["replicas_per_language"]
+        assert predictor["scaleMetric"] == "cpu" and predictor["labels"]["nlpops.dev/lang"] == lang
+        (container,) = predictor["containers"]
+        assert container["name"] == "kserve-container"
+        assert container["args"] == ["serve", "intent-ml@production", "--lang", lang]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert predictor["securityContext"]["runAsNonRoot"] is True
+        pdb = next(o for o in objects if o["kind"] == "PodDisruptionBudget" and o["metadata"]["name"].endswith(lang))
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= predictor["labels"].items()
+    checked = [name for name in result.checks if "inferenceservice" in name]
+    assert len(checked) == len(languages) and all(result.checks[n] == "kubernetes-validate" for n in checked)
+
+
+def test_kserve_validation_checks_the_predictor_pod(plans: dict[str, dict[str, Any]]) -> None:
+    plan = json.loads(json.dumps(plans["poc_english"]))
+    plan["checklist"]["infrastructure"]["kserve"] = True
+    from nlpops.deploy.kubernetes import inference_service_objects
+
+    isvc = inference_service_objects(build_context(plan), None)[0]
+    validate_kubernetes(isvc, "isvc.yaml")
+    broken = json.loads(json.dumps(isvc))
+    broken["spec"]["predictor"]["containers"][0]["ports"][0]["containerPort"] = "eight thousand"
+    with pytest.raises(PlanError, match=r"spec\.predictor as a Pod"):
+        validate_kubernetes(broken, "isvc.yaml")
+    renamed = json.loads(json.dumps(isvc))
+    renamed["spec"]["predictor"]["containers"][0]["name"] = "nlpops"
+    with pytest.raises(PlanError, match="kserve-container"):
+        validate_kubernetes(renamed, "isvc.yaml")
+    inverted = json.loads(json.dumps(isvc))
+    inverted["spec"]["predictor"].update(minReplicas=5, maxReplicas=2)
+    with pytest.raises(PlanError, match="minReplicas"):
+        validate_kubernetes(inverted, "isvc.yaml")
+
+
 def test_render_batch_mode_has_no_online_service(plans: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     render_deployment(build_context(plans["nightly_batch"]), "kubernetes", tmp_path)
     kinds = [o["kind"] for o in _objects(tmp_path)]

@@ -2,6 +2,10 @@
 per language when the plan's topology is per-language), ConfigMap and Secret, an optional ServiceMonitor, and
 CronJobs for batch runs and retraining.
 
+Where KServe is installed (``infrastructure.kserve``), each service is a KServe ``InferenceService`` instead:
+the nlpops container as a custom predictor in RawDeployment mode, so KServe creates the Deployment, Service and
+HPA (CPU-based, with the same bounds); a PodDisruptionBudget and, with Prometheus, a PodMonitor select its pods.
+
 Replica bounds and resources are the plan's capacity figures (see :meth:`DeployContext.replica_bounds`).
 """
 
@@ -87,18 +91,23 @@ def _probe(path: str, period_s: int, failures: int) -> dict[str, Any]:
     }
 
 
-def service_objects(ctx: DeployContext, lang: str | None) -> list[Manifest]:
-    """Deployment, Service, HPA and PDB of one service (of one language when ``lang`` is given)."""
-    name = ctx.slug if lang is None else f"{ctx.slug}-{lang}"
-    labels = _labels(ctx, "server", lang)
+def _service_name(ctx: DeployContext, lang: str | None) -> str:
+    return ctx.slug if lang is None else f"{ctx.slug}-{lang}"
+
+
+def _server_selector(ctx: DeployContext, lang: str | None) -> dict[str, str]:
     selector = {"app.kubernetes.io/name": ctx.slug, "app.kubernetes.io/component": "server"}
     if lang is not None:
         selector["nlpops.dev/lang"] = lang
-    low, high = ctx.replica_bounds()
+    return selector
+
+
+def _server_pod(ctx: DeployContext, lang: str | None, container_name: str) -> dict[str, Any]:
+    """The pod spec of one service: the nlpops container, probes, security context and volumes."""
     volumes, mounts = _volumes(ctx)
     args = ["serve", ctx.ref] + (["--lang", lang] if lang is not None else [])
     container = {
-        "name": "nlpops",
+        "name": container_name,
         "image": ctx.image,
         "imagePullPolicy": "IfNotPresent",
         "args": args,
@@ -111,6 +120,34 @@ def service_objects(ctx: DeployContext, lang: str | None) -> list[Manifest]:
         "securityContext": _container_security(),
         "volumeMounts": mounts,
     }
+    return {
+        "securityContext": _pod_security(),
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": 30,
+        "containers": [container],
+        "volumes": volumes,
+    }
+
+
+def _utilisation_percent(ctx: DeployContext) -> int:
+    return round(float(ctx.capacity.get("utilisation_target", 0.6)) * 100)
+
+
+def _disruption_budget(ctx: DeployContext, lang: str | None) -> Manifest:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(_service_name(ctx, lang), _labels(ctx, "server", lang)),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _server_selector(ctx, lang)}},
+    }
+
+
+def service_objects(ctx: DeployContext, lang: str | None) -> list[Manifest]:
+    """Deployment, Service, HPA and PDB of one service (of one language when ``lang`` is given)."""
+    name = _service_name(ctx, lang)
+    labels = _labels(ctx, "server", lang)
+    selector = _server_selector(ctx, lang)
+    low, high = ctx.replica_bounds()
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -119,16 +156,7 @@ def service_objects(ctx: DeployContext, lang: str | None) -> list[Manifest]:
             "replicas": low,
             "selector": {"matchLabels": selector},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "securityContext": _pod_security(),
-                    "automountServiceAccountToken": False,
-                    "terminationGracePeriodSeconds": 30,
-                    "containers": [container],
-                    "volumes": volumes,
-                },
-            },
+            "template": {"metadata": {"labels": labels}, "spec": _server_pod(ctx, lang, "nlpops")},
         },
     }
     service = {
@@ -141,7 +169,6 @@ def service_objects(ctx: DeployContext, lang: str | None) -> list[Manifest]:
             "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
         },
     }
-    utilisation = round(float(ctx.capacity.get("utilisation_target", 0.6)) * 100)
     hpa = {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -153,18 +180,50 @@ def service_objects(ctx: DeployContext, lang: str | None) -> list[Manifest]:
             "metrics": [
                 {
                     "type": "Resource",
-                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": utilisation}},
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": _utilisation_percent(ctx)},
+                    },
                 }
             ],
         },
     }
-    pdb = {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": _meta(name, labels),
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+    return [deployment, service, hpa, _disruption_budget(ctx, lang)]
+
+
+def inference_service_objects(ctx: DeployContext, lang: str | None) -> list[Manifest]:
+    """A KServe InferenceService (custom predictor, RawDeployment mode, HPA on CPU) and the PDB of its pods.
+
+    KServe (0.15 and later; "RawDeployment" is the legacy name of 0.16's "Standard" mode, still accepted)
+    creates the Deployment, Service and HPA itself. ``predictor.labels`` puts nlpops' labels on the pods,
+    which the PodDisruptionBudget and the PodMonitor select.
+    """
+    name = _service_name(ctx, lang)
+    labels = _labels(ctx, "server", lang)
+    low, high = ctx.replica_bounds()
+    isvc = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {
+            **_meta(name, labels),
+            "annotations": {
+                "serving.kserve.io/deploymentMode": "RawDeployment",
+                "serving.kserve.io/autoscalerClass": "hpa",
+            },
+        },
+        "spec": {
+            "predictor": {
+                "minReplicas": low,
+                "maxReplicas": high,
+                "scaleMetric": "cpu",
+                "scaleTarget": _utilisation_percent(ctx),
+                "labels": labels,
+                # KServe routes to the container it calls kserve-container.
+                **_server_pod(ctx, lang, "kserve-container"),
+            }
+        },
     }
-    return [deployment, service, hpa, pdb]
+    return [isvc, _disruption_budget(ctx, lang)]
 
 
 def service_monitor(ctx: DeployContext) -> Manifest:
@@ -176,6 +235,19 @@ def service_monitor(ctx: DeployContext) -> Manifest:
         "spec": {
             "selector": {"matchLabels": {"app.kubernetes.io/name": ctx.slug, "app.kubernetes.io/component": "server"}},
             "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
+        },
+    }
+
+
+def pod_monitor(ctx: DeployContext) -> Manifest:
+    """A Prometheus-operator PodMonitor scraping ``/metrics`` of every pod of the model (KServe services)."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": _meta(ctx.slug, _labels(ctx, "metrics")),
+        "spec": {
+            "selector": {"matchLabels": _server_selector(ctx, None)},
+            "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
         },
     }
 
@@ -277,10 +349,11 @@ def render_kubernetes_objects(
         objects.append(_claim(ctx, f"{ctx.slug}-data", "20Gi"))
     if ctx.online:
         service_langs: list[str | None] = list(ctx.languages) or [None]
+        kserve = bool(ctx.checklist["infrastructure"].get("kserve"))
         for lang in service_langs:
-            objects.extend(service_objects(ctx, lang))
+            objects.extend(inference_service_objects(ctx, lang) if kserve else service_objects(ctx, lang))
         if ctx.checklist["infrastructure"].get("prometheus"):
-            objects.append(service_monitor(ctx))
+            objects.append(pod_monitor(ctx) if kserve else service_monitor(ctx))
     if mode in ("batch", "both"):
         args = ["batch", ctx.ref, "--input", "/data/input.csv", "--output", "/data/predictions.csv"]
         objects.append(_cron_job(ctx, f"{ctx.slug}-batch", batch_schedule, args, writable=False))
@@ -300,7 +373,9 @@ def object_file_name(obj: Manifest) -> str:
 __all__ = [
     "API_KEYS_PLACEHOLDER",
     "DEFAULT_BATCH_SCHEDULE",
+    "inference_service_objects",
     "object_file_name",
+    "pod_monitor",
     "render_kubernetes_objects",
     "service_monitor",
     "service_objects",

@@ -1,7 +1,9 @@
 """Checks every rendered file before it is written: a file that would not load where it is going is a bug.
 
 - Kubernetes objects: ``kubernetes-validate`` against :data:`KUBERNETES_VERSION` (strict: unknown fields fail);
-  custom resources (ServiceMonitor) get a structural check, their schemas being the operator's.
+  custom resources (ServiceMonitor, PodMonitor) get a structural check, their schemas being the operator's. A
+  KServe InferenceService's predictor is a pod spec plus KServe's own fields: the pod spec is validated strictly
+  as a core Pod, the KServe fields against the v1beta1 names and values nlpops writes.
 - Compose: the vendored compose-spec JSON schema (``schemas/compose-spec.json``, Apache-2.0).
 - Prometheus config and rules: ``promtool check`` when promtool is on PATH, else a structural check.
 - Dockerfile: parsed with ``dockerfile-parse``; instructions must be known, stages named, the last stage
@@ -40,6 +42,8 @@ def validate_kubernetes(obj: dict[str, Any], where: str) -> None:
     """
     if str(obj.get("apiVersion", "")).startswith(_CUSTOM_GROUPS):
         _check_structure(obj, where, ("apiVersion", "kind", "metadata", "spec"))
+        if obj.get("kind") == "InferenceService":
+            _validate_inference_service(obj, where)
         return
     try:
         import kubernetes_validate
@@ -53,6 +57,44 @@ def validate_kubernetes(obj: dict[str, Any], where: str) -> None:
                         "This is a bug in nlpops deploy; please report it.") from exc  # fmt: skip
     except kubernetes_validate.utils.SchemaNotFoundError as exc:
         raise PlanError(f"Rendered {where}: no Kubernetes {KUBERNETES_VERSION} schema for {obj.get('kind')}.") from exc
+
+
+# KServe v1beta1 ComponentExtensionSpec fields a predictor may carry besides its pod spec.
+_KSERVE_COMPONENT_FIELDS = frozenset(
+    {
+        "minReplicas", "maxReplicas", "scaleMetric", "scaleTarget", "containerConcurrency", "timeout",
+        "canaryTrafficPercent", "labels", "annotations", "logger", "batcher", "deploymentStrategy", "autoScaling",
+    }
+)  # fmt: skip
+_KSERVE_MODES = ("RawDeployment", "Standard", "Serverless", "Knative")
+_KSERVE_METRICS = ("cpu", "memory", "concurrency", "rps")
+
+
+def _validate_inference_service(obj: dict[str, Any], where: str) -> None:
+    spec = obj["spec"]
+    predictor = spec.get("predictor") if isinstance(spec, dict) else None
+    if not isinstance(predictor, dict) or set(spec) - {"predictor", "transformer", "explainer"}:
+        raise PlanError(f"Rendered {where}: an InferenceService spec needs a predictor (and nothing unknown).")
+    problems = []
+    mode = obj["metadata"].get("annotations", {}).get("serving.kserve.io/deploymentMode")
+    if mode is not None and mode not in _KSERVE_MODES:
+        problems.append(f"deploymentMode {mode!r} is not one of {', '.join(_KSERVE_MODES)}")
+    low, high = predictor.get("minReplicas", 1), predictor.get("maxReplicas", 1)
+    if not (isinstance(low, int) and isinstance(high, int) and 0 <= low <= high and high >= 1):
+        problems.append(f"replicas {low!r}..{high!r} are not 0 <= minReplicas <= maxReplicas, maxReplicas >= 1")
+    if predictor.get("scaleMetric", "cpu") not in _KSERVE_METRICS:
+        problems.append(f"scaleMetric {predictor.get('scaleMetric')!r} is not one of {', '.join(_KSERVE_METRICS)}")
+    target = predictor.get("scaleTarget", 1)
+    if not isinstance(target, int) or target < 1:
+        problems.append(f"scaleTarget {target!r} is not a positive integer")
+    containers = predictor.get("containers") or []
+    if len(containers) != 1 or containers[0].get("name") != "kserve-container":
+        problems.append("a custom predictor needs exactly one container, named kserve-container")
+    if problems:
+        raise PlanError(f"Rendered {where} is not a valid InferenceService: {'; '.join(problems)}. This is a bug.")
+    pod_spec = {k: v for k, v in predictor.items() if k not in _KSERVE_COMPONENT_FIELDS}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": obj["metadata"]["name"]}, "spec": pod_spec}
+    validate_kubernetes(pod, f"{where} (spec.predictor as a Pod)")
 
 
 def _check_structure(obj: dict[str, Any], where: str, keys: tuple[str, ...]) -> None:
