@@ -180,9 +180,15 @@ class InfrastructureSettings(_Section):
 
 
 class RegistrySettings(_Section):
-    backend: Literal["sqlite", "mlflow"] = "sqlite"
+    """The model registry: where versions, aliases and the event log live (see docs/registry.md)."""
+
+    backend: Literal["sqlite", "mlflow"] = Field(
+        "sqlite", description="sqlite: embedded, under home; mlflow: an MLflow tracking server's model registry"
+    )
     home: Path = Field(Path(".nlpops"), description="registry folder (also NLPOPS_HOME)")
-    mlflow_uri: str | None = None
+    mlflow_uri: str | None = Field(
+        None, description="backend mlflow: the tracking server, e.g. http://mlflow:5000 (null: MLFLOW_TRACKING_URI)"
+    )
 
 
 class AdvisorSettings(_Section):

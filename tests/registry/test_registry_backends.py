@@ -19,8 +19,9 @@ def test_open_registry_sqlite(tmp_path: Path, make_bundle) -> None:
     assert (tmp_path / "h" / "registry.db").is_file()
 
 
-def test_open_registry_mlflow_not_available_yet(tmp_path: Path) -> None:
-    settings = RegistrySettings(backend="mlflow", home=tmp_path, mlflow_uri="http://127.0.0.1:5000")
-    with pytest.raises(ConfigError, match=r'"mlflow" registry backend is not available yet.*backend: sqlite'):
+def test_open_registry_mlflow_needs_a_tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    settings = RegistrySettings(backend="mlflow", home=tmp_path)
+    with pytest.raises(ConfigError, match=r"registry\.mlflow_uri in nlpops\.yaml.*MLFLOW_TRACKING_URI"):
         open_registry(settings)
     assert list(tmp_path.iterdir()) == []

@@ -1,7 +1,8 @@
 """The model registry: named models, immutable numbered versions, movable aliases, an append-only event log.
 
 ``open_registry(config.registry)`` gives the configured backend; the default, :class:`SqliteRegistry`,
-keeps a SQLite database and verified bundle copies under ``.nlpops/``. ``parse_ref`` / ``resolve_ref``
+keeps a SQLite database and verified bundle copies under ``.nlpops/``; :class:`MlflowRegistry` keeps the same
+things on an MLflow tracking server (extra ``mlflow``). ``parse_ref`` / ``resolve_ref``
 turn what users type (``./bundle``, ``intent``, ``intent@staging``, ``intent:3``) into a bundle directory.
 """
 
@@ -18,6 +19,7 @@ from nlpops.registry.base import (
     check_alias,
     check_model_name,
 )
+from nlpops.registry.mlflow import MlflowRegistry
 from nlpops.registry.refs import ModelRef, RefKind, parse_ref, resolve_ref
 from nlpops.registry.sqlite import SqliteRegistry, current_user
 
@@ -25,6 +27,7 @@ __all__ = [
     "ACTIONS",
     "DEFAULT_ALIAS",
     "Action",
+    "MlflowRegistry",
     "ModelRef",
     "ModelVersion",
     "RefKind",
