@@ -138,6 +138,42 @@ def test_kserve_validation_checks_the_predictor_pod(plans: dict[str, dict[str, A
         validate_kubernetes(inverted, "isvc.yaml")
 
 
+def test_render_with_an_mlflow_registry(plans: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    from nlpops.checklist import RegistrySettings
+
+    plan = plans["k8s_multilingual"]  # serves intent-ml@production from the registry, retrains nightly
+    registry = RegistrySettings(backend="mlflow", mlflow_uri="http://mlflow.internal:5000")
+    ctx = build_context(plan, registry=registry)
+    render_deployment(ctx, "kubernetes", tmp_path / "k8s")
+    objects = _objects(tmp_path / "k8s")
+    config = next(o for o in objects if o["kind"] == "ConfigMap")["data"]
+    assert config["NLPOPS_REGISTRY__BACKEND"] == "mlflow"
+    assert config["NLPOPS_REGISTRY__MLFLOW_URI"] == "http://mlflow.internal:5000"
+    claims = [o["metadata"]["name"] for o in objects if o["kind"] == "PersistentVolumeClaim"]
+    assert "intent-ml-registry" not in claims  # no registry volume: the server holds the models
+    for owner in (o for o in objects if o["kind"] in ("Deployment", "CronJob")):
+        spec = owner["spec"].get("template") or owner["spec"]["jobTemplate"]["spec"]["template"]
+        (registry_volume,) = [v for v in spec["spec"]["volumes"] if v["name"] == "registry"]
+        assert registry_volume == {"name": "registry", "emptyDir": {}}  # the verified download cache
+    dockerfile = render_deployment(ctx, "docker", tmp_path / "docker").files
+    text = (tmp_path / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    assert '"mlflow-skinny>=2.18,<4"' in text and 'NLPOPS_REGISTRY__BACKEND="mlflow"' in text
+    assert "Dockerfile" in dockerfile
+    render_deployment(ctx, "compose", tmp_path / "compose")
+    compose = yaml.safe_load((tmp_path / "compose" / "compose.yaml").read_text(encoding="utf-8"))
+    service = compose["services"]["intent-ml"]
+    assert service["environment"]["NLPOPS_REGISTRY__BACKEND"] == "mlflow" and "/var/lib/nlpops" in service["tmpfs"]
+    assert "registry" not in compose["volumes"]
+
+    with pytest.raises(PlanError, match="MLFLOW_TRACKING_PASSWORD"):
+        build_context(plan, registry=RegistrySettings(backend="mlflow", mlflow_uri="https://bob:s3cret@mlflow:5000"))
+    no_uri = build_context(plan, registry=RegistrySettings(backend="mlflow"))
+    assert any("MLFLOW_TRACKING_URI" in note for note in no_uri.notes)
+    assert "NLPOPS_REGISTRY__MLFLOW_URI" not in no_uri.registry_env()
+    baked = build_context(plans["poc_english"], registry=registry, bundle_dir=tiny_tfidf_bundle(tmp_path / "b").path)
+    assert not baked.mlflow and baked.registry_env() == {}  # a baked-in bundle needs no registry at all
+
+
 def test_render_batch_mode_has_no_online_service(plans: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     render_deployment(build_context(plans["nightly_batch"]), "kubernetes", tmp_path)
     kinds = [o["kind"] for o in _objects(tmp_path)]

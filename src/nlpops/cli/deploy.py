@@ -51,8 +51,15 @@ def deploy_command(
         except (orjson.JSONDecodeError, TypeError) as exc:
             raise ConfigError('NLPOPS_DEPLOY_API_KEYS must be a JSON list of strings, e.g. ["key-1"].') from exc
     loaded = load_config(config)
-    ctx = build_context(load_plan(plan), serving=loaded.serving, bundle_dir=bundle, image=image, alias=alias,
-                        source=f'Plan "{plan}"')  # fmt: skip
+    ctx = build_context(
+        load_plan(plan),
+        serving=loaded.serving,
+        registry=loaded.registry,
+        bundle_dir=bundle,
+        image=image,
+        alias=alias,
+        source=f'Plan "{plan}"',
+    )
     result = render_deployment(ctx, target, out, batch_schedule=batch_schedule, api_keys=api_keys)
     if json_output:
         print_json(result.to_dict())

@@ -109,6 +109,7 @@ def compose_document(ctx: DeployContext) -> dict[str, Any]:
             "NLPOPS_SERVING__MAX_WAIT_MS": f"{ctx.serving.max_wait_ms:g}",
             # API keys come from the shell or an .env file next to compose.yaml; never written here.
             "NLPOPS_SERVING__API_KEYS": "${NLPOPS_API_KEYS:-[]}",
+            **ctx.registry_env(),
         },
         "user": f"{USER_ID}:{USER_ID}",
         "read_only": True,
@@ -133,7 +134,9 @@ def compose_document(ctx: DeployContext) -> dict[str, Any]:
             }
         },
     }
-    if ctx.bundle_dir is None:
+    if ctx.mlflow:
+        service["tmpfs"].append("/var/lib/nlpops")  # the MLflow download cache
+    elif ctx.bundle_dir is None:
         service["volumes"] = ["registry:/var/lib/nlpops:ro"]
     document: dict[str, Any] = {
         "services": {
@@ -168,7 +171,7 @@ def compose_document(ctx: DeployContext) -> dict[str, Any]:
         },
         "volumes": {"prometheus-data": {}, "grafana-data": {}},
     }
-    if ctx.bundle_dir is None:
+    if ctx.bundle_dir is None and not ctx.mlflow:
         document["volumes"]["registry"] = {}
     return document
 

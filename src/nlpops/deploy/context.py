@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from nlpops.bundle import read_manifest
-from nlpops.checklist import ServingSettings
+from nlpops.checklist import RegistrySettings, ServingSettings
 from nlpops.errors import PlanError
 
 # The plan's runtime option -> the bundle runtime the image serves (None: the family's native runtime).
@@ -91,6 +92,8 @@ class DeployContext:
         bundle_dir: the bundle baked into the image, if any.
         serving: the ``serving`` section (port, batching, limits).
         gpu: the plan chose the GPU runtime.
+        registry: the ``registry`` section: with backend ``mlflow`` (and no bundle baked in) the services read
+            the model from the MLflow tracking server instead of a registry volume.
     """
 
     plan: dict[str, Any]
@@ -104,6 +107,7 @@ class DeployContext:
     bundle_dir: Path | None
     serving: ServingSettings
     gpu: bool
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -132,6 +136,20 @@ class DeployContext:
     def online(self) -> bool:
         """Whether the plan serves online traffic (mode ``online`` or ``both``)."""
         return self.chosen.get("mode") != "batch" and int(self.capacity["replicas"]) > 0
+
+    @property
+    def mlflow(self) -> bool:
+        """Whether the services read the model from an MLflow registry (backend ``mlflow``, no bundle baked in)."""
+        return self.bundle_dir is None and self.registry.backend == "mlflow"
+
+    def registry_env(self) -> dict[str, str]:
+        """The ``NLPOPS_REGISTRY__*`` variables the containers need (none for the embedded registry)."""
+        if not self.mlflow:
+            return {}
+        env = {"NLPOPS_REGISTRY__BACKEND": "mlflow"}
+        if self.registry.mlflow_uri:
+            env["NLPOPS_REGISTRY__MLFLOW_URI"] = self.registry.mlflow_uri
+        return env
 
     @property
     def container_port(self) -> int:
@@ -227,6 +245,7 @@ def build_context(
     image: str | None = None,
     alias: str = "production",
     source: str = "the plan",
+    registry: RegistrySettings | None = None,
 ) -> DeployContext:
     """Read a plan into a :class:`DeployContext`.
 
@@ -237,6 +256,7 @@ def build_context(
         image: the image name (default ``nlpops-<name>:latest``).
         alias: the registry alias the services follow when no bundle is baked in.
         source: how to name the plan in error messages (its path).
+        registry: the ``registry`` section (the embedded SQLite registry when None).
 
     Raises:
         PlanError: the plan lacks a field, or the bundle's runtime is not the one the plan chose.
@@ -258,7 +278,20 @@ def build_context(
                 f'The plan chose the {runtime} runtime but bundle "{bundle_path}" is a {manifest.runtime} bundle.{hint}'
             )
         requirements = list(manifest.requirements) or requirements
-    else:
+    registry = registry or RegistrySettings()
+    if bundle_path is None and registry.backend == "mlflow":
+        uri = registry.mlflow_uri
+        if uri and "@" in urlsplit(uri).netloc:
+            raise PlanError(
+                "registry.mlflow_uri holds credentials, which would be written into the deployment files in clear. "
+                "Give the URI without them and set MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD (or "
+                "MLFLOW_TRACKING_TOKEN) in the containers' environment from a secret."
+            )
+        where = f"the MLflow registry at {uri}" if uri else "the MLflow registry named by MLFLOW_TRACKING_URI"
+        notes.append(f"No bundle baked in: the service serves {name}@{alias} from {where}.")
+        if not uri:
+            notes.append("Set MLFLOW_TRACKING_URI in the containers' environment: registry.mlflow_uri is not set.")
+    elif bundle_path is None:
         notes.append(f"No bundle baked in: the service serves {name}@{alias} from the registry volume.")
     slug = slug_of(name)
     return DeployContext(
@@ -273,6 +306,7 @@ def build_context(
         bundle_dir=bundle_path,
         serving=serving or ServingSettings(),
         gpu=plan["chosen"]["runtime"] == "gpu",
+        registry=registry,
         notes=notes,
     )
 

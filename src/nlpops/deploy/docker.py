@@ -24,6 +24,10 @@ DOCKERIGNORE = """# Rendered by nlpops deploy: keep the build context small and 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+")
 
 
+# The MLflow client, for services that read their model from an MLflow registry (the "mlflow" extra).
+MLFLOW_REQUIREMENT = "mlflow-skinny>=2.18,<4"
+
+
 def requirement_name(requirement: str) -> str:
     """The distribution name of a requirement string, lower case (``"scikit-learn>=1.6"`` -> ``scikit-learn``)."""
     match = _NAME.match(requirement.strip())
@@ -35,7 +39,8 @@ def install_packages(ctx: DeployContext) -> list[str]:
     by name (the runtime's pin wins)."""
     runtime = {requirement_name(r): r for r in ctx.requirements}
     service = [r for r in SERVICE_REQUIREMENTS if requirement_name(r) not in runtime]
-    return service + list(runtime.values())
+    registry = [MLFLOW_REQUIREMENT] if ctx.mlflow else []
+    return service + list(runtime.values()) + registry
 
 
 def _quoted(items: list[str]) -> str:
@@ -56,6 +61,7 @@ def render_dockerfile(ctx: DeployContext) -> str:
     probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/healthz', timeout=2)"
     copy_bundle = f"COPY --chown={USER_ID}:{USER_ID} bundle/ /app/bundle/\n" if ctx.bundle_dir is not None else ""
     cmd = ["serve", ctx.ref]
+    registry_env = "".join(f" \\\n    {key}={json.dumps(value)}" for key, value in ctx.registry_env().items())
     return f"""# syntax=docker/dockerfile:1
 # Rendered by nlpops {__version__} (nlpops deploy) for model "{ctx.name}", runtime {ctx.runtime}.
 # Expected image size: about {size["total_mb"]:.0f} MB (base {size["base_mb"]:.0f}
@@ -81,7 +87,7 @@ COPY --from=builder /opt/venv /opt/venv
     PYTHONUNBUFFERED=1 \\
     NLPOPS_HOME=/var/lib/nlpops \\
     NLPOPS_SERVING__HOST=0.0.0.0 \\
-    NLPOPS_SERVING__PORT={port}
+    NLPOPS_SERVING__PORT={port}{registry_env}
 WORKDIR /app
 USER {USER_ID}:{USER_ID}
 EXPOSE {port}
@@ -97,4 +103,12 @@ def render_docker(ctx: DeployContext) -> dict[str, str]:
     return {"Dockerfile": render_dockerfile(ctx), ".dockerignore": DOCKERIGNORE}
 
 
-__all__ = ["BASE_IMAGE", "USER_ID", "install_packages", "render_docker", "render_dockerfile", "requirement_name"]
+__all__ = [
+    "BASE_IMAGE",
+    "MLFLOW_REQUIREMENT",
+    "USER_ID",
+    "install_packages",
+    "render_docker",
+    "render_dockerfile",
+    "requirement_name",
+]

@@ -76,7 +76,11 @@ def _env_sources(ctx: DeployContext) -> list[dict[str, Any]]:
 def _volumes(ctx: DeployContext, *, registry_writable: bool = False) -> tuple[list[Any], list[Any]]:
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
-    if ctx.bundle_dir is None or registry_writable:
+    if ctx.mlflow:
+        # The model comes from the MLflow server; the registry folder is only its verified download cache.
+        volumes.append({"name": "registry", "emptyDir": {}})
+        mounts.append({"name": "registry", "mountPath": _REGISTRY_MOUNT})
+    elif ctx.bundle_dir is None or registry_writable:
         volumes.append({"name": "registry", "persistentVolumeClaim": {"claimName": f"{ctx.slug}-registry"}})
         mounts.append({"name": "registry", "mountPath": _REGISTRY_MOUNT, "readOnly": not registry_writable})
     return volumes, mounts
@@ -331,6 +335,7 @@ def render_kubernetes_objects(
             "NLPOPS_SERVING__MAX_BATCH_SIZE": str(serving.max_batch_size),
             "NLPOPS_SERVING__MAX_WAIT_MS": f"{serving.max_wait_ms:g}",
             "NLPOPS_SERVING__MAX_QUEUE": str(serving.max_queue),
+            **ctx.registry_env(),
         },
     }
     secret = {
@@ -341,7 +346,7 @@ def render_kubernetes_objects(
         "stringData": {"NLPOPS_SERVING__API_KEYS": json.dumps(api_keys) if api_keys else API_KEYS_PLACEHOLDER},
     }
     objects: list[Manifest] = [config, secret]
-    needs_registry = ctx.bundle_dir is None or bool(ctx.checklist["retraining"].get("schedule"))
+    needs_registry = not ctx.mlflow and (ctx.bundle_dir is None or bool(ctx.checklist["retraining"].get("schedule")))
     mode = ctx.chosen["mode"]
     if needs_registry:
         objects.append(_claim(ctx, f"{ctx.slug}-registry", "5Gi"))
