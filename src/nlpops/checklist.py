@@ -130,6 +130,9 @@ class TrafficSettings(_Section):
     mode: Literal["online", "batch", "mixed"] = "online"
     peak_rps: float = Field(10.0, ge=0)
     average_rps: float = Field(1.0, ge=0)
+    texts_per_request: float = Field(
+        1.0, ge=1, description="mean texts per request (a request may carry a list); capacity counts texts"
+    )
     availability: float = Field(0.99, gt=0, lt=1, description="e.g. 0.999 for three nines")
     batch_rows_per_run: int = Field(0, ge=0, description="rows per batch run, for batch mode")
 

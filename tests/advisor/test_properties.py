@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nlpops.advisor import RuleBook, make_plan
-from nlpops.advisor.capacity import replicas_for
+from nlpops.advisor.capacity import plan_capacity, replicas_for
 from nlpops.advisor.facts import build_facts
 from nlpops.advisor.plan import checklist_answers, score_all
 from nlpops.checklist import NlpopsConfig
@@ -43,6 +43,31 @@ def test_capacity_more_peak_rps_never_fewer_replicas(
     a = make_plan(_config(low, slo, availability, k8s), measured, rules)["capacity"]["replicas"]
     b = make_plan(_config(low + extra, slo, availability, k8s), measured, rules)["capacity"]["replicas"]
     assert b >= a
+
+
+@_SETTINGS
+@given(
+    peak=st.floats(0, 2000),
+    texts=st.floats(1, 64),
+    more=st.floats(0, 64),
+    profile=st.sampled_from(PROFILES),
+)
+def test_capacity_counts_texts_not_requests(
+    rules: RuleBook, peak: float, texts: float, more: float, profile: str
+) -> None:
+    measured = read_profile(profile)
+
+    def capacity(rps: float, per_request: float) -> dict:
+        answers = checklist_answers(_config(rps, 200, 0.99, True))
+        answers["traffic"]["texts_per_request"] = per_request
+        return plan_capacity(answers, measured, 1.0, "one-service", "online", rules.settings)
+
+    batched = capacity(peak, texts)
+    assert batched["peak_texts_per_s"] == peak * texts
+    # k texts per request cost what k times the requests of one text each cost, and more never costs less.
+    assert batched["replicas"] == capacity(peak * texts, 1.0)["replicas"]
+    assert capacity(peak, texts + more)["replicas"] >= batched["replicas"]
+    assert make_plan(_config(peak, 200, 0.99, True), measured, rules)["capacity"]["texts_per_request"] == 1.0
 
 
 @given(

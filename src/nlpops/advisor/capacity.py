@@ -1,8 +1,9 @@
 """Capacity: replicas, CPU and memory per replica, and batch run time, from the measured profile.
 
-replicas = ceil(peak requests/s / (throughput per replica at the SLO x utilisation target)) + spares for the
-availability target. Throughput per replica at the SLO is the best measured batch size whose batch p95 stays
-within the share of the objective that micro-batching may use. Every step is written out in ``arithmetic``.
+replicas = ceil(peak requests/s x texts per request / (throughput per replica at the SLO x utilisation
+target)) + spares for the availability target. Throughput per replica at the SLO is the best measured batch
+size whose batch p95 stays within the share of the objective that micro-batching may use. Every step is
+written out in ``arithmetic``.
 """
 
 from __future__ import annotations
@@ -57,19 +58,24 @@ def plan_capacity(
     """
     traffic = answers["traffic"]
     slo = float(answers["latency"]["p95_ms"])
-    peak = float(traffic["peak_rps"]) if mode != "batch" else 0.0
+    peak_requests = float(traffic["peak_rps"]) if mode != "batch" else 0.0
+    texts_per_request = float(traffic.get("texts_per_request", 1.0))
+    peak = peak_requests * texts_per_request  # texts/s: what the profile's throughput counts
     util = settings.utilisation_target
     per_replica, batch_size, reachable = throughput_at_slo(
         profile, latency_factor, slo, settings.slo_share_for_batching
     )
     spares = spare_replicas(float(traffic["availability"]), settings)
     languages = list(answers["languages"]["languages"]) if topology == "per-language" else []
-    lines = [
+    lines = []
+    if texts_per_request != 1.0:
+        lines.append(f"peak load: {peak_requests:g} req/s x {texts_per_request:g} texts per request = {peak:g} texts/s")
+    lines += [
         f"throughput per replica at the SLO: batch size {batch_size}, {per_replica:.1f} texts/s "
         f"(batch p95 within {settings.slo_share_for_batching:g} x {slo:g} ms"
         + ("" if reachable else "; NOT reachable even at batch 1")
         + ")",
-        f"usable per replica: {per_replica:.1f} x utilisation {util:g} = {per_replica * util:.1f} req/s",
+        f"usable per replica: {per_replica:.1f} x utilisation {util:g} = {per_replica * util:.1f} texts/s",
         f"spares for availability {traffic['availability']:g}: +{spares}",
     ]
     if languages:
@@ -90,7 +96,9 @@ def plan_capacity(
     lines.append(f"memory request: peak RSS {rss / _MIB:.0f} MiB x {settings.memory_headroom:g} -> {memory_mib} MiB")
     lines.append(f"CPU request: {cpu} (the profile measured with {cpu} math thread(s))")
     out: dict[str, Any] = {
-        "peak_rps": peak,
+        "peak_rps": peak_requests,
+        "texts_per_request": texts_per_request,
+        "peak_texts_per_s": peak,
         "slo_p95_ms": slo,
         "slo_reachable": reachable,
         "batch_size": batch_size,
