@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -24,14 +25,27 @@ def histogram(values: Sequence[float], edges: Sequence[float]) -> list[int]:
     return [int(c) for c in counts]
 
 
-def oov_rate(texts: Sequence[str], vocabulary: set[str], lowercase: bool = True) -> float:
+def oov_counts(texts: Sequence[str], vocabulary: AbstractSet[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Word tokens and out-of-vocabulary word tokens per text (lowercased words of two or more characters,
+    the TF-IDF family's token pattern).
+
+    Returns:
+        ``(tokens, oov)``: two int64 arrays of ``len(texts)``.
+    """
+    tokens = np.zeros(len(texts), dtype=np.int64)
+    oov = np.zeros(len(texts), dtype=np.int64)
+    for row, text in enumerate(texts):
+        words = _WORD.findall(text.lower())
+        tokens[row] = len(words)
+        oov[row] = sum(word not in vocabulary for word in words)
+    return tokens, oov
+
+
+def oov_rate(texts: Sequence[str], vocabulary: AbstractSet[str]) -> float:
     """Share of word tokens not in ``vocabulary``."""
-    total = missing = 0
-    for text in texts:
-        for token in _WORD.findall(text.lower() if lowercase else text):
-            total += 1
-            missing += token not in vocabulary
-    return missing / total if total else 0.0
+    tokens, oov = oov_counts(texts, vocabulary)
+    total = int(tokens.sum())
+    return int(oov.sum()) / total if total else 0.0
 
 
 def reference_statistics(
@@ -41,7 +55,10 @@ def reference_statistics(
     langs: Sequence[str] | None = None,
     vocabulary: set[str] | None = None,
 ) -> dict[str, Any]:
-    """Text length, language mix, predicted labels, confidence (and OOV rate) of a sample of texts.
+    """Text length, language mix, predicted labels, confidence (and OOV counts and rate) of a sample of texts.
+
+    With a ``vocabulary`` (vocabulary-based models), ``tokens`` and ``oov_tokens`` count word tokens and those
+    not in it, the baseline of the live out-of-vocabulary check, and ``oov_rate`` is their ratio.
 
     With more than one language, ``by_language`` holds the length, confidence and label statistics of each
     language, the baseline of per-language drift detection.
@@ -57,15 +74,20 @@ def reference_statistics(
         "label_counts": {label: int((predicted == i).sum()) for i, label in enumerate(labels)},
         "languages": dict(Counter(langs)) if langs is not None else {},
     }
+    tokens = oov = None
     if vocabulary is not None:
-        stats["oov_rate"] = oov_rate(texts, vocabulary)
+        tokens, oov = oov_counts(texts, vocabulary)
+        stats["tokens"], stats["oov_tokens"] = int(tokens.sum()), int(oov.sum())
+        stats["oov_rate"] = stats["oov_tokens"] / stats["tokens"] if stats["tokens"] else 0.0
     if langs is not None and len(set(langs)) > 1:
-        stats["by_language"] = {
-            lang: _language_statistics(
-                texts, predicted, confidence, labels, [i for i, x in enumerate(langs) if x == lang]
-            )
-            for lang in sorted(set(langs))
-        }
+        by_language = {}
+        for lang in sorted(set(langs)):
+            rows = [i for i, x in enumerate(langs) if x == lang]
+            by_language[lang] = _language_statistics(texts, predicted, confidence, labels, rows)
+            if tokens is not None and oov is not None:
+                by_language[lang]["tokens"] = int(tokens[rows].sum())
+                by_language[lang]["oov_tokens"] = int(oov[rows].sum())
+        stats["by_language"] = by_language
     return stats
 
 
@@ -83,4 +105,4 @@ def _language_statistics(
     }
 
 
-__all__ = ["CONFIDENCE_EDGES", "LENGTH_EDGES", "histogram", "oov_rate", "reference_statistics"]
+__all__ = ["CONFIDENCE_EDGES", "LENGTH_EDGES", "histogram", "oov_counts", "oov_rate", "reference_statistics"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,9 @@ import pytest
 
 from nlpops.bundle import Bundle
 from nlpops.monitor import DriftThresholds, LiveStats, StatsStore, detect_drift, merge_windows
-from nlpops.monitor.drift import chi_squared, ks_binned, psi
+from nlpops.monitor.drift import chi_squared, compare_statistics, ks_binned, psi
+from nlpops.monitor.store import WindowRecord
+from nlpops.reference import oov_counts
 from nlpops.runtimes import load_predictor
 
 
@@ -96,3 +99,50 @@ def test_statistical_tests_behave() -> None:
     chi2, p, score = chi_squared({"a": 500, "b": 500}, {"a": 490, "b": 510})
     assert p > 0.5 and score < 0.01
     assert np.isfinite(chi2)
+
+
+def test_oov_counts_flow_from_live_stats_through_the_store(tmp_path: Path, spam_bundle: Bundle) -> None:
+    predictor = load_predictor(spam_bundle.path)
+    vocabulary = predictor.vocabulary()
+    assert vocabulary is not None and "free" in vocabulary
+    texts = ["free entry to win", "zzqx unknownword free", "hello"]
+    langs = ["en", "de", "en"]
+    store = StatsStore(tmp_path / "m.db")
+    live = LiveStats(store)
+    live.observe(texts, predictor.predict_proba(texts), predictor.labels, langs, "spam", "1", vocabulary=vocabulary)
+    live.flush()
+    merged = merge_windows(store.load_windows("spam", "1"))
+    tokens, oov = oov_counts(texts, vocabulary)
+    assert (merged["tokens"], merged["oov_tokens"]) == (int(tokens.sum()), int(oov.sum()))
+    assert merged["by_language"]["de"]["oov_tokens"] == int(oov[1]) >= 2
+
+
+def test_store_written_before_oov_counts_still_opens(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # the window_stats table as the first release wrote it
+        conn.execute(
+            "CREATE TABLE window_stats (id INTEGER PRIMARY KEY AUTOINCREMENT, ts_start REAL NOT NULL, "
+            "ts_end REAL NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, lang TEXT NOT NULL, "
+            "rows INTEGER NOT NULL, length_hist TEXT NOT NULL, confidence_hist TEXT NOT NULL, "
+            "label_counts TEXT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO window_stats (ts_start, ts_end, model, version, lang, rows, length_hist, confidence_hist, "
+            "label_counts) VALUES (1, 2, 'spam', '1', 'en', 3, '[3]', '[3]', '{\"ham\": 3}')"
+        )
+    conn.close()
+    store = StatsStore(path)
+    (old,) = store.load_windows("spam")
+    assert old.rows == 3 and (old.tokens, old.oov_tokens) == (0, 0)
+    store.save_windows([WindowRecord(3, 4, "spam", "1", "en", 1, [1], [1], {"ham": 1}, 5, 2)])
+    assert [(r.tokens, r.oov_tokens) for r in store.load_windows("spam")] == [(0, 0), (5, 2)]
+
+
+def test_oov_drift_needs_counts_on_both_sides() -> None:
+    reference = {"rows": 500, "tokens": 8000, "oov_tokens": 800}
+    unknown = {"rows": 500, "tokens": 6000, "oov_tokens": 4200}
+    (check,) = compare_statistics(reference, unknown, DriftThresholds())
+    assert check.statistic == "oov" and check.drifted and check.psi > 1
+    same = {"rows": 500, "tokens": 6000, "oov_tokens": 610}
+    assert not compare_statistics(reference, same, DriftThresholds())[0].drifted
+    assert compare_statistics({"rows": 500, "oov_rate": 0.1}, unknown, DriftThresholds()) == []  # older bundles

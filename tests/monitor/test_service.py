@@ -15,6 +15,7 @@ import pytest
 
 from nlpops.bundle import Bundle
 from nlpops.checklist import MonitoringSettings, ServingSettings
+from nlpops.data import bundled_dataset, read_dataset
 from nlpops.monitor import LiveStats, PiiRedactor, StatsStore, monitor_hooks, save_monitoring_files
 from nlpops.serve import ServiceApp, build_app, bundle_source
 
@@ -44,9 +45,26 @@ def test_service_reports_drift(
         status = httpx.get(url + "/v1/status", timeout=30).json()
         metrics = httpx.get(url + "/metrics", timeout=30).text
     assert status["drift"]["status"] == expected, status["drift"]
+    # The model has a word vocabulary, so the share of unknown words is compared too. Banking questions are
+    # everyday English: an SMS model knows their words about as well as those of unseen SMS (12% vs 11%).
+    (oov,) = [c for c in status["drift"]["checks"] if c["statistic"] == "oov" and c["lang"] == "*"]
+    assert oov["drifted"] is False, oov
     assert status["traffic"]["texts_in_window"] == len(texts)
     assert status["model"] == "spam" and status["latency_ms"]["p95"] is not None
     assert 'nlpops_drift_detected{lang="*",model="spam"' in metrics
+
+
+def test_service_reports_vocabulary_drift(spam_bundle: Bundle, tmp_path: Path) -> None:
+    # French and German sentences sent to an English SMS model: most of their words are unknown to it.
+    sib = read_dataset(bundled_dataset("sib200", "test"))
+    texts = [text for text, lang in zip(sib.texts, sib.langs or [], strict=True) if lang in ("fr", "de")][:300]
+    with live_server(_service(spam_bundle, LiveStats(StatsStore(tmp_path / "m.db")))) as url:
+        _send(url, texts)
+        status = httpx.get(url + "/v1/status", timeout=30).json()
+        metrics = httpx.get(url + "/metrics", timeout=30).text
+    (oov,) = [c for c in status["drift"]["checks"] if c["statistic"] == "oov" and c["lang"] == "*"]
+    assert oov["drifted"] is True and oov["psi"] > 0.5, oov
+    assert 'nlpops_drift_detected{lang="*",model="spam",statistic="oov",version=' in metrics
 
 
 def test_service_pii_never_stored(spam_bundle: Bundle, tmp_path: Path) -> None:

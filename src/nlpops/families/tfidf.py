@@ -10,7 +10,7 @@ import numpy as np
 
 from nlpops.checklist import TfidfSettings
 from nlpops.families.base import package_versions
-from nlpops.runtimes.sklearn import save_pipeline
+from nlpops.runtimes.sklearn import save_pipeline, word_vocabulary
 
 FAMILY = "tfidf"
 
@@ -77,10 +77,9 @@ class TfidfModel:
     def save(self, directory: Path) -> None:
         save_pipeline(self.pipeline, directory)
 
-    def vocabulary(self) -> set[str]:
+    def vocabulary(self) -> frozenset[str]:
         """The word vocabulary (unigrams), for out-of-vocabulary statistics."""
-        word = dict(self.pipeline.named_steps["features"].transformer_list)["word"]
-        return {term for term in word.vocabulary_ if " " not in term}
+        return word_vocabulary(self.pipeline)
 
 
 def train_tfidf(settings: TfidfSettings, texts: Sequence[str], labels: Sequence[str]) -> TfidfModel:

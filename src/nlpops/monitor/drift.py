@@ -2,7 +2,9 @@
 
 Text length and confidence are ordered histograms: a two-sample Kolmogorov-Smirnov test on the binned
 distributions plus the population stability index (PSI). Predicted labels and the language mix are
-categories: a chi-squared test of homogeneity plus PSI. A statistic has drifted when its PSI is at least
+categories: a chi-squared test of homogeneity plus PSI. For vocabulary-based models (TF-IDF) the word tokens
+in and out of the vocabulary are two categories too (statistic ``oov``), when the bundle's reference counted
+them. A statistic has drifted when its PSI is at least
 ``psi`` *and* its test's p-value is below ``p_value`` (the first says the change is large, the second that
 it is not sampling noise). Each language with enough live texts is also compared with its own reference.
 """
@@ -152,10 +154,11 @@ def chi_squared(expected: Mapping[str, float], actual: Mapping[str, float]) -> t
 def compare_statistics(
     reference: Mapping[str, Any], live: Mapping[str, Any], thresholds: DriftThresholds, lang: str = ALL_LANGUAGES
 ) -> list[StatisticDrift]:
-    """Compare length, confidence and predicted-label distributions of one scope (all texts or one language).
+    """Compare length, confidence, predicted-label (and OOV) statistics of one scope (all texts or one language).
 
     Args:
-        reference: reference statistics (``length_hist``, ``confidence_hist``, ``label_counts``, ``rows``).
+        reference: reference statistics (``length_hist``, ``confidence_hist``, ``label_counts``, ``rows``,
+            and ``tokens`` / ``oov_tokens`` for vocabulary-based models).
         live: live statistics of the same shape.
         thresholds: the drift thresholds.
         lang: the scope's language, or ``"*"`` for all texts.
@@ -179,7 +182,16 @@ def compare_statistics(
     if reference.get("label_counts") and live.get("label_counts"):
         chi2, p, score = chi_squared(reference["label_counts"], live["label_counts"])
         checks.append(check("label", "chi2", score, chi2, p))
+    if reference.get("tokens") and live.get("tokens"):
+        # Word tokens in and out of the vocabulary: a 2x2 chi-squared test and the PSI of the two shares.
+        chi2, p, score = chi_squared(_vocabulary_split(reference), _vocabulary_split(live))
+        checks.append(check("oov", "chi2", score, chi2, p))
     return checks
+
+
+def _vocabulary_split(stats: Mapping[str, Any]) -> dict[str, float]:
+    oov = float(stats.get("oov_tokens", 0))
+    return {"in_vocabulary": float(stats["tokens"]) - oov, "out_of_vocabulary": oov}
 
 
 def detect_drift(

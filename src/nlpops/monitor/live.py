@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 from nlpops.errors import NlpopsError
 from nlpops.monitor.redact import PiiRedactor
 from nlpops.monitor.store import StatsStore, TextRecord, WindowRecord
-from nlpops.reference import CONFIDENCE_EDGES, LENGTH_EDGES
+from nlpops.reference import CONFIDENCE_EDGES, LENGTH_EDGES, oov_counts
 
 logger = logging.getLogger("nlpops.monitor")
 
@@ -37,11 +38,22 @@ class _Counts:
     length: np.ndarray = field(default_factory=lambda: np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64))
     confidence: np.ndarray = field(default_factory=lambda: np.zeros(len(CONFIDENCE_EDGES) - 1, dtype=np.int64))
     label: np.ndarray | None = None
+    tokens: int = 0
+    oov_tokens: int = 0
 
-    def add(self, lengths: np.ndarray, predicted: np.ndarray, confidence: np.ndarray) -> None:
+    def add(
+        self,
+        lengths: np.ndarray,
+        predicted: np.ndarray,
+        confidence: np.ndarray,
+        oov: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         if self.label is None:
             self.label = np.zeros(len(self.labels), dtype=np.int64)
         self.rows += len(lengths)
+        if oov is not None:
+            self.tokens += int(oov[0].sum())
+            self.oov_tokens += int(oov[1].sum())
         self.length += np.bincount(np.searchsorted(_LENGTH_EDGES, lengths, side="right"), minlength=len(self.length))
         bins = np.searchsorted(_CONFIDENCE_EDGES, confidence, side="right")
         self.confidence += np.bincount(bins, minlength=len(self.confidence))
@@ -85,6 +97,8 @@ class LiveStats:
         langs: Langs,
         model_name: str,
         model_version: str,
+        *,
+        vocabulary: AbstractSet[str] | None = None,
     ) -> None:
         """Count one batch of predictions.
 
@@ -95,6 +109,8 @@ class LiveStats:
             langs: one language per text, one language for all, or None (unknown).
             model_name: the served model's name.
             model_version: the served version, as the service reports it.
+            vocabulary: the model's word vocabulary; with it, word tokens and out-of-vocabulary tokens are
+                counted too.
         """
         if not len(texts):
             return
@@ -108,6 +124,7 @@ class LiveStats:
             model_name,
             model_version,
             texts=texts,
+            oov=oov_counts(texts, vocabulary) if vocabulary is not None else None,
         )
 
     def observe_top(
@@ -121,6 +138,7 @@ class LiveStats:
         model_version: str,
         *,
         texts: Sequence[str] | None = None,
+        oov: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """Count predictions given only the top label and its score (what a response carries).
 
@@ -133,6 +151,7 @@ class LiveStats:
             model_name: the served model's name.
             model_version: the served version.
             texts: the texts, needed only when texts are stored.
+            oov: word tokens and out-of-vocabulary tokens per text (:func:`~nlpops.reference.oov_counts`).
         """
         groups = _group_by_language(langs, len(lengths))
         key_labels = tuple(labels)
@@ -143,9 +162,10 @@ class LiveStats:
                 if counts is None or counts.labels != key_labels:
                     counts = self._counts[key] = _Counts(key_labels)
                 if rows is None:
-                    counts.add(lengths, predicted, confidence)
+                    counts.add(lengths, predicted, confidence, oov)
                 else:
-                    counts.add(lengths[rows], predicted[rows], confidence[rows])
+                    part = (oov[0][rows], oov[1][rows]) if oov is not None else None
+                    counts.add(lengths[rows], predicted[rows], confidence[rows], part)
             if self.store_texts and texts is not None:
                 self._keep_texts(texts, predicted, confidence, labels, langs, model_name, model_version)
 
@@ -261,6 +281,8 @@ def _record(key: tuple[str, str, str], counts: _Counts, start: float, end: float
         counts.length.tolist(),
         counts.confidence.tolist(),
         dict(zip(counts.labels, label.tolist(), strict=True)),
+        counts.tokens,
+        counts.oov_tokens,
     )
 
 
@@ -271,16 +293,20 @@ def merge_windows(records: Sequence[WindowRecord]) -> dict[str, Any]:
         records: records of one model (any versions and languages).
 
     Returns:
-        Overall ``rows``, ``length_hist``, ``confidence_hist``, ``label_counts``, ``languages`` (rows per
-        language) and ``by_language`` (the same statistics per language).
+        Overall ``rows``, ``length_hist``, ``confidence_hist``, ``label_counts``, ``tokens``, ``oov_tokens``,
+        ``languages`` (rows per language) and ``by_language`` (the same statistics per language).
     """
     by_language: dict[str, dict[str, Any]] = {}
     for record in records:
         stats = by_language.setdefault(record.lang, _empty())
         _add(stats, record.rows, record.length_hist, record.confidence_hist, record.label_counts)
+        stats["tokens"] += record.tokens
+        stats["oov_tokens"] += record.oov_tokens
     total = _empty()
     for stats in by_language.values():
         _add(total, stats["rows"], stats["length_hist"], stats["confidence_hist"], stats["label_counts"])
+        total["tokens"] += stats["tokens"]
+        total["oov_tokens"] += stats["oov_tokens"]
     total["languages"] = {lang: stats["rows"] for lang, stats in sorted(by_language.items())}
     total["by_language"] = dict(sorted(by_language.items()))
     return total
@@ -294,6 +320,8 @@ def _empty() -> dict[str, Any]:
         "confidence_edges": CONFIDENCE_EDGES,
         "confidence_hist": [0] * (len(CONFIDENCE_EDGES) - 1),
         "label_counts": {},
+        "tokens": 0,
+        "oov_tokens": 0,
     }
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 
 from nlpops.monitor.live import Langs, LiveStats
 
 _Entry = tuple[Sequence[str], np.ndarray, Sequence[str], Langs, str, str]
+VocabularyFor = Callable[[str, str], AbstractSet[str] | None]
 
 
 class PendingObservations:
@@ -25,11 +27,13 @@ class PendingObservations:
     Args:
         live: where the counts go.
         max_pending: queued requests that make :meth:`add` drain at once (bounds memory).
+        vocabulary_for: ``(model name, version) ->`` that version's word vocabulary, or None (no OOV counts).
     """
 
-    def __init__(self, live: LiveStats, *, max_pending: int = 256) -> None:
+    def __init__(self, live: LiveStats, *, max_pending: int = 256, vocabulary_for: VocabularyFor | None = None) -> None:
         self.live = live
         self.max_pending = max_pending
+        self.vocabulary_for = vocabulary_for
         self._queue: deque[_Entry] = deque()
         self._drain_lock = threading.Lock()
 
@@ -69,8 +73,9 @@ class PendingObservations:
 
     def _observe_run(self, run: list[_Entry]) -> None:
         _, _, labels, _, name, version = run[0]
+        vocabulary = self.vocabulary_for(name, version) if self.vocabulary_for is not None else None
         if len(run) == 1:
-            self.live.observe(run[0][0], run[0][1], labels, run[0][3], name, version)
+            self.live.observe(run[0][0], run[0][1], labels, run[0][3], name, version, vocabulary=vocabulary)
             return
         texts = [text for entry in run for text in entry[0]]
         proba = np.concatenate([np.asarray(entry[1]) for entry in run])
@@ -80,7 +85,7 @@ class PendingObservations:
             langs = first
         else:
             langs = [lang for entry in run for lang in _per_text(entry[3], len(entry[0]))]
-        self.live.observe(texts, proba, labels, langs, name, version)
+        self.live.observe(texts, proba, labels, langs, name, version, vocabulary=vocabulary)
 
 
 def _per_text(langs: Langs, n: int) -> Sequence[str | None]:
@@ -89,4 +94,4 @@ def _per_text(langs: Langs, n: int) -> Sequence[str | None]:
     return langs
 
 
-__all__ = ["PendingObservations"]
+__all__ = ["PendingObservations", "VocabularyFor"]

@@ -45,6 +45,7 @@ class ServedModel:
     name: str
     version: str
     manifest: BundleManifest
+    vocabulary: frozenset[str] | None = None  # word vocabulary, for out-of-vocabulary counts
 
 
 CurrentModel = Callable[[], ServedModel | None]
@@ -78,7 +79,7 @@ class ServiceMonitor:
         max_pending: int = 256,
     ) -> None:
         self.live = live
-        self.pending = PendingObservations(live, max_pending=max_pending)
+        self.pending = PendingObservations(live, max_pending=max_pending, vocabulary_for=self._vocabulary_for)
         self.thresholds = thresholds
         self.current_model = current_model
         self.window_s = window_s
@@ -107,6 +108,14 @@ class ServiceMonitor:
             metrics_registry=metrics_registry,
             refresh_interval_s=settings.flush_interval_s,
         )
+
+    def _vocabulary_for(self, name: str, version: str) -> frozenset[str] | None:
+        """The live model's vocabulary, if ``(name, version)`` is the live model (a swap may have happened
+        since the request: then its tokens are not counted, its other statistics are)."""
+        model = self.current_model()
+        if model is None or (model.name, model.version) != (name, version):
+            return None
+        return model.vocabulary
 
     def observe(
         self,
@@ -239,7 +248,9 @@ def current_model_of(app: ServiceApp) -> ServedModel | None:
     loaded = app.reloader.current
     if loaded is None:
         return None
-    return ServedModel(loaded.name, loaded.version, loaded.predictor.manifest)
+    vocabulary = getattr(loaded.predictor, "vocabulary", None)
+    words = vocabulary() if callable(vocabulary) else None
+    return ServedModel(loaded.name, loaded.version, loaded.predictor.manifest, words)
 
 
 def monitor_hooks(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,9 @@ CREATE TABLE IF NOT EXISTS window_stats (
     rows INTEGER NOT NULL,
     length_hist TEXT NOT NULL,
     confidence_hist TEXT NOT NULL,
-    label_counts TEXT NOT NULL
+    label_counts TEXT NOT NULL,
+    tokens INTEGER NOT NULL DEFAULT 0,
+    oov_tokens INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS window_stats_model ON window_stats (model, version, ts_end);
 CREATE TABLE IF NOT EXISTS texts (
@@ -55,6 +57,8 @@ class WindowRecord:
     length_hist: list[int]
     confidence_hist: list[int]
     label_counts: dict[str, int]
+    tokens: int = 0  # word tokens seen (vocabulary-based models; 0 otherwise)
+    oov_tokens: int = 0  # of which not in the model's vocabulary
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,18 @@ class TextRecord:
     text: str
     label: str
     score: float
+
+
+# Columns added after the first release: a store written by an older nlpops gets them (zeros) on open.
+_ADDED_COLUMNS = {"tokens": "INTEGER NOT NULL DEFAULT 0", "oov_tokens": "INTEGER NOT NULL DEFAULT 0"}
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    present = {row[1] for row in conn.execute("PRAGMA table_info(window_stats)")}
+    for column, kind in _ADDED_COLUMNS.items():
+        if column not in present:
+            with suppress(sqlite3.OperationalError):  # another process added it a moment ago
+                conn.execute(f"ALTER TABLE window_stats ADD COLUMN {column} {kind}")
 
 
 class StatsStore:
@@ -89,6 +105,7 @@ class StatsStore:
             with closing(sqlite3.connect(self.path, timeout=self.timeout_s)) as conn:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
+                _add_missing_columns(conn)
                 with conn:
                     yield conn
         except sqlite3.Error as exc:
@@ -124,13 +141,15 @@ class StatsStore:
                 json.dumps(r.length_hist),
                 json.dumps(r.confidence_hist),
                 json.dumps(r.label_counts),
+                r.tokens,
+                r.oov_tokens,
             )
             for r in records
         ]
         with self._connect() as conn:
             conn.executemany(
                 "INSERT INTO window_stats (ts_start, ts_end, model, version, lang, rows, length_hist, "
-                "confidence_hist, label_counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "confidence_hist, label_counts, tokens, oov_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -166,8 +185,8 @@ class StatsStore:
             ConfigError: the store cannot be read.
         """
         query = (
-            "SELECT ts_start, ts_end, model, version, lang, rows, length_hist, confidence_hist, label_counts "
-            "FROM window_stats WHERE model = ? AND ts_end >= ?"
+            "SELECT ts_start, ts_end, model, version, lang, rows, length_hist, confidence_hist, label_counts, "
+            "tokens, oov_tokens FROM window_stats WHERE model = ? AND ts_end >= ?"
         )
         params: list[object] = [model, since_ts]
         if version is not None:
@@ -176,8 +195,8 @@ class StatsStore:
         with self._connect() as conn:
             found = conn.execute(query + " ORDER BY id", params).fetchall()
         return [
-            WindowRecord(a, b, m, v, lang, n, json.loads(lh), json.loads(ch), json.loads(lc))
-            for a, b, m, v, lang, n, lh, ch, lc in found
+            WindowRecord(a, b, m, v, lang, n, json.loads(lh), json.loads(ch), json.loads(lc), tok, oov)
+            for a, b, m, v, lang, n, lh, ch, lc, tok, oov in found
         ]
 
     def load_texts(self, model: str | None = None, *, limit: int = 1000) -> list[TextRecord]:

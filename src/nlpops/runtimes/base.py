@@ -65,5 +65,10 @@ class BasePredictor:
         """Cost of each text for batching budgets: characters here, tokens where a runtime has a tokenizer."""
         return [len(t) for t in texts]
 
+    def vocabulary(self) -> frozenset[str] | None:
+        """The model's word vocabulary, for the live out-of-vocabulary statistic; None for models without one
+        (subword tokenizers never see an unknown word)."""
+        return None
+
 
 __all__ = ["BasePredictor", "Predictor"]

@@ -52,6 +52,15 @@ def text_vectorizers(estimator: Any, prefix: str = "") -> Iterator[tuple[str, An
             yield from text_vectorizers(child, f"{prefix}.{name}" if prefix else name)
 
 
+def word_vocabulary(pipeline: Any) -> frozenset[str]:
+    """The single words of a pipeline's word-level vectorizers (n-grams of several words left out)."""
+    words: set[str] = set()
+    for _, vectorizer in text_vectorizers(pipeline):
+        if getattr(vectorizer, "analyzer", None) == "word" and hasattr(vectorizer, "vocabulary_"):
+            words.update(term for term in vectorizer.vocabulary_ if " " not in term)
+    return frozenset(words)
+
+
 def save_pipeline(pipeline: Any, directory: Path, *, skops: bool = False) -> None:
     """Save a fitted pipeline: declaratively when it is TF-IDF features + a linear classifier, else with skops.
 
@@ -307,6 +316,13 @@ class SklearnPredictor(BasePredictor):
                 f'Bundle "{bundle.path}": the model\'s classes {classes[:5]}... do not match the manifest labels.'
             )
         self._has_proba = hasattr(self.pipeline, "predict_proba")
+        self._vocabulary: frozenset[str] | None = None
+
+    def vocabulary(self) -> frozenset[str] | None:
+        """The word vocabulary of the pipeline's word vectorizers (computed once)."""
+        if self._vocabulary is None:
+            self._vocabulary = word_vocabulary(self.pipeline)
+        return self._vocabulary or None
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         if self._has_proba:
@@ -336,4 +352,5 @@ __all__ = [
     "load_skops",
     "save_pipeline",
     "text_vectorizers",
+    "word_vocabulary",
 ]
