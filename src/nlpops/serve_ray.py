@@ -6,6 +6,12 @@ its reference texts, warmed) and answers the same routes and JSON (``POST /v1/cl
 gathered (up to ``serving.max_batch_size`` requests, waiting at most ``serving.max_wait_ms``) into one model call;
 ``nlpops_batch_size`` on ``/metrics`` shows the texts per call. Replicas autoscale between the given bounds.
 
+Hot swap works as in the plain service: for ``NAME@ALIAS`` each replica follows the alias (every
+``serving.poll_interval_s``) with the same :class:`~nlpops.serve.reload.ModelReloader`, which loads, verifies
+and warms a new version in the background and switches it in; a batch pins the model it started with, so
+every answer reports the version that computed it. On a cluster every replica must reach the registry (a
+shared volume, or the MLflow backend).
+
 Ray is imported lazily (``pip install "nlpops[ray]"``). ``app_builder`` is the ``import_path`` of the Ray Serve
 config file that ``nlpops deploy --target ray`` writes.
 """
@@ -15,7 +21,8 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import orjson
@@ -25,7 +32,8 @@ from nlpops.errors import MissingExtraError, NlpopsError, RequestError, ServingE
 from nlpops.serve.auth import ApiKeys
 from nlpops.serve.decode import RequestLimits, decode_classify
 from nlpops.serve.metrics import CONTENT_TYPE, ServiceMetrics
-from nlpops.serve.source import load_model, source_for_ref
+from nlpops.serve.reload import ModelReloader
+from nlpops.serve.source import LoadedModel, follows_alias, load_model, source_for_ref
 
 if TYPE_CHECKING:
     from ray.serve import Application
@@ -51,30 +59,58 @@ class RayClassifier:
     """
 
     def __init__(self, ref: str, serving: ServingSettings, registry: RegistrySettings) -> None:
-        self.model = load_model(source_for_ref(ref, registry)())
+        source = source_for_ref(ref, registry)
         self.serving = serving
         self.metrics = ServiceMetrics(multiprocess_dir="")
-        self.metrics.set_live_model(self.model.name, self.model.version, None)
+        self.reloader = ModelReloader(
+            source,
+            self.metrics,
+            poll_interval_s=serving.poll_interval_s if follows_alias(ref) else None,
+            initial=load_model(source()),
+        )
+        self._following = False
         self._keys = ApiKeys(serving.api_keys)
         self._limits = RequestLimits(serving.max_texts_per_request, serving.max_chars_per_text, serving.truncate)
 
-    async def predict_batch(self, requests: list[list[str]]) -> list[np.ndarray]:
-        """Unbatched here; the deployment overrides it with ``@serve.batch`` around :meth:`predict_many`."""
-        return self.predict_many(requests)
+    @property
+    def model(self) -> LoadedModel:
+        """The live model (loaded at construction, swapped when the alias moves)."""
+        current = self.reloader.current
+        assert current is not None  # set at construction
+        return current
 
-    def predict_many(self, requests: list[list[str]]) -> list[np.ndarray]:
-        """One model call for the texts of every request Ray gathered; one probability array per request."""
+    def follow(self) -> None:
+        """Start following the alias; needs the replica's event loop, so the first request (or health check)
+        calls it."""
+        if not self._following:
+            self._following = True
+            self.reloader.start()
+
+    async def check_health(self) -> None:
+        """Ray Serve's periodic health check: also starts following the alias on an idle replica."""
+        self.follow()
+
+    async def predict_one(self, texts: list[str]) -> tuple[LoadedModel, np.ndarray]:
+        """One request's texts: the model that answered and the probabilities. Unbatched here; the deployment
+        overrides it to go through Ray's ``@serve.batch`` around :meth:`predict_many`."""
+        return self.predict_many([texts])[0]
+
+    def predict_many(self, requests: list[list[str]]) -> list[tuple[LoadedModel, np.ndarray]]:
+        """One model call for the texts of every request Ray gathered: per request, the model that answered
+        (pinned for the whole batch, so a swap never splits one) and its probability array."""
+        model = self.model
         texts = [t for request in requests for t in request]
         started = time.perf_counter()
-        proba = np.asarray(self.model.predictor.predict_proba(texts))
+        proba = np.asarray(model.predictor.predict_proba(texts))
         self.metrics.batch_size.observe(len(texts))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         bounds = np.cumsum([len(r) for r in requests])[:-1]
-        return list(np.split(proba, bounds))
+        return [(model, part) for part in np.split(proba, bounds)]
 
     async def handle(self, method: str, path: str, headers: dict[bytes, bytes], body: bytes) -> tuple[int, bytes, str]:
         """Answer one HTTP request: ``(status, body, content type)``; errors as the plain service writes them."""
         started = time.perf_counter()
+        self.follow()
         route = path if path in _ROUTES else "other"
         try:
             if path not in _ROUTES:
@@ -121,10 +157,10 @@ class RayClassifier:
     async def classify(self, body: bytes) -> bytes:
         """The ``/v1/classify`` answer for a raw body (decoded and checked like the plain service)."""
         request = decode_classify(body, self._limits)
-        proba = await self.predict_batch(request.texts)  # type: ignore[arg-type]  # @serve.batch takes one item
-        labels = self.model.predictor.labels
+        model, proba = await self.predict_one(list(request.texts))
+        labels = model.predictor.labels
         lang = request.lang
-        languages = self.model.predictor.manifest.languages
+        languages = model.predictor.manifest.languages
         if lang is None and len(languages) == 1:
             lang = languages[0]
         predictions: list[dict[str, Any]] = []
@@ -134,8 +170,8 @@ class RayClassifier:
             if request.return_scores:
                 prediction["scores"] = dict(zip(labels, row.tolist(), strict=True))
             predictions.append(prediction)
-            self.metrics.predictions.labels(model=self.model.name, label=labels[index]).inc()
-        return orjson.dumps({"model": self.model.name, "version": self.model.version, "predictions": predictions})
+            self.metrics.predictions.labels(model=model.name, label=labels[index]).inc()
+        return orjson.dumps({"model": model.name, "version": model.version, "predictions": predictions})
 
 
 def _import_serve() -> Any:
@@ -159,14 +195,21 @@ def _deployment_class(serve: Any) -> type:
             self.predict_batch.set_batch_wait_timeout_s(serving.max_wait_ms / 1000.0)
 
         @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002)  # type: ignore[untyped-decorator]
-        async def predict_batch(self, requests: list[list[str]]) -> list[np.ndarray]:
+        async def predict_batch(self, requests: list[list[str]]) -> list[tuple[LoadedModel, np.ndarray]]:
             return self.predict_many(requests)
+
+        async def predict_one(self, texts: list[str]) -> tuple[LoadedModel, np.ndarray]:
+            # Ray gathers concurrent calls into one predict_batch; each caller gets its own request's item.
+            one_item = cast("Callable[[list[str]], Awaitable[tuple[LoadedModel, np.ndarray]]]", self.predict_batch)
+            return await one_item(texts)
 
         async def __call__(self, request: Any) -> Response:
             body = await request.body()
-            status, payload, kind = await self.handle(
-                request.method, request.url.path, dict(request.scope["headers"]), body
-            )
+            path = request.url.path
+            root = str(request.scope.get("root_path") or "")  # the application's route prefix, if any
+            if root and path.startswith(root):
+                path = path[len(root) :] or "/"
+            status, payload, kind = await self.handle(request.method, path, dict(request.scope["headers"]), body)
             return Response(payload, status_code=status, media_type=kind)
 
     return NlpopsClassifier

@@ -166,3 +166,37 @@ def _batch_stats(metrics: str) -> tuple[float, float]:
     count = re.search(r"^nlpops_batch_size_count (\S+)$", metrics, re.M)
     assert total and count, metrics[:500]
     return float(total.group(1)), float(count.group(1))
+
+
+@pytest.mark.slow
+def test_serve_ray_follows_the_alias(ray_url: tuple[str, Path], tmp_path: Path) -> None:
+    from nlpops.registry import SqliteRegistry
+    from nlpops.serve_ray import build_ray_app
+
+    url, _ = ray_url  # the module's Ray instance; this application gets its own route prefix
+    home = tmp_path / "registry"
+    registry = SqliteRegistry(home)
+    first = registry.register(tiny_tfidf_bundle(tmp_path / "v1", name="swap").path)
+    second = registry.register(tiny_tfidf_bundle(tmp_path / "v2", name="swap", c=0.5).path)
+    registry.promote("swap", first.version)
+    serving = ServingSettings(max_batch_size=16, max_wait_ms=20.0, poll_interval_s=0.3)
+    serve.run(build_ray_app("swap@production", serving, RegistrySettings(home=home)), name="swap", route_prefix="/swap")
+    try:
+
+        def version() -> str:
+            answer = httpx.post(f"{url}/swap/v1/classify", json={"text": "my card"}, timeout=30)
+            assert answer.status_code == 200, answer.text
+            return str(answer.json()["version"])
+
+        assert version() == str(first.version)
+        registry.promote("swap", second.version)
+        deadline = time.monotonic() + 60
+        while version() != str(second.version):
+            assert time.monotonic() < deadline, "the Ray replica never switched to the promoted version"
+            time.sleep(0.2)
+        models = httpx.get(f"{url}/swap/v1/models", timeout=30).json()["models"]
+        assert models[0]["version"] == str(second.version)
+        metrics = httpx.get(f"{url}/swap/metrics", timeout=30).text
+        assert 'nlpops_model_swaps_total{model="swap"} 1.0' in metrics
+    finally:
+        serve.delete("swap")
