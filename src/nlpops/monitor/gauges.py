@@ -25,15 +25,33 @@ class DriftGauges:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         labels = ["model", "version", "statistic", "lang"]
-        self.psi = Gauge(DRIFT_PSI, "Population stability index, live vs reference", labels, registry=registry)
-        self.p_value = Gauge(DRIFT_P_VALUE, "p-value of the drift test (KS or chi-squared)", labels, registry=registry)
+        # With several workers each one computes drift over the shared store; the most recent verdict of a
+        # live worker is the service's (not one series per worker pid).
+        mode = "livemostrecent"
+        self.psi = Gauge(
+            DRIFT_PSI,
+            "Population stability index, live vs reference",
+            labels,
+            registry=registry,
+            multiprocess_mode=mode,
+        )
+        self.p_value = Gauge(
+            DRIFT_P_VALUE,
+            "p-value of the drift test (KS or chi-squared)",
+            labels,
+            registry=registry,
+            multiprocess_mode=mode,
+        )
         self.detected = Gauge(
             DRIFT_DETECTED,
             "1 when the statistic drifted (PSI and p-value beyond thresholds)",
             labels,
             registry=registry,
+            multiprocess_mode=mode,
         )
-        self.live_rows = Gauge(LIVE_ROWS, "Live texts in the drift window", ["model", "version"], registry=registry)
+        self.live_rows = Gauge(
+            LIVE_ROWS, "Live texts in the drift window", ["model", "version"], registry=registry, multiprocess_mode=mode
+        )
 
     def update(self, report: DriftReport) -> None:
         """Set every gauge from ``report``.
