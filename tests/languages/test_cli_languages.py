@@ -51,11 +51,14 @@ def test_cli_compare_languages_prints_the_table_and_json(tmp_path: Path) -> None
         assert set(figures["per_language_macro_f1"]) == {"de", "en", "ja"}
         assert figures["size_bytes"] > 0
         assert figures["p95_ms"] >= figures["p50_ms"] > 0
+        assert figures["memory_measured"] == "process" and figures["memory_bytes"] > 20e6  # a whole process
+    per_language, multilingual = report["strategies"]
+    assert per_language["memory_bytes"] > multilingual["memory_bytes"]  # three models and a detector vs one
     assert report["detection_accuracy"] >= 0.95
     table = _run("compare-languages", str(train), "--test", str(test), cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     assert "macro-F1 ja" in table.stdout
-    assert "bundle size MB" in table.stdout
+    assert "bundle size MB" in table.stdout and "memory MB (process)" in table.stdout
 
 
 def test_cli_train_strategy_registers_a_model_set(tmp_path: Path) -> None:

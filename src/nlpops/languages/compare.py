@@ -40,7 +40,10 @@ class StrategyFigures:
         macro_f1: overall macro-F1 on the test split.
         per_language_macro_f1: macro-F1 per language of the test split.
         size_bytes: bundle size on disk.
-        memory_bytes: resident memory added by loading the bundle and predicting once.
+        memory_bytes: resident memory of a fresh process that loaded the bundle and predicted once (what one
+            service replica needs) when the caller measures it so; else the growth of this process's memory.
+        memory_measured: ``process`` (a fresh process) or ``growth`` (in this process: understates, since
+            libraries loaded earlier are not counted).
         p50_ms / p95_ms: latency of one text per call.
         batch_texts_per_s: throughput with batches of 64 texts.
     """
@@ -53,6 +56,7 @@ class StrategyFigures:
     p50_ms: float
     p95_ms: float
     batch_texts_per_s: float
+    memory_measured: str = "growth"
 
 
 @dataclass(frozen=True)
@@ -97,9 +101,15 @@ def measure_predictor(load: Callable[[], Predictor], texts: Sequence[str]) -> tu
     return memory, p50, p95, rate
 
 
-def _figures(strategy: str, bundle: Bundle, test: Dataset) -> StrategyFigures:
+MemoryMeter = Callable[[Path], int]
+"""Resident memory of a fresh process serving the bundle at the given path (e.g. from ``nlpops profile``)."""
+
+
+def _figures(strategy: str, bundle: Bundle, test: Dataset, measure_memory: MemoryMeter | None) -> StrategyFigures:
     metrics = bundle.manifest.metrics
     memory, p50, p95, rate = measure_predictor(lambda: load_predictor(bundle), test.texts)
+    if measure_memory is not None:
+        memory = measure_memory(bundle.path)
     return StrategyFigures(
         strategy=strategy,
         macro_f1=float(metrics.get("macro_f1", 0.0)),
@@ -109,6 +119,7 @@ def _figures(strategy: str, bundle: Bundle, test: Dataset) -> StrategyFigures:
         p50_ms=p50,
         p95_ms=p95,
         batch_texts_per_s=rate,
+        memory_measured="growth" if measure_memory is None else "process",
     )
 
 
@@ -119,6 +130,7 @@ def compare_languages(
     *,
     workdir: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
+    measure_memory: MemoryMeter | None = None,
 ) -> LanguageComparison:
     """Train a per-language model set and one multilingual bundle on the same split; measure both.
 
@@ -128,6 +140,8 @@ def compare_languages(
         test: held-out data (same).
         workdir: where the two bundles are written (kept); default: a temporary folder, removed afterwards.
         progress: called with short progress messages.
+        measure_memory: measures a bundle's memory in a fresh process (``nlpops compare-languages`` passes
+            ``nlpops profile``'s); None: the growth of this process's memory, which understates.
 
     Returns:
         The comparison (see :class:`LanguageComparison`).
@@ -156,7 +170,10 @@ def compare_languages(
         multilingual = build_bundle(config, train, test, base / "multilingual", progress=progress, overwrite=True)
         step("measuring memory and latency")
         load_predictor(multilingual)  # imports the runtime's framework before any memory is measured
-        figures = [_figures("per-language", model_set, test), _figures("multilingual", multilingual, test)]
+        figures = [
+            _figures("per-language", model_set, test, measure_memory),
+            _figures("multilingual", multilingual, test, measure_memory),
+        ]
         router = load_predictor(model_set)
         detected = router.route(test.texts) if isinstance(router, RouterPredictor) else []
     finally:
@@ -180,4 +197,4 @@ def compare_languages(
     )
 
 
-__all__ = ["LanguageComparison", "StrategyFigures", "compare_languages", "measure_predictor"]
+__all__ = ["LanguageComparison", "MemoryMeter", "StrategyFigures", "compare_languages", "measure_predictor"]
