@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from prometheus_client import CollectorRegistry, Gauge
 
 from nlpops.monitor.drift import DriftReport
@@ -27,7 +29,7 @@ class DriftGauges:
         labels = ["model", "version", "statistic", "lang"]
         # With several workers each one computes drift over the shared store; the most recent verdict of a
         # live worker is the service's (not one series per worker pid).
-        mode = "livemostrecent"
+        mode: Final = "livemostrecent"
         self.psi = Gauge(
             DRIFT_PSI,
             "Population stability index, live vs reference",
