@@ -50,6 +50,13 @@ def test_export_tfidf_manifest_keeps_labels_and_records_parity(word_tfidf_bundle
     assert export["forced"] is False
 
 
+def test_export_tfidf_keeps_the_word_vocabulary_for_oov_counts(word_tfidf_bundle: Bundle, tmp_path: Path) -> None:
+    result = export_bundle(word_tfidf_bundle, tmp_path / "onnx")
+    assert result.bundle.manifest.runtime_options["vocabulary_file"] == "words.json"
+    exported, native = load_predictor(result.bundle), load_predictor(word_tfidf_bundle)
+    assert exported.vocabulary() == native.vocabulary() and "card" in (exported.vocabulary() or ())
+
+
 # Spacing, case, punctuation, accents, emoji, one-letter words: char_wb pads and splits words exactly so.
 AWKWARD = ["  my   card\thas NOT arrived ", "a b c d", "Café-crème, s'il vous plaît!", "top up 😀😀 now", "x"]
 

@@ -9,6 +9,7 @@ manifest records the measured agreement under ``export``.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from nlpops.bundle import Bundle, load_bundle, new_version, save_bundle
 from nlpops.errors import ExportError
 from nlpops.families.base import package_versions
 from nlpops.runtimes import load_predictor
-from nlpops.runtimes.onnx import MODEL_FILE
+from nlpops.runtimes.onnx import MODEL_FILE, WORDS_FILE
 
 Quantization = Literal["none", "int8"]
 MAX_DISAGREEMENT = 0.005
@@ -81,9 +82,14 @@ def _convert(source: Bundle, staging: Path, quantize: Quantization) -> dict[str,
     runtime = source.manifest.runtime
     if runtime == "sklearn":
         from nlpops.export.sklearn import convert_pipeline
-        from nlpops.runtimes.sklearn import load_pipeline
+        from nlpops.runtimes.sklearn import load_pipeline, word_vocabulary
 
-        options = convert_pipeline(load_pipeline(source.path), staging / MODEL_FILE)
+        pipeline = load_pipeline(source.path)
+        options = convert_pipeline(pipeline, staging / MODEL_FILE)
+        words = word_vocabulary(pipeline)
+        if words:  # the graph holds the vocabulary but cannot list it: kept apart for out-of-vocabulary counts
+            (staging / WORDS_FILE).write_text(json.dumps(sorted(words), ensure_ascii=False), encoding="utf-8")
+            options["vocabulary_file"] = WORDS_FILE
     elif runtime == "torch":
         from nlpops.export.encoder import convert_encoder_bundle
 

@@ -12,6 +12,7 @@ Importing or using this module never imports torch, transformers, scikit-learn o
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from nlpops.errors import MissingExtraError, RuntimeLoadError
 from nlpops.runtimes.base import BasePredictor
 
 MODEL_FILE = "model.onnx"
+WORDS_FILE = "words.json"  # the word vocabulary of an exported TF-IDF graph (for out-of-vocabulary counts)
 THREADS_ENV = "NLPOPS_ONNX__INTRA_OP_THREADS"
 
 
@@ -207,6 +209,8 @@ class OnnxPredictor(BasePredictor):
         self.threads = resolve_intra_op_threads(intra_op_threads, options)
         self.session = open_session(bundle.file(str(options.get("model_file", MODEL_FILE))), self.threads)
         self._inputs = [i.name for i in self.session.get_inputs()]
+        self._words_path: Path | None = None
+        self._words: frozenset[str] | None = None
         if self.kind == "sklearn":
             self._output = str(options.get("output", "probabilities"))
             self._scores_are_margins = bool(options.get("margins", False))
@@ -217,6 +221,8 @@ class OnnxPredictor(BasePredictor):
                     f"know (known: {', '.join(_TEXT_TRANSFORMS)}). Upgrade nlpops."
                 )
             self._transform = _TEXT_TRANSFORMS.get(transform) if transform else None
+            words_file = options.get("vocabulary_file")
+            self._words_path = bundle.file(str(words_file)) if words_file else None
         elif self.kind == "encoder":
             self.max_length = int(options.get("max_length", 256))
             self.pooling = str(options.get("pooling", "mean"))
@@ -236,6 +242,17 @@ class OnnxPredictor(BasePredictor):
                 f'Bundle "{bundle.path}" has ONNX graph kind "{self.kind}", which this nlpops does not know '
                 "(known: sklearn, encoder). Upgrade nlpops."
             )
+
+    def vocabulary(self) -> frozenset[str] | None:
+        """The word vocabulary of an exported TF-IDF graph (read once from ``words.json``); None for encoders."""
+        if self._words_path is None:
+            return None
+        if self._words is None:
+            try:
+                self._words = frozenset(json.loads(self._words_path.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:
+                raise RuntimeLoadError(f'"{self._words_path}" is not a readable word list: {exc}') from exc
+        return self._words
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         if self.kind == "sklearn":
@@ -278,6 +295,7 @@ __all__ = [
     "CHAR_WB_PAD",
     "MODEL_FILE",
     "THREADS_ENV",
+    "WORDS_FILE",
     "LinearHead",
     "OnnxPredictor",
     "length_sorted_batches",
