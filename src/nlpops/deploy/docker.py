@@ -24,6 +24,9 @@ DOCKERIGNORE = """# Rendered by nlpops deploy: keep the build context small and 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+")
 
 
+# Installed without their dependencies: tokenizers depends on huggingface-hub (with hf-xet and fsspec, about
+# 25 MB) for downloading from the Hub, which a service never does (Tokenizer.from_file needs none of it).
+NO_DEPS = frozenset({"tokenizers"})
 # The MLflow client, for services that read their model from an MLflow registry (the "mlflow" extra).
 MLFLOW_REQUIREMENT = "mlflow-skinny>=2.18,<4"
 
@@ -61,6 +64,12 @@ def render_dockerfile(ctx: DeployContext) -> str:
     probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/healthz', timeout=2)"
     copy_bundle = f"COPY --chown={USER_ID}:{USER_ID} bundle/ /app/bundle/\n" if ctx.bundle_dir is not None else ""
     cmd = ["serve", ctx.ref]
+    packages = install_packages(ctx)
+    # Only where nothing else needs their dependencies: the ONNX runtime (transformers does need the Hub client).
+    skip_deps = NO_DEPS if ctx.runtime == "onnx" else frozenset()
+    with_deps = [p for p in packages if requirement_name(p) not in skip_deps]
+    no_deps = [p for p in packages if requirement_name(p) in skip_deps]
+    no_deps_step = f" \\\n    && pip install --no-deps \\\n        {_quoted(no_deps)}" if no_deps else ""
     registry_env = "".join(f" \\\n    {key}={json.dumps(value)}" for key, value in ctx.registry_env().items())
     return f"""# syntax=docker/dockerfile:1
 # Rendered by nlpops {__version__} (nlpops deploy) for model "{ctx.name}", runtime {ctx.runtime}.
@@ -74,7 +83,7 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 RUN pip install --no-deps "nlpops=={__version__}" \\
     && pip install \\
-        {_quoted(install_packages(ctx))}
+        {_quoted(with_deps)}{no_deps_step}
 
 FROM {BASE_IMAGE} AS runtime
 RUN groupadd --system --gid {USER_ID} nlpops \\
