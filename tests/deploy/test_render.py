@@ -180,6 +180,18 @@ def test_render_batch_mode_has_no_online_service(plans: dict[str, dict[str, Any]
     assert "Deployment" not in kinds and kinds.count("CronJob") == 2
 
 
+def test_render_batch_cronjob_runs_the_plans_workers(plans: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    plan = json.loads(json.dumps(plans["nightly_batch"]))
+    plan["capacity"]["batch"]["workers_for_window"] = 3  # as a bigger volume or a shorter window would need
+    render_deployment(build_context(plan), "kubernetes", tmp_path)  # validates every object too
+    job = next(o for o in _objects(tmp_path) if o["kind"] == "CronJob" and o["metadata"]["name"].endswith("-batch"))
+    (container,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"][-2:] == ["--workers", "3"]
+    cap = plan["capacity"]
+    assert float(container["resources"]["requests"]["cpu"]) == 3 * float(cap["cpu_request"])
+    assert container["resources"]["requests"]["memory"] == f"{3 * cap['memory_request_mib']}Mi"
+
+
 def test_render_secret_holds_placeholder_unless_keys_given(plans: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     ctx = build_context(plans["poc_english"])
     render_deployment(ctx, "kubernetes", tmp_path / "a")

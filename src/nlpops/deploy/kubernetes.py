@@ -37,11 +37,16 @@ def _meta(name: str, labels: dict[str, str]) -> dict[str, Any]:
     return {"name": name, "labels": labels}
 
 
-def _resources(ctx: DeployContext) -> dict[str, Any]:
+def _resources(ctx: DeployContext, processes: int = 1) -> dict[str, Any]:
+    """Requests and limits of one pod running ``processes`` model processes (a batch run's workers)."""
     cap = ctx.capacity
+    cpu = float(cap["cpu_request"]) * processes
     resources: dict[str, Any] = {
-        "requests": {"cpu": str(cap["cpu_request"]), "memory": memory_quantity(cap["memory_request_mib"])},
-        "limits": {"memory": memory_quantity(cap["memory_limit_mib"])},
+        "requests": {
+            "cpu": str(cap["cpu_request"]) if processes == 1 else f"{cpu:g}",
+            "memory": memory_quantity(cap["memory_request_mib"] * processes),
+        },
+        "limits": {"memory": memory_quantity(cap["memory_limit_mib"] * processes)},
     }
     if ctx.gpu:
         resources["limits"]["nvidia.com/gpu"] = 1
@@ -256,7 +261,9 @@ def pod_monitor(ctx: DeployContext) -> Manifest:
     }
 
 
-def _cron_job(ctx: DeployContext, name: str, schedule: str, args: list[str], *, writable: bool) -> Manifest:
+def _cron_job(
+    ctx: DeployContext, name: str, schedule: str, args: list[str], *, writable: bool, processes: int = 1
+) -> Manifest:
     volumes, mounts = _volumes(ctx, registry_writable=writable)
     volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": f"{ctx.slug}-data"}})
     mounts.append({"name": "data", "mountPath": "/data"})
@@ -285,7 +292,7 @@ def _cron_job(ctx: DeployContext, name: str, schedule: str, args: list[str], *, 
                                     "image": ctx.image,
                                     "args": args,
                                     "envFrom": _env_sources(ctx),
-                                    "resources": _resources(ctx),
+                                    "resources": _resources(ctx, processes),
                                     "securityContext": _container_security(),
                                     "volumeMounts": mounts,
                                 }
@@ -360,8 +367,12 @@ def render_kubernetes_objects(
         if ctx.checklist["infrastructure"].get("prometheus"):
             objects.append(pod_monitor(ctx) if kserve else service_monitor(ctx))
     if mode in ("batch", "both"):
+        # As many worker processes as the plan needs to finish a run within its batch window.
+        workers = max(1, int((ctx.capacity.get("batch") or {}).get("workers_for_window") or 1))
         args = ["batch", ctx.ref, "--input", "/data/input.csv", "--output", "/data/predictions.csv"]
-        objects.append(_cron_job(ctx, f"{ctx.slug}-batch", batch_schedule, args, writable=False))
+        args += ["--workers", str(workers)]
+        job = _cron_job(ctx, f"{ctx.slug}-batch", batch_schedule, args, writable=False, processes=workers)
+        objects.append(job)
     schedule = ctx.checklist["retraining"].get("schedule")
     if schedule:
         args = ["retrain", "--data", "/data/train.csv", "--name", ctx.name, "--alias", ctx.alias]
