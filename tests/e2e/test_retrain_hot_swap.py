@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -26,6 +22,9 @@ import pytest
 from nlpops.checklist import RegistrySettings
 from nlpops.data import Dataset, bundled_dataset, read_dataset
 from nlpops.registry import open_registry
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
+from serve_support import clean_env, cli_server
 
 NLPOPS = str(Path(sys.executable).parent / "nlpops")
 POLL_INTERVAL_S = 0.2
@@ -51,12 +50,6 @@ def _write_csv(path: Path, texts: list[str], labels: list[str]) -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _run(*args: str, cwd: Path, env: dict[str, str]) -> dict:
     result = subprocess.run([NLPOPS, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -64,49 +57,9 @@ def _run(*args: str, cwd: Path, env: dict[str, str]) -> dict:
     return dict(json.loads(result.stdout))
 
 
-@contextmanager
-def _service(ref: str, cwd: Path, env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = cwd / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [NLPOPS, "serve", ref, "--port", str(port), "--config", "nlpops.yaml"],
-            cwd=cwd,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for(lambda: _ready(url), 120, f"nlpops serve {ref} did not become ready", process, log)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=5).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _wait_for(
-    condition: Callable[[], bool],
-    timeout_s: float,
-    message: str,
-    process: subprocess.Popen[bytes] | None = None,
-    log: Path | None = None,
-) -> None:
+def _wait_for(condition: Callable[[], bool], timeout_s: float, message: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
-        if process is not None and process.poll() is not None:
-            raise AssertionError(f"nlpops serve exited: {log.read_text(errors='replace') if log else ''}")
         assert time.monotonic() < deadline, message
         time.sleep(0.05)
 
@@ -157,14 +110,13 @@ def test_retrain_promotes_and_hot_swaps_then_refuses_a_worse_challenger(tmp_path
     shuffled = _write_csv(tmp_path / "shuffled.csv", rows.texts, shuffled_labels)
     (tmp_path / "nlpops.yaml").write_text(CONFIG, encoding="utf-8")
     home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NLPOPS_")}
-    env.update({"NLPOPS_HOME": str(home), "NLPOPS_SERVING__POLL_INTERVAL_S": str(POLL_INTERVAL_S)})
+    env = clean_env(NLPOPS_HOME=str(home), NLPOPS_SERVING__POLL_INTERVAL_S=str(POLL_INTERVAL_S))
     retrain = ("retrain", "--config", "nlpops.yaml", "--test", str(holdout), "--json")
 
     first = _run(*retrain, "--data", str(old), cwd=tmp_path, env=env)
     assert first["promoted"] and first["challenger_version"] == 1
 
-    with _service("spam@production", tmp_path, env) as url:
+    with cli_server(["spam@production", "--config", "nlpops.yaml"], env, tmp_path / "serve.log", cwd=tmp_path) as url:
         client = Client(url, test.texts[400:800])
         client.start()
         try:
