@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -21,34 +19,14 @@ from nlpops.languages import train_by_language
 from nlpops.registry import open_registry
 from nlpops.runtimes import load_predictor
 
-NLPOPS = str(Path(sys.executable).parent / "nlpops")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
+from serve_support import cli_server
+
 FOUR = ("de", "ja", "ar", "en")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _serve(args: list[str], home: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {**subprocess_env(home), "NLPOPS_SERVING__POLL_INTERVAL_S": "0.2"}
-    with log.open("wb") as out:
-        process = subprocess.Popen([NLPOPS, "serve", *args, "--port", str(port)], env=env, stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"nlpops serve exited with {process.returncode}: {log.read_text(errors='replace')}")
-        try:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "nlpops serve did not become ready"
-        time.sleep(0.1)
+def _env(home: Path) -> dict[str, str]:
+    return {**subprocess_env(home), "NLPOPS_SERVING__POLL_INTERVAL_S": "0.2"}
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +41,8 @@ def home(tmp_path_factory: pytest.TempPathFactory, sib_set: Bundle) -> Path:
 
 @pytest.fixture(scope="module")
 def service(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    process, url = _serve(["topics@production"], home, tmp_path_factory.mktemp("log") / "serve.log")
-    try:
+    with cli_server(["topics@production"], _env(home), tmp_path_factory.mktemp("log") / "serve.log") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 def _four_language_texts(test: Dataset, per_lang: int = 3) -> tuple[list[str], list[str]]:
@@ -121,16 +95,12 @@ def test_serve_routes_by_the_request_lang(service: str, sib_set: Bundle, sib_tes
 
 
 def test_serve_one_language_of_a_model_set(home: Path, sib_set: Bundle, sib_test: Dataset, tmp_path: Path) -> None:
-    process, url = _serve(["topics@production", "--lang", "de"], home, tmp_path / "serve.log")
-    try:
+    with cli_server(["topics@production", "--lang", "de"], _env(home), tmp_path / "serve.log") as url:
         texts, _ = _four_language_texts(sib_test)
         german = load_predictor(sib_set).for_language("de")  # type: ignore[attr-defined]
         predictions = _classify(url, texts)["predictions"]
         assert [p["label"] for p in predictions] == [label for label, _ in german.predict(texts)]
         assert {p["lang"] for p in predictions} == {"de"}
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 @pytest.mark.slow

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,15 +14,10 @@ from nlpops.runtimes import load_predictor
 from nlpops.testing import tiny_dataset
 from nlpops.testing.conformance import tiny_spacy_bundle
 
-NLPOPS = str(Path(sys.executable).parent / "nlpops")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
+from serve_support import cli_server
+
 TEXTS = [*tiny_dataset().texts, "a completely new sentence", "card", "fee " * 30]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -41,29 +33,8 @@ def test_served_answers_equal_in_process_predictions(
     bundle: Bundle = request.getfixturevalue(which)
     expected = load_predictor(bundle).predict_proba(TEXTS)
     labels = bundle.manifest.labels
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [NLPOPS, "serve", str(bundle.path), "--port", str(port)], stdout=out, stderr=out, env=dict(os.environ)
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, log.read_text(errors="replace")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "nlpops serve did not become ready"
-            time.sleep(0.1)
-        answer = httpx.post(
-            f"http://127.0.0.1:{port}/v1/classify", json={"texts": TEXTS, "return_scores": True}, timeout=60
-        ).json()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with cli_server([str(bundle.path)], dict(os.environ), tmp_path / "serve.log") as url:
+        answer = httpx.post(f"{url}/v1/classify", json={"texts": TEXTS, "return_scores": True}, timeout=60).json()
     predictions = answer["predictions"]
     assert len(predictions) == len(TEXTS)
     for row, prediction in enumerate(predictions):
