@@ -40,10 +40,9 @@ def _meta(name: str, labels: dict[str, str]) -> dict[str, Any]:
 def _resources(ctx: DeployContext, processes: int = 1) -> dict[str, Any]:
     """Requests and limits of one pod running ``processes`` model processes (a batch run's workers)."""
     cap = ctx.capacity
-    cpu = float(cap["cpu_request"]) * processes
     resources: dict[str, Any] = {
         "requests": {
-            "cpu": str(cap["cpu_request"]) if processes == 1 else f"{cpu:g}",
+            "cpu": f"{float(cap['cpu_request']) * processes:g}",
             "memory": memory_quantity(cap["memory_request_mib"] * processes),
         },
         "limits": {"memory": memory_quantity(cap["memory_limit_mib"] * processes)},
@@ -242,7 +241,7 @@ def service_monitor(ctx: DeployContext) -> Manifest:
         "kind": "ServiceMonitor",
         "metadata": _meta(ctx.slug, _labels(ctx, "metrics")),
         "spec": {
-            "selector": {"matchLabels": {"app.kubernetes.io/name": ctx.slug, "app.kubernetes.io/component": "server"}},
+            "selector": {"matchLabels": _server_selector(ctx, None)},
             "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
         },
     }
