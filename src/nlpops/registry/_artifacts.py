@@ -23,6 +23,20 @@ def artifact_dir(home: Path, name: str, version: int) -> Path:
     return home / ARTIFACTS_DIR / name / str(version)
 
 
+def staging_folder(home: Path, prefix: str, cannot: str, advice: str) -> Path:
+    """A new, empty folder under ``home/staging/`` (same file system as its final place, so it can be renamed).
+
+    Raises:
+        RegistryError: "``cannot``: <reason>. ``advice``" when the folder cannot be created.
+    """
+    try:
+        root = home / STAGING_DIR
+        root.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+    except OSError as exc:
+        raise RegistryError(f"{cannot}: {exc.strerror}. {advice}") from exc
+
+
 def stage_bundle(bundle: Bundle, home: Path) -> tuple[Path, Bundle]:
     """Copy a verified bundle into a fresh staging folder under ``home`` and verify the copy.
 
@@ -37,14 +51,9 @@ def stage_bundle(bundle: Bundle, home: Path) -> tuple[Path, Bundle]:
         RegistryError: the copy failed (disk full, permissions) or does not match the original
             (the source changed while it was copied). Nothing is left behind.
     """
-    root = home / STAGING_DIR
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix="bundle-", dir=root))
-    except OSError as exc:
-        raise RegistryError(
-            f'Cannot write to the registry folder "{home}": {exc.strerror}. Check its permissions and free space.'
-        ) from exc
+    staging = staging_folder(
+        home, "bundle-", f'Cannot write to the registry folder "{home}"', "Check its permissions and free space."
+    )
     try:
         for rel in [MANIFEST_NAME, *bundle.manifest.files]:
             target = staging / rel

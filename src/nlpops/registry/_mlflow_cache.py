@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +21,7 @@ from urllib.parse import urlsplit
 
 from nlpops.bundle import MANIFEST_NAME, BundleManifest, load_bundle, read_manifest, sha256_file
 from nlpops.errors import BundleError, RegistryError
-from nlpops.registry._artifacts import STAGING_DIR, discard
+from nlpops.registry._artifacts import discard, staging_folder
 
 CACHE_DIR = "mlflow-cache"
 
@@ -66,15 +65,12 @@ class BundleCache:
         Raises:
             RegistryError: the folder cannot be created.
         """
-        parent = self.root / STAGING_DIR
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-            folder = Path(tempfile.mkdtemp(prefix="download-", dir=parent))
-        except OSError as exc:
-            raise RegistryError(
-                f'Cannot write to the MLflow bundle cache "{self.root}": {exc.strerror}. Check the permissions and '
-                "free space of registry.home (or NLPOPS_HOME)."
-            ) from exc
+        folder = staging_folder(
+            self.root,
+            "download-",
+            f'Cannot write to the MLflow bundle cache "{self.root}"',
+            "Check the permissions and free space of registry.home (or NLPOPS_HOME).",
+        )
         try:
             yield folder
         finally:
