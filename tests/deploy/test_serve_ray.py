@@ -90,7 +90,7 @@ def test_cli_serve_rejects_an_unknown_engine(tiny_bundle: Bundle) -> None:
 
 @pytest.fixture(scope="module")
 def ray_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    from nlpops.serve_ray import build_ray_app
+    from nlpops.serve.ray import build_ray_app
 
     bundle = tiny_tfidf_bundle(tmp_path_factory.mktemp("ray") / "bundle", name="tiny").path
     port = _free_port()
@@ -171,7 +171,7 @@ def _batch_stats(metrics: str) -> tuple[float, float]:
 @pytest.mark.slow
 def test_serve_ray_follows_the_alias(ray_url: tuple[str, Path], tmp_path: Path) -> None:
     from nlpops.registry import SqliteRegistry
-    from nlpops.serve_ray import build_ray_app
+    from nlpops.serve.ray import build_ray_app
 
     url, _ = ray_url  # the module's Ray instance; this application gets its own route prefix
     home = tmp_path / "registry"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nlpops.bundle import read_manifest
-from nlpops.errors import ConfigError, NlpopsError, RuntimeLoadError, ServingError
+from nlpops.errors import NlpopsError, RuntimeLoadError, ServingError
 from nlpops.runtimes import Predictor, load_predictor
 
 if TYPE_CHECKING:
@@ -117,28 +117,17 @@ def follows_alias(ref: str) -> bool:
     return parse_ref(ref).kind == "alias"
 
 
-def _one_language(predictor: Predictor, pointer: ModelPointer) -> Predictor:
-    """The sub-model of ``pointer.lang`` in a model set; ConfigError for a single-model bundle."""
-    select = getattr(predictor, "for_language", None)
-    if select is None:
-        raise ConfigError(
-            f'--lang {pointer.lang}: "{pointer.bundle_path}" is a single model, not a model set. Serve it without '
-            "--lang, or train one model per language: nlpops train --strategy per-language"
-        )
-    selected: Predictor = select(pointer.lang)
-    return selected
-
-
 def load_model(pointer: ModelPointer) -> LoadedModel:
     """Load the bundle ``pointer`` names, check its predictions on reference texts, and warm it up.
 
     Raises:
         BundleError / RuntimeLoadError / MissingExtraError: the bundle cannot be loaded.
+        ConfigError: ``pointer.lang`` is set but the bundle is a single model, not a model set.
         ServingError: the loaded model's outputs are malformed (wrong shape, not probabilities).
     """
     predictor = load_predictor(pointer.bundle_path)
     if pointer.lang is not None:
-        predictor = _one_language(predictor, pointer)
+        predictor = predictor.for_language(pointer.lang)
     texts = verification_texts(predictor)
     try:
         proba = np.asarray(predictor.predict_proba(texts))
