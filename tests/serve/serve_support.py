@@ -1,4 +1,5 @@
-"""Helpers of the serving tests: a real uvicorn server on 127.0.0.1, port 0, in a thread; ``nlpops serve``."""
+"""Helpers of the serving tests: a real uvicorn server on 127.0.0.1, port 0, in a thread (``live_server``, shared
+with the serving conformance suite in ``nlpops.testing.serving``); ``nlpops serve`` as a subprocess."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,30 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from nlpops.checklist import MonitoringSettings, ServingSettings
 from nlpops.serve import ServiceApp, build_app, bundle_source
+from nlpops.testing.serving import live_server
 
-
-@contextmanager
-def live_server(app: ServiceApp) -> Iterator[str]:
-    """Run ``app`` under uvicorn on 127.0.0.1, port 0, in a thread; yield its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, loop="uvloop", http="httptools", log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+__all__ = ["clean_env", "cli_server", "free_port", "live_server", "make_app"]
 
 
 def free_port() -> int:
