@@ -32,7 +32,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def cli_server(args: list[str], env: dict[str, str], log: Path, *, cwd: Path | None = None) -> Iterator[str]:
+def cli_server(
+    args: list[str],
+    env: dict[str, str],
+    log: Path,
+    *,
+    cwd: Path | None = None,
+    command: str = "serve",
+    ready_s: float = 120,
+) -> Iterator[str]:
     """Run ``nlpops serve ARGS --port P`` as a subprocess until it is ready; yield its URL; SIGTERM it after.
 
     Args:
@@ -40,16 +48,18 @@ def cli_server(args: list[str], env: dict[str, str], log: Path, *, cwd: Path | N
         env: the whole environment of the process.
         log: where its output goes (shown when it exits early).
         cwd: its working directory.
+        command: the command that ends up serving (``serve``, or ``demo``, which trains first).
+        ready_s: how long it may take to become ready.
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     nlpops = str(Path(sys.executable).parent / "nlpops")
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [nlpops, "serve", *args, "--port", str(port)], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+            [nlpops, command, *args, "--port", str(port)], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + ready_s
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"nlpops serve exited with {process.returncode}: {log.read_text(errors='replace')}")
@@ -59,7 +69,7 @@ def cli_server(args: list[str], env: dict[str, str], log: Path, *, cwd: Path | N
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("nlpops serve did not become ready in 120 s")
+                raise RuntimeError(f"nlpops {command} did not become ready in {ready_s} s")
             time.sleep(0.1)
         yield url
     finally:

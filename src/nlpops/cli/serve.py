@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.core import ConfigOption
+from nlpops.cli.options import ConfigOption
 
 ENGINES = ("uvicorn", "ray")
 

@@ -87,23 +87,25 @@ def registry_source(registry: Registry, name: str, alias_or_version: str) -> Mod
 def source_for_ref(ref: str, registry_settings: RegistrySettings, lang: str | None = None) -> ModelSource:
     """The source for a ``nlpops serve REF``: a bundle path, ``NAME``, ``NAME@ALIAS`` or ``NAME:VERSION``.
 
-    With ``lang``, every pointer asks for that language's model of a model set only.
+    The ref is resolved now (so a bad one fails at start) by :func:`nlpops.registry.resolve_bundle`, and again
+    at every call for an alias. With ``lang``, every pointer asks for that language's model of a model set only.
 
     Raises:
-        RegistryError: ``ref`` is malformed. NotFoundError: the registry cannot resolve it.
+        RegistryError: ``ref`` is malformed. NotFoundError: the bundle path or the registry entry does not exist.
         BundleError: a bundle path is not a readable bundle.
     """
-    from nlpops.registry import open_registry, parse_ref
+    from nlpops.registry import resolve_bundle
 
-    parsed = parse_ref(ref)
-    if parsed.kind == "path":
-        assert parsed.path is not None
-        source = bundle_source(parsed.path)
+    resolved = resolve_bundle(ref, registry_settings)
+    if resolved.entry is None:
+        source = bundle_source(resolved.path)
     else:
-        assert parsed.name is not None
-        selector = str(parsed.version) if parsed.kind == "version" else str(parsed.alias)
-        source = registry_source(open_registry(registry_settings), parsed.name, selector)
-        source()  # fail now, at start, if the ref does not resolve
+
+        def source() -> ModelPointer:
+            now = resolved.refresh()
+            assert now.entry is not None  # a registry reference keeps its entry
+            return ModelPointer(now.entry.name, str(now.entry.version), Path(now.path))
+
     if lang is None:
         return source
     inner = source
