@@ -213,3 +213,15 @@ def test_serve_ray_follows_the_alias(ray_url: tuple[str, Path], tmp_path: Path) 
         assert 'nlpops_model_swaps_total{model="swap"} 1.0' in metrics
     finally:
         serve.delete("swap")
+
+
+def test_serve_ray_old_module_path_still_works_with_a_deprecation_warning() -> None:
+    import importlib
+    import sys
+
+    from nlpops.serve.ray import app_builder
+
+    sys.modules.pop("nlpops.serve_ray", None)
+    with pytest.warns(DeprecationWarning, match=r"nlpops\.serve\.ray:app_builder"):
+        old = importlib.import_module("nlpops.serve_ray")
+    assert old.app_builder is app_builder

@@ -10,13 +10,12 @@ observe between them) or a plain handler. Adding an endpoint (a task, a protocol
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import orjson
 
 from nlpops.checklist import MonitoringSettings, ServingSettings
 from nlpops.serve.core import Exchange, HttpError, InferenceEndpoint, Reply, Route, ServingCore
-from nlpops.serve.decode import decode_classify
+from nlpops.serve.decode import ClassifyRequest, decode_classify
 from nlpops.serve.encode import encode_classify, models_document
 from nlpops.serve.hooks import HooksFactory, ServiceView
 from nlpops.serve.metrics import CONTENT_TYPE, ServiceMetrics
@@ -27,7 +26,7 @@ _JSON: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
 _HTML: list[tuple[bytes, bytes]] = [(b"content-type", b"text/html; charset=utf-8")]
 _METRICS: list[tuple[bytes, bytes]] = [(b"content-type", CONTENT_TYPE.encode())]
 
-CLASSIFY: InferenceEndpoint[Any] = InferenceEndpoint(decode_classify, encode_classify)
+CLASSIFY: InferenceEndpoint[ClassifyRequest] = InferenceEndpoint(decode_classify, encode_classify)
 """``POST /v1/classify``: :func:`~nlpops.serve.decode.decode_classify` and
 :func:`~nlpops.serve.encode.encode_classify`."""
 
