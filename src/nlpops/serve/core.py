@@ -248,6 +248,7 @@ class ServingCore:
         started = time.perf_counter()
         path = exchange.path
         route = self.routes.get(path)
+        error_body = route.error_body if route is not None else error_document
         extra: Headers = []
         try:
             if route is None:
@@ -263,13 +264,10 @@ class ServingCore:
                 status, body, headers = await route.handler(self, exchange)
         except HttpError as exc:
             status, extra, headers = exc.status, exc.headers, JSON_HEADERS
-            body = (route.error_body if route is not None else error_document)(status, exc.message)
+            body = error_body(status, exc.message)
         except NlpopsError as exc:
             status = exc.http_status if exc.http_status >= 400 else 500
-            body, headers = (
-                (route.error_body if route is not None else error_document)(status, exc.message),
-                JSON_HEADERS,
-            )
+            body, headers = error_body(status, exc.message), JSON_HEADERS
             if isinstance(exc, OverloadedError):
                 extra = [_RETRY_AFTER]
             elif isinstance(exc, AuthError):
@@ -279,7 +277,7 @@ class ServingCore:
         except Exception:  # the one place that catches everything: a bug, answered without a traceback
             logger.exception("Unexpected error on %s", path)
             status, headers = 500, JSON_HEADERS
-            body = error_document(500, "Internal error in the service; it has been logged. Retry, or report it.")
+            body = error_body(500, "Internal error in the service; it has been logged. Retry, or report it.")
         await exchange.respond(status, body, [*headers, *extra] if extra else headers)
         self.metrics.count_request(path if route is not None else "other", status, time.perf_counter() - started)
 
