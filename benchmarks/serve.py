@@ -9,6 +9,13 @@ Usage::
     .venv/bin/python benchmarks/serve.py [--bundle DIR] [--duration-s 8] [--concurrency 1 16 64]
 
 Prints a Markdown table (copy it into benchmarks/README.md). Figures are noisy on a shared machine.
+
+Against older code (a regression check): ``--baseline SRC`` serves the same bundle with the nlpops source
+tree at SRC too (``nlpops-baseline``, e.g. ``git worktree add /tmp/nlpops-base d7ea893`` then
+``--baseline /tmp/nlpops-base/src``), alternating with the current code for ``--rounds`` rounds (the order
+flips every round), and prints each round, the means and their ratio per concurrency::
+
+    .venv/bin/python benchmarks/serve.py --baseline /tmp/nlpops-base/src --rounds 3 --concurrency 64
 """
 
 import argparse
@@ -172,12 +179,17 @@ def _loadgen(port: int, concurrency: int, duration_s: float) -> dict[str, float]
 # -- orchestration ---------------------------------------------------------------------------------------
 
 
-def _start(kind: str, bundle: Path, port: int) -> tuple[subprocess.Popen[bytes], float]:
+def _start(kind: str, bundle: Path, port: int, source: Path | None = None) -> tuple[subprocess.Popen[bytes], float]:
+    """Start a server of ``kind`` on core 0; ``source``: serve with the nlpops source tree there instead."""
+    env = dict(os.environ)
+    if source is not None:  # PYTHONPATH comes before the installed (editable) nlpops
+        env["PYTHONPATH"] = os.pathsep.join([str(source), *filter(None, [env.get("PYTHONPATH")])])
     started = time.perf_counter()
     process = subprocess.Popen(
         ["taskset", "-c", "0", PY, str(HERE), "--server", kind, str(bundle), str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     import httpx
 
@@ -233,6 +245,53 @@ def _measure_in_process(bundle: str, duration_s: float) -> dict[str, float]:
     return result
 
 
+def _serve_and_drive(
+    kind: str, bundle: Path, concurrency: list[int], duration_s: float, source: Path | None = None
+) -> list[tuple[int, dict[str, float]]]:
+    port = _free_port()
+    process, _cold = _start(kind, bundle, port, source)
+    try:
+        return [(c, _drive(port, c, duration_s)) for c in concurrency]
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def compare_with_baseline(
+    bundle: Path, baseline: Path, rounds: int, concurrency: list[int], duration_s: float
+) -> list[str]:
+    """The current nlpops against the one at ``baseline`` (a source tree), alternating, ``rounds`` rounds.
+
+    Returns:
+        Markdown lines: every round's figures, then the means and the ratio current / baseline.
+    """
+    if not (baseline / "nlpops" / "__init__.py").is_file():
+        raise SystemExit(f"--baseline {baseline}: no nlpops package there (give the src folder of a checkout)")
+    sources: dict[str, Path | None] = {"nlpops-baseline": baseline, "nlpops": None}
+    runs: dict[tuple[str, int], list[dict[str, float]]] = {}
+    lines = ["| round | server | concurrency | req/s | p50 ms | p99 ms | errors |"]
+    lines.append("|---:|---|---:|---:|---:|---:|---:|")
+    for round_index in range(rounds):
+        order = list(sources) if round_index % 2 == 0 else list(reversed(sources))
+        for kind in order:
+            for c, r in _serve_and_drive("nlpops", bundle, concurrency, duration_s, sources[kind]):
+                runs.setdefault((kind, c), []).append(r)
+                lines.append(
+                    f"| {round_index + 1} | {kind} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} | "
+                    f"{r['p99_ms']:.2f} | {r['errors']:.0f} |"
+                )
+    lines += ["", "| concurrency | baseline req/s | current req/s | current / baseline | baseline p99 | current p99 |"]
+    lines.append("|---:|---:|---:|---:|---:|---:|")
+    for c in concurrency:
+        base, new = runs[("nlpops-baseline", c)], runs[("nlpops", c)]
+        base_rps, new_rps = (sum(r["rps"] for r in runs_) / len(runs_) for runs_ in (base, new))
+        base_p99, new_p99 = (sum(r["p99_ms"] for r in runs_) / len(runs_) for runs_ in (base, new))
+        lines.append(
+            f"| {c} | {base_rps:.0f} | {new_rps:.0f} | {new_rps / base_rps:.3f} | {base_p99:.2f} | {new_p99:.2f} |"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default_bundle = Path(tempfile.gettempdir()) / "nlpops-bench" / "banking77-tfidf"
@@ -246,8 +305,19 @@ def main() -> None:
         choices=["trivial", "fastapi", "nlpops", "nlpops-granian"],
         help="nlpops-granian: the nlpops app under granian instead of uvicorn (needs pip install granian)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="the src folder of another nlpops checkout: compare the current code with it, alternating",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="with --baseline: alternating rounds")
     args = parser.parse_args()
     bundle = build_banking77_bundle(args.bundle)
+    if args.baseline is not None:
+        lines = compare_with_baseline(bundle, args.baseline.resolve(), args.rounds, args.concurrency, args.duration_s)
+        print("\n".join(lines))
+        return
     ceiling = _in_process(bundle, args.duration_s)
     rows = []
     cold: dict[str, float] = {}

@@ -25,3 +25,11 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
     """A real TF-IDF bundle trained on a dozen sentences (read-only: copy it before changing it)."""
     return tiny_tfidf_bundle(tmp_path_factory.mktemp("tiny") / "bundle")
+
+
+@pytest.fixture(scope="session")
+def tiny_set(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
+    """A real model set (English and German TF-IDF models and a fallback) trained on 24 sentences."""
+    from nlpops.testing.serving import tiny_model_set
+
+    return tiny_model_set(tmp_path_factory.mktemp("tiny-set") / "bundle")

@@ -13,8 +13,7 @@ from nlpops.data import Dataset, read_dataset, split_dataset
 from nlpops.families import build_bundle
 from nlpops.languages import train_by_language
 from nlpops.metrics import classification_report
-from nlpops.registry import ModelVersion, open_registry
-from nlpops.registry.refs import resolve_ref
+from nlpops.registry import ModelVersion, open_registry, resolve_bundle
 from nlpops.runtimes import Predictor, load_predictor
 
 
@@ -36,20 +35,13 @@ def _config(config: NlpopsConfig | str | Path | None) -> NlpopsConfig:
     return load_config(config)
 
 
-def resolve_bundle(ref: str | Path, config: NlpopsConfig | None = None) -> tuple[Path, ModelVersion | None]:
-    """The bundle directory a model reference points to (a path, ``NAME@ALIAS`` or ``NAME:VERSION``)."""
-    config = config or load_config()
-    return resolve_ref(str(ref), open_registry(config.registry))
-
-
 def load(ref: str | Path, *, config: NlpopsConfig | str | Path | None = None) -> Predictor:
     """Load a model as a Predictor from a bundle path, ``NAME@ALIAS`` or ``NAME:VERSION``.
 
     Raises:
         NotFoundError: unknown model, alias or version. BundleError: the bundle fails verification.
     """
-    path, _ = resolve_bundle(ref, _config(config))
-    return load_predictor(load_bundle(path))
+    return load_predictor(load_bundle(resolve_bundle(ref, _config(config).registry).path))
 
 
 def read_labelled(path: str | Path, config: NlpopsConfig) -> Dataset:
@@ -118,4 +110,4 @@ def evaluate(
     return report
 
 
-__all__ = ["TrainResult", "evaluate", "load", "read_labelled", "resolve_bundle", "train"]
+__all__ = ["TrainResult", "evaluate", "load", "read_labelled", "train"]

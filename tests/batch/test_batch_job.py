@@ -97,7 +97,7 @@ def test_batch_refuses_resume_when_arguments_change(
     source = make_input(300)
     out = tmp_path / "out.csv"
     # simulate an interrupted run: commit one chunk, then keep the checkpoint
-    from nlpops.batch.job import _signature
+    from nlpops.batch.local_engine import _signature
 
     state = tmp_path / ".out.csv.nlpops-batch"
     state.mkdir()

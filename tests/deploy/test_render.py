@@ -286,7 +286,7 @@ def test_render_ray_config_uses_plan_capacity(plans: dict[str, dict[str, Any]], 
     render_deployment(build_context(plan), "ray", tmp_path)
     config = yaml.safe_load((tmp_path / "ray-serve.yaml").read_text(encoding="utf-8"))
     (app,) = config["applications"]
-    assert app["import_path"] == "nlpops.serve_ray:app_builder"
+    assert app["import_path"] == "nlpops.serve.ray:app_builder"
     autoscaling = app["deployments"][0]["autoscaling_config"]
     assert autoscaling["max_replicas"] == plan["capacity"]["replicas"]
     assert app["deployments"][0]["ray_actor_options"]["num_cpus"] == plan["capacity"]["cpu_request"]

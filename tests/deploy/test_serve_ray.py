@@ -21,6 +21,7 @@ from nlpops.bundle import Bundle
 from nlpops.checklist import MonitoringSettings, RegistrySettings, ServingSettings
 from nlpops.serve import build_app, bundle_source
 from nlpops.testing import tiny_tfidf_bundle
+from nlpops.testing.serving import AsgiFrontEnd, RayFrontEnd, check_serving_conformance
 
 ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
@@ -90,7 +91,7 @@ def test_cli_serve_rejects_an_unknown_engine(tiny_bundle: Bundle) -> None:
 
 @pytest.fixture(scope="module")
 def ray_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    from nlpops.serve_ray import build_ray_app
+    from nlpops.serve.ray import build_ray_app
 
     bundle = tiny_tfidf_bundle(tmp_path_factory.mktemp("ray") / "bundle", name="tiny").path
     port = _free_port()
@@ -129,6 +130,18 @@ def test_serve_ray_classify_matches_plain_service(ray_url: tuple[str, Path]) -> 
     for mine, theirs in zip(ray_answer["predictions"], plain["predictions"], strict=True):
         assert mine["score"] == pytest.approx(theirs["score"], abs=1e-6)
         assert mine["scores"].keys() == theirs["scores"].keys()
+
+
+@pytest.mark.slow
+def test_serve_ray_answers_the_conformance_suite_like_the_asgi_front_end(
+    ray_url: tuple[str, Path], tiny_bundle: Bundle, tiny_set: Bundle
+) -> None:
+    url, _ = ray_url  # the module's Serve instance; each service of the suite is one more application on it
+    ray_answers = check_serving_conformance(RayFrontEnd(url), tiny_bundle, tiny_set)
+    asgi_answers = check_serving_conformance(AsgiFrontEnd(), tiny_bundle, tiny_set)
+    assert ray_answers.keys() == asgi_answers.keys()
+    for case, answer in ray_answers.items():
+        assert answer == asgi_answers[case], f"{case}: Ray answered {answer}, ASGI {asgi_answers[case]}"
 
 
 @pytest.mark.slow
@@ -171,7 +184,7 @@ def _batch_stats(metrics: str) -> tuple[float, float]:
 @pytest.mark.slow
 def test_serve_ray_follows_the_alias(ray_url: tuple[str, Path], tmp_path: Path) -> None:
     from nlpops.registry import SqliteRegistry
-    from nlpops.serve_ray import build_ray_app
+    from nlpops.serve.ray import build_ray_app
 
     url, _ = ray_url  # the module's Ray instance; this application gets its own route prefix
     home = tmp_path / "registry"
@@ -200,3 +213,15 @@ def test_serve_ray_follows_the_alias(ray_url: tuple[str, Path], tmp_path: Path) 
         assert 'nlpops_model_swaps_total{model="swap"} 1.0' in metrics
     finally:
         serve.delete("swap")
+
+
+def test_serve_ray_old_module_path_still_works_with_a_deprecation_warning() -> None:
+    import importlib
+    import sys
+
+    from nlpops.serve.ray import app_builder
+
+    sys.modules.pop("nlpops.serve_ray", None)
+    with pytest.warns(DeprecationWarning, match=r"nlpops\.serve\.ray:app_builder"):
+        old = importlib.import_module("nlpops.serve_ray")
+    assert old.app_builder is app_builder

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +72,19 @@ def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
 
 def test_cli_unknown_model_is_one_line(tmp_path: Path) -> None:
     assert_one_line_error(nlpops("predict", "ghost@production", "hi", cwd=tmp_path), 'No model named "ghost"')
+
+
+def test_cli_predict_url_timeout_names_a_flag_that_exists(tmp_path: Path) -> None:
+    with socket.socket() as silent:  # accepts connections (in its backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        result = nlpops("predict", "--url", url, "--timeout-s", "0.5", "my card", cwd=tmp_path)
+    assert_one_line_error(result, "did not answer within 0.5 s")
+    named = re.findall(r"--[a-z][a-z-]*", result.stderr)
+    assert named, result.stderr
+    usage = nlpops("predict", "--help", cwd=tmp_path).stdout
+    assert all(flag in usage for flag in named), (named, usage)
 
 
 def test_cli_train_register_predict_evaluate_registry_flow(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ import pytest
 from nlpops.bundle import Bundle
 from nlpops.data import Dataset
 from nlpops.errors import BundleError, RuntimeLoadError
-from nlpops.languages import UND, LangText, RouterPredictor, sub_bundle_paths, tag_texts
-from nlpops.runtimes import load_predictor
+from nlpops.languages import UND, RouterPredictor, sub_bundle_paths
+from nlpops.runtimes import RoutingDecision, load_predictor
 
 ODD_TEXTS = [
     "",  # empty
@@ -65,7 +65,7 @@ def test_router_probabilities_equal_the_sub_bundle_columns(sib_set: Bundle, sib_
     rows = [i for i, lang in enumerate(sib_test.langs or []) if lang == "ja"]
     texts = [sib_test.texts[i] for i in rows]
     sub = load_predictor(sub_bundle_paths(sib_set)["ja"])
-    routed = predictor.predict_proba(tag_texts(texts, ["ja"] * len(texts)))
+    routed = predictor.predict_proba(texts, RoutingDecision(("ja",) * len(texts)))
     columns = [predictor.labels.index(label) for label in sub.labels]
     np.testing.assert_allclose(routed[:, columns], sub.predict_proba(texts), rtol=0, atol=1e-12)
 
@@ -103,10 +103,9 @@ def test_router_language_hints(sib_set: Bundle) -> None:
     predictor = load_predictor(sib_set)
     assert isinstance(predictor, RouterPredictor)
     texts = ["Der Hund schläft im Garten.", "The dog sleeps in the garden.", "Le chien dort."]
-    assert predictor.route(texts, "de-AT") == ["de", "de", "de"]
-    assert predictor.route(texts, [None, "EN", "fr_FR"]) == ["de", "en", "fr"]
-    assert predictor.route([LangText(texts[0], "nl")]) == ["nl"]
-    assert predictor.route(texts, "xx") == ["xx"] * 3  # unknown: the fallback answers, the hint is reported
+    assert predictor.route(texts, "de-AT") == RoutingDecision(("de", "de", "de"))
+    assert predictor.route(texts, [None, "EN", "fr_FR"]).langs == ("de", "en", "fr")
+    assert predictor.route(texts, "xx").langs == ("xx",) * 3  # unknown: the fallback answers, the hint is reported
     with pytest.raises(RuntimeLoadError, match="one per text"):
         predictor.route(texts, ["de"])
 

@@ -83,7 +83,7 @@ def test_serve_reports_lang_per_text_in_input_order(service: str, sib_set: Bundl
 
 def test_serve_routes_by_the_request_lang(service: str, sib_set: Bundle, sib_test: Dataset) -> None:
     predictor = load_predictor(sib_set)
-    german = predictor.for_language("de")  # type: ignore[attr-defined]
+    german = predictor.for_language("de")
     # texts (not German) where the German model and the detected route disagree: the hint must decide
     others = [t for t, lang in zip(sib_test.texts, sib_test.langs or [], strict=True) if lang != "de"]
     pairs = zip(others, german.predict(others), predictor.predict(others), strict=True)
@@ -97,7 +97,7 @@ def test_serve_routes_by_the_request_lang(service: str, sib_set: Bundle, sib_tes
 def test_serve_one_language_of_a_model_set(home: Path, sib_set: Bundle, sib_test: Dataset, tmp_path: Path) -> None:
     with cli_server(["topics@production", "--lang", "de"], _env(home), tmp_path / "serve.log") as url:
         texts, _ = _four_language_texts(sib_test)
-        german = load_predictor(sib_set).for_language("de")  # type: ignore[attr-defined]
+        german = load_predictor(sib_set).for_language("de")
         predictions = _classify(url, texts)["predictions"]
         assert [p["label"] for p in predictions] == [label for label, _ in german.predict(texts)]
         assert {p["lang"] for p in predictions} == {"de"}

@@ -41,7 +41,8 @@ def test_train_auto_builds_a_model_set_with_a_shared_fallback(uneven, tmp_path: 
     assert sorted(sub_bundle_paths(bundle)) == ["de", "en", "fallback"]
     predictor = load_predictor(bundle)
     # French has no model of its own but is still detected as French and answered by the fallback
-    assert predictor.route(["Le chien dort dans le jardin depuis ce matin."]) == ["fr"]  # type: ignore[attr-defined]
+    routing = predictor.route(["Le chien dort dans le jardin depuis ce matin."])
+    assert routing is not None and routing.langs == ("fr",)
 
 
 def test_train_multilingual_builds_one_plain_bundle(uneven, tmp_path: Path) -> None:

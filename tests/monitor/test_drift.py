@@ -14,13 +14,14 @@ from nlpops.monitor.drift import chi_squared, compare_statistics, ks_binned, psi
 from nlpops.monitor.store import WindowRecord
 from nlpops.reference import oov_counts
 from nlpops.runtimes import load_predictor
+from nlpops.serve import Observation
 
 
 def _observe(live: LiveStats, bundle: Bundle, texts: list[str], version: str = "1", lang: str = "en") -> None:
     predictor = load_predictor(bundle.path)
     for start in range(0, len(texts), 16):
         chunk = texts[start : start + 16]
-        live.observe(chunk, predictor.predict_proba(chunk), predictor.labels, lang, "spam", version)
+        live.observe(Observation(chunk, predictor.predict_proba(chunk), predictor.labels, lang, "spam", version))
 
 
 def _report(bundle: Bundle, live_stats: dict) -> object:
@@ -84,7 +85,7 @@ def test_live_stats_per_language_groups(spam_bundle: Bundle, same_distribution: 
     texts = same_distribution[:30]
     langs = ["en", "de", None] * 10
     live = LiveStats(None)
-    live.observe(texts, predictor.predict_proba(texts), predictor.labels, langs, "spam", "1")
+    live.observe(Observation(texts, predictor.predict_proba(texts), predictor.labels, langs, "spam", "1"))
     snap = live.snapshot("spam", "1", window_s=60)
     assert snap["languages"] == {"de": 10, "en": 10, "und": 10}
     assert sum(snap["by_language"]["en"]["length_hist"]) == 10
@@ -109,7 +110,8 @@ def test_oov_counts_flow_from_live_stats_through_the_store(tmp_path: Path, spam_
     langs = ["en", "de", "en"]
     store = StatsStore(tmp_path / "m.db")
     live = LiveStats(store)
-    live.observe(texts, predictor.predict_proba(texts), predictor.labels, langs, "spam", "1", vocabulary=vocabulary)
+    observation = Observation(texts, predictor.predict_proba(texts), predictor.labels, langs, "spam", "1")
+    live.observe(observation, vocabulary=vocabulary)
     live.flush()
     merged = merge_windows(store.load_windows("spam", "1"))
     tokens, oov = oov_counts(texts, vocabulary)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from nlpops.monitor import LiveStats, StatsStore
+from nlpops.serve import Observation
 
 
 def test_live_snapshot_never_loses_rows_during_flush(tmp_path: Path) -> None:
@@ -19,7 +20,7 @@ def test_live_snapshot_never_loses_rows_during_flush(tmp_path: Path) -> None:
     def observe_and_flush() -> None:
         nonlocal observed
         while not stop.is_set():
-            live.observe(["my card has not arrived"] * 10, proba, ["card", "money"], "en", "m", "1")
+            live.observe(Observation(["my card has not arrived"] * 10, proba, ["card", "money"], "en", "m", "1"))
             observed += 10
             live.flush()
 

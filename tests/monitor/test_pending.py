@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from nlpops.monitor import LiveStats
 from nlpops.monitor.pending import PendingObservations
+from nlpops.serve import Observation
 
 LABELS = ["ham", "spam"]
 
 
-def _requests() -> list[tuple[list[str], np.ndarray, list[str], object, str, str]]:
+def _requests() -> list[Observation]:
     rng = np.random.default_rng(0)
-    langs: list[object] = ["en", "en", None, ["en", "de", None], "de", ["de", "de", "de"], "en"]
+    langs: list[Any] = ["en", "en", None, ["en", "de", None], "de", ["de", "de", "de"], "en"]
     versions = ["1", "1", "1", "1", "2", "2", "1"]
     out = []
     for i, (lang, version) in enumerate(zip(langs, versions, strict=True)):
         texts = [f"text {i} " + "x" * int(n) for n in rng.integers(1, 300, 3)]
-        out.append((texts, rng.dirichlet([1.0, 1.0], size=3), list(LABELS), lang, "spam", version))
+        out.append(Observation(texts, rng.dirichlet([1.0, 1.0], size=3), list(LABELS), lang, "spam", version))
     return out
 
 
@@ -25,8 +28,8 @@ def test_pending_drain_counts_like_direct_observation() -> None:
     direct, batched = LiveStats(None), LiveStats(None)
     pending = PendingObservations(batched, max_pending=1000)
     for request in _requests():
-        direct.observe(*request)
-        pending.add(*request)
+        direct.observe(request)
+        pending.add(request)
     assert batched.snapshot("spam", None, window_s=60)["rows"] == 0  # queued, not counted yet
     assert pending.drain() == len(_requests())
     for version in ("1", "2", None):
@@ -38,5 +41,5 @@ def test_pending_drains_itself_when_full() -> None:
     live = LiveStats(None)
     pending = PendingObservations(live, max_pending=4)
     for request in _requests()[:5]:
-        pending.add(*request)
+        pending.add(request)
     assert live.snapshot("spam", None, window_s=60)["rows"] == 4 * 3  # the fourth add drained four requests

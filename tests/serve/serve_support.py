@@ -1,4 +1,5 @@
-"""Helpers of the serving tests: a real uvicorn server on 127.0.0.1, port 0, in a thread; ``nlpops serve``."""
+"""Helpers of the serving tests: a real uvicorn server on 127.0.0.1, port 0, in a thread (``live_server``, shared
+with the serving conformance suite in ``nlpops.testing.serving``); ``nlpops serve`` as a subprocess."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,30 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from nlpops.checklist import MonitoringSettings, ServingSettings
 from nlpops.serve import ServiceApp, build_app, bundle_source
+from nlpops.testing.serving import live_server
 
-
-@contextmanager
-def live_server(app: ServiceApp) -> Iterator[str]:
-    """Run ``app`` under uvicorn on 127.0.0.1, port 0, in a thread; yield its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, loop="uvloop", http="httptools", log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+__all__ = ["clean_env", "cli_server", "free_port", "live_server", "make_app"]
 
 
 def free_port() -> int:
@@ -50,7 +32,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def cli_server(args: list[str], env: dict[str, str], log: Path, *, cwd: Path | None = None) -> Iterator[str]:
+def cli_server(
+    args: list[str],
+    env: dict[str, str],
+    log: Path,
+    *,
+    cwd: Path | None = None,
+    command: str = "serve",
+    ready_s: float = 120,
+) -> Iterator[str]:
     """Run ``nlpops serve ARGS --port P`` as a subprocess until it is ready; yield its URL; SIGTERM it after.
 
     Args:
@@ -58,16 +48,18 @@ def cli_server(args: list[str], env: dict[str, str], log: Path, *, cwd: Path | N
         env: the whole environment of the process.
         log: where its output goes (shown when it exits early).
         cwd: its working directory.
+        command: the command that ends up serving (``serve``, or ``demo``, which trains first).
+        ready_s: how long it may take to become ready.
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     nlpops = str(Path(sys.executable).parent / "nlpops")
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [nlpops, "serve", *args, "--port", str(port)], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+            [nlpops, command, *args, "--port", str(port)], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + ready_s
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"nlpops serve exited with {process.returncode}: {log.read_text(errors='replace')}")
@@ -77,7 +69,7 @@ def cli_server(args: list[str], env: dict[str, str], log: Path, *, cwd: Path | N
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("nlpops serve did not become ready in 120 s")
+                raise RuntimeError(f"nlpops {command} did not become ready in {ready_s} s")
             time.sleep(0.1)
         yield url
     finally:

@@ -155,7 +155,7 @@ def test_service_auth_gives_documented_status_on_every_route(tiny_bundle: Bundle
 
 def test_service_keeps_only_hashes_of_api_keys(tiny_bundle: Bundle) -> None:
     app = make_app(tiny_bundle.path, api_keys=[KEY])
-    assert KEY not in repr(vars(app._keys))
+    assert KEY not in repr(vars(app.core.keys))
 
 
 def test_client_raises_request_error_with_the_service_message(tiny_bundle: Bundle) -> None:

@@ -1,4 +1,5 @@
-"""Micro-batcher invariants (Hypothesis): every request answered exactly once, in order, within bounds."""
+"""Micro-batcher invariants (Hypothesis): every request answered exactly once, in order, within bounds, each
+text with its own routing."""
 
 from __future__ import annotations
 
@@ -12,21 +13,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nlpops.errors import OverloadedError
+from nlpops.runtimes import RoutingDecision
 from nlpops.serve import BatchLimits, MicroBatcher
 
 
 class _Recorder:
-    """A model whose probability row encodes the text it was given, recording every batch it sees."""
+    """A model whose probability row encodes the text it was given (and, routed, the language it was routed
+    as), recording every batch it sees."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.batches: list[tuple[str, list[str]]] = []
+        self.batches: list[tuple[str, list[str], RoutingDecision | None]] = []
         self.lock = threading.Lock()
 
-    def infer(self, model: _Recorder, texts: list[str]) -> np.ndarray:
+    def infer(self, model: _Recorder, texts: list[str], routing: RoutingDecision | None = None) -> np.ndarray:
         with self.lock:
-            self.batches.append((model.name, list(texts)))
-        return np.array([[float(t.split(":")[1]), 1.0] for t in texts])
+            self.batches.append((model.name, list(texts), routing))
+        second = [float(lang[1:]) for lang in routing.langs] if routing is not None else [1.0] * len(texts)
+        return np.array([[float(t.split(":")[1]), extra] for t, extra in zip(texts, second, strict=True)])
 
 
 def _lengths(_model: _Recorder, texts: Sequence[str]) -> list[int]:
@@ -48,27 +52,36 @@ requests_strategy = st.lists(
 def test_batcher_answers_every_request_once_within_bounds(
     requests: list[tuple[int, int, int]], max_batch_size: int, max_batch_tokens: int, max_wait_ms: float
 ) -> None:
-    models = [_Recorder("a"), _Recorder("b")]
+    models = [_Recorder("a"), _Recorder("b")]  # model "b" is a model set: its requests carry their routing
     recorder = models[0]
     limits = BatchLimits(max_batch_size, max_wait_ms, max_batch_tokens, max_queue=10_000)
     counter = iter(range(1_000_000))
     payloads = [(models[m], [f"{'x' * pad}:{next(counter)}" for _ in range(n)]) for n, m, pad in requests]
 
+    def routing(model: _Recorder, texts: list[str]) -> RoutingDecision | None:
+        # each text "routed" as a language that encodes its number, so a mix-up shows in the answer
+        return RoutingDecision(tuple(f"l{int(t.split(':')[1]) * 7}" for t in texts)) if model.name == "b" else None
+
     async def scenario() -> list[np.ndarray]:
         batcher: MicroBatcher[_Recorder] = MicroBatcher(recorder.infer, _lengths, limits)
         try:
-            return await asyncio.gather(*(batcher.submit(model, texts) for model, texts in payloads))
+            return await asyncio.gather(
+                *(batcher.submit(model, texts, routing(model, texts)) for model, texts in payloads)
+            )
         finally:
             await batcher.close()
 
     results = asyncio.run(scenario())
-    # every request got exactly its own rows, in order
-    for (_model, texts), rows in zip(payloads, results, strict=True):
+    # every request got exactly its own rows, in order, computed with its own routing
+    for (model, texts), rows in zip(payloads, results, strict=True):
         assert rows.shape == (len(texts), 2)
-        assert rows[:, 0].tolist() == [float(t.split(":")[1]) for t in texts]
-    seen = [t for _name, batch in recorder.batches for t in batch]
+        numbers = [float(t.split(":")[1]) for t in texts]
+        assert rows[:, 0].tolist() == numbers
+        assert rows[:, 1].tolist() == ([n * 7 for n in numbers] if model.name == "b" else [1.0] * len(texts))
+    seen = [t for _name, batch, _routing in recorder.batches for t in batch]
     assert sorted(seen) == sorted(t for _m, texts in payloads for t in texts)  # each text computed exactly once
-    for model_name, batch in recorder.batches:
+    for model_name, batch, routed in recorder.batches:
+        assert (routed is not None) == (model_name == "b") and (routed is None or len(routed) == len(batch))
         assert 1 <= len(batch) <= max_batch_size
         if len(batch) > 1:
             assert len(batch) * max(len(t) for t in batch) <= max_batch_tokens
@@ -95,7 +108,7 @@ def test_batcher_refuses_beyond_max_queue() -> None:
 def test_batcher_passes_model_errors_to_the_requests_of_that_batch() -> None:
     recorder = _Recorder("a")
 
-    def failing(model: _Recorder, texts: list[str]) -> np.ndarray:
+    def failing(model: _Recorder, texts: list[str], routing: RoutingDecision | None) -> np.ndarray:
         if any("boom" in t for t in texts):
             raise ValueError("boom")
         return recorder.infer(model, texts)

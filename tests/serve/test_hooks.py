@@ -16,8 +16,7 @@ from nlpops.bundle import Bundle
 from nlpops.checklist import MonitoringSettings, RegistrySettings, ServingSettings
 from nlpops.errors import ConfigError
 from nlpops.runtimes import load_predictor
-from nlpops.serve import ServiceApp, ServiceHooks, build_app, bundle_source
-from nlpops.serve.hooks import Langs
+from nlpops.serve import Observation, ServiceApp, ServiceHooks, ServiceView, build_app, bundle_source
 from nlpops.serve.server import hooks_from_path
 
 KEY = "hook-key"
@@ -27,24 +26,16 @@ SECRET = "jane@example.com"
 class RecordingHooks:
     """A real ServiceHooks implementation that keeps what the service hands it."""
 
-    def __init__(self, app: ServiceApp) -> None:
-        self.app = app
-        self.observed: list[tuple[list[str], np.ndarray, list[str], Langs, str, str]] = []
+    def __init__(self, view: ServiceView) -> None:
+        self.view = view
+        self.observed: list[Observation] = []
         self.events: list[str] = []
 
-    def observe(
-        self,
-        texts: Sequence[str],
-        proba: np.ndarray,
-        labels: Sequence[str],
-        langs: Langs,
-        model_name: str,
-        model_version: str,
-    ) -> None:
-        self.observed.append((list(texts), proba, list(labels), langs, model_name, model_version))
+    def observe(self, observation: Observation) -> None:
+        self.observed.append(observation)
 
     def status(self) -> dict[str, Any]:
-        current = self.app.reloader.current
+        current = self.view.current_model()
         return {"version": current.version if current else None, "observed": len(self.observed)}
 
     def page(self) -> bytes:
@@ -85,11 +76,13 @@ def test_hooks_observe_each_classify_request_once_with_its_probabilities(tiny_bu
     assert hooks.events == ["start", "close"]
     assert status.status_code == 200 and status.json() == {"version": tiny_bundle.manifest.version, "observed": 2}
     predictor = load_predictor(tiny_bundle.path)
-    (seen, proba, labels, langs, name, version), single = hooks.observed
-    assert seen == texts and labels == list(predictor.labels) and langs == "en"
-    assert (name, version) == ("tiny", tiny_bundle.manifest.version)
-    np.testing.assert_allclose(proba, predictor.predict_proba(texts), atol=1e-12)
-    assert single[0] == texts[:1] and single[3] == "de"
+    first, single = hooks.observed
+    assert first.texts == texts and list(first.labels) == list(predictor.labels) and first.langs == "en"
+    assert (first.model, first.version) == ("tiny", tiny_bundle.manifest.version)
+    np.testing.assert_allclose(first.proba, predictor.predict_proba(texts), atol=1e-12)
+    assert single.texts == texts[:1] and single.langs == "de"
+    # the hooks see the live model and the metrics registry, not the app
+    assert set(vars(hooks.view)) == {"current_model", "metrics_registry"}
 
 
 def test_hooks_add_status_routes_and_openapi_only_when_present(tiny_bundle: Bundle) -> None:

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from nlpops.checklist import ServingSettings
+from nlpops.serve import service_routes
 from nlpops.serve.decode import RequestLimits
 from nlpops.serve.openapi import build_openapi
 
@@ -20,7 +21,8 @@ SNAPSHOT = Path(__file__).parent / "openapi.snapshot.json"
 def test_openapi_document_matches_the_snapshot() -> None:
     serving = ServingSettings()
     limits = RequestLimits(serving.max_texts_per_request, serving.max_chars_per_text, serving.truncate)
-    document = build_openapi(limits, auth=True, protect_metrics=True, status_routes=True)
+    routes = service_routes(status_routes=True)
+    document = build_openapi(limits, auth=True, protect_metrics=True, routes=routes)
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     if os.environ.get("UPDATE_SNAPSHOTS"):
         SNAPSHOT.write_text(text, encoding="utf-8")

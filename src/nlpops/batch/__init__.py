@@ -7,7 +7,8 @@ order; bad rows go to a rejects file with the reason. See ``docs/batch.md``.
 
 from __future__ import annotations
 
-from nlpops.batch.job import BatchOptions, BatchResult, Engine, check_options, run_batch
+from nlpops.batch.job import run_batch
+from nlpops.batch.options import BatchOptions, BatchResult, Engine, check_options
 from nlpops.batch.progress import ProgressSink, RichProgress
 
 __all__ = ["BatchOptions", "BatchResult", "Engine", "ProgressSink", "RichProgress", "check_options", "run_batch"]

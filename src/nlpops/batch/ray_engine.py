@@ -15,10 +15,11 @@ import shutil
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from nlpops.batch.options import BatchOptions, BatchResult
 from nlpops.batch.records import check_id, check_text
 from nlpops.batch.writers import OutputSchema, empty_predictions, empty_rejects, join_parts, write_predictions
 from nlpops.batch.writers import write_rejects as _write_rejects
@@ -26,9 +27,6 @@ from nlpops.bundle import load_bundle
 from nlpops.data import detect_format
 from nlpops.errors import DataError, MissingExtraError, NlpopsError
 from nlpops.runtimes import load_predictor
-
-if TYPE_CHECKING:
-    from nlpops.batch.job import BatchOptions, BatchResult
 
 
 class RayPredictor:
@@ -161,8 +159,6 @@ def run_ray(bundle_dir: Path, options: BatchOptions) -> BatchResult:
             such rows one by one).
         NlpopsError: the Ray job failed.
     """
-    from nlpops.batch.job import BatchResult
-
     ray = _import_ray()
     if not options.input_path.is_file():
         raise DataError(f'Input file "{options.input_path}" does not exist. Check the --input path.')

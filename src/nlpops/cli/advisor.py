@@ -7,15 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.core import ConfigOption, JsonOption, load_cli_config
+from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config
 from nlpops.cli.output import print_json, stdout_console
 from nlpops.errors import PlanError
-
-
-def _registry_for(ref: str, config: Any) -> Any:
-    from nlpops.registry import open_registry, parse_ref
-
-    return None if parse_ref(ref).kind == "path" else open_registry(config.registry)
 
 
 def profile_command(
@@ -32,14 +26,13 @@ def profile_command(
     """Measure a bundle here: size, runtime footprint, cold start, memory, latency and throughput."""
     from nlpops.loadtest import read_texts
     from nlpops.profile import profile_bundle, save_profile
-    from nlpops.registry import resolve_ref
+    from nlpops.registry import resolve_bundle
 
-    settings = load_cli_config(config)
-    registry = _registry_for(ref, settings)
-    bundle_dir, entry = resolve_ref(ref, registry)
+    resolved = resolve_bundle(ref, load_cli_config(config).registry)
+    bundle_dir, entry, registry = resolved.path, resolved.entry, resolved.registry
     chosen = read_texts(texts) if texts is not None else None
     profile = profile_bundle(bundle_dir, texts=chosen, budget_s=budget_s, threads=threads)
-    if entry is not None:
+    if entry is not None and registry is not None:
         registry.save_attachment(entry.name, entry.version, "profile", profile)
         profile["registry"] = {"name": entry.name, "version": entry.version}
     if out is not None:
@@ -68,7 +61,7 @@ def profile_command(
 
 def _profile_for(profile_ref: str | None, profile_file: Path | None, config: Any) -> dict[str, Any]:
     from nlpops.profile import check_profile, load_profile, profile_bundle
-    from nlpops.registry import resolve_ref
+    from nlpops.registry import resolve_bundle
 
     if profile_file is not None:
         return load_profile(profile_file)
@@ -76,15 +69,15 @@ def _profile_for(profile_ref: str | None, profile_file: Path | None, config: Any
         raise PlanError(
             "nlpops plan needs measured facts: pass --profile REF (a bundle or registry ref) or --profile-file FILE."
         )
-    registry = _registry_for(profile_ref, config)
-    bundle_dir, entry = resolve_ref(profile_ref, registry)
-    if entry is not None:
+    resolved = resolve_bundle(profile_ref, config.registry)
+    bundle_dir, entry, registry = resolved.path, resolved.entry, resolved.registry
+    if entry is not None and registry is not None:
         saved = registry.load_attachment(entry.name, entry.version, "profile")
         if saved is not None:
             check_profile(saved, f"{entry.name}:{entry.version}")
             return dict(saved)
     profile = profile_bundle(bundle_dir)
-    if entry is not None:
+    if entry is not None and registry is not None:
         registry.save_attachment(entry.name, entry.version, "profile", profile)
     return profile
 

@@ -44,17 +44,11 @@ def batch(
     same arguments; --restart starts over.
     """
     from nlpops.batch import BatchOptions, RichProgress, run_batch
+    from nlpops.checklist import load_config
     from nlpops.cli.output import print_json, stderr_console, stdout_console
-    from nlpops.registry import parse_ref, resolve_ref
+    from nlpops.registry import resolve_bundle
 
-    parsed = parse_ref(ref)
-    registry = None
-    if parsed.kind != "path":
-        from nlpops.checklist import load_config
-        from nlpops.registry import open_registry
-
-        registry = open_registry(load_config(config).registry)
-    bundle_dir, _ = resolve_ref(parsed, registry)
+    bundle_dir = resolve_bundle(ref, load_config(config).registry).path
     options = BatchOptions(
         input_path=input_path,
         output_path=output_path,

@@ -1,41 +1,16 @@
-"""``nlpops train``, ``evaluate``, ``predict`` and ``demo``."""
+"""``nlpops train``, ``evaluate`` and ``predict``."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.output import print_json, stderr_console, stdout_console
+from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config, spinner
+from nlpops.cli.output import print_json, stdout_console
 from nlpops.errors import ConfigError, DataError
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="nlpops.yaml to read (default: ./nlpops.yaml or NLPOPS_CONFIG).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-
-
-def load_cli_config(config: Path | None, overrides: dict[str, Any] | None = None) -> Any:
-    """Load the config at the CLI edge (flags are the highest-precedence overrides)."""
-    from nlpops.checklist import load_config
-
-    return load_config(config, overrides or {})
-
-
-@contextmanager
-def spinner(message: str, enabled: bool = True) -> Iterator[Any]:
-    """A rich status spinner on stderr with elapsed time; yields a function to update the step text."""
-    from rich.status import Status
-
-    if not enabled or not stderr_console().is_terminal:
-        yield lambda _msg: None
-        return
-    with Status(message, console=stderr_console()) as status:
-        yield lambda msg: status.update(f"{message}: {msg}")
 
 
 def train_command(
@@ -213,6 +188,9 @@ def predict_command(
     api_key: Annotated[
         str | None, typer.Option("--api-key", envvar="NLPOPS_API_KEY", help="API key for --url.")
     ] = None,
+    timeout_s: Annotated[
+        float, typer.Option("--timeout-s", min=0.001, help="With --url: seconds to wait for the service's answer.")
+    ] = 10.0,
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
@@ -227,7 +205,7 @@ def predict_command(
     if url is not None:
         from nlpops.serve.client import classify
 
-        answer = classify(url, inputs, api_key=api_key)
+        answer = classify(url, inputs, api_key=api_key, timeout_s=timeout_s)
         results = [(p["label"], float(p["score"])) for p in answer["predictions"]]
     elif ref is None:
         raise DataError("Name a model (bundle path, NAME@ALIAS or NAME:VERSION) or pass --url URL.")
@@ -243,75 +221,10 @@ def predict_command(
             sys.stdout.write(f"{label}\t{score:.4f}\t{text}\n")
 
 
-def demo_command(
-    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the model at the end.")] = True,
-    port: Annotated[int, typer.Option("--port", help="Port for the demo service.")] = 8000,
-    config: ConfigOption = None,
-) -> None:
-    """The main job on embedded defaults: train banking77, evaluate, register, promote, then serve it."""
-    from nlpops.api import train
-    from nlpops.data import bundled_dataset
-    from nlpops.registry import open_registry
-
-    cfg = load_cli_config(config, {"name": "banking77"})
-    console = stdout_console()
-    console.rule("[bold]nlpops demo[/]: banking77 intents (77 labels, CC BY 4.0, PolyAI)")
-    with spinner("Training TF-IDF on banking77") as update:
-        result = train(
-            bundled_dataset("banking77", "train"),
-            test=bundled_dataset("banking77", "test"),
-            config=cfg,
-            name="banking77",
-            out=Path("models") / f"banking77-{_stamp()}",
-            register=True,
-            progress=update,
-        )
-    metrics = result.metrics
-    assert result.registered is not None
-    version = result.registered
-    registry = open_registry(cfg.registry)
-    registry.promote(version.name, version.version, "production")
-    console.print(
-        f"Trained and evaluated: accuracy [bold]{metrics['accuracy']:.4f}[/], "
-        f"macro-F1 [bold]{metrics['macro_f1']:.4f}[/] on {metrics['rows']} test rows"
-    )
-    console.print(f"Bundle: {result.bundle.path} ({result.bundle.size_bytes / 1e6:.1f} MB, checksummed)")
-    console.print(f"Registered [bold]banking77:{version.version}[/] in {registry.location} and promoted to production")
-    console.print("\nNext:")
-    console.print('  nlpops predict banking77@production "I still have not received my new card"')
-    console.print(f"  nlpops evaluate banking77@production --data {bundled_dataset('banking77', 'test')}")
-    console.print("  nlpops registry log banking77")
-    if not serve:
-        console.print("  nlpops serve banking77@production")
-        return
-    _serve_demo(cfg, port, console)
-
-
-def _serve_demo(cfg: Any, port: int, console: Any) -> None:
-    try:
-        from nlpops.cli.serve import serve_command
-    except ImportError:
-        console.print("  nlpops serve banking77@production   (serving is not installed in this build)")
-        return
-    console.print(f"\nServing banking77@production on http://127.0.0.1:{port} (Ctrl+C to stop). Try:")
-    console.print(
-        f"  curl -s http://127.0.0.1:{port}/v1/classify -H 'Content-Type: application/json' "
-        '-d \'{"text": "I still have not received my new card"}\''
-    )
-    serve_command("banking77@production", port=port, engine="uvicorn", lang=None, config=None)
-
-
-def _stamp() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-
-
 def register(app: typer.Typer) -> None:
     app.command("train")(train_command)
     app.command("evaluate")(evaluate_command)
     app.command("predict")(predict_command)
-    app.command("demo")(demo_command)
 
 
 __all__ = ["register"]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from nlpops.cli.core import ConfigOption
+from nlpops.cli.options import ConfigOption
 
 
 def deploy_command(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.core import ConfigOption, JsonOption, load_cli_config
+from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config
 
 
 def _rows(before: Any, after: Any) -> list[tuple[str, str, str]]:
@@ -52,15 +52,14 @@ def export_command(
     from nlpops.cli.output import print_json, stderr_console, stdout_console
     from nlpops.errors import ConfigError
     from nlpops.export import Quantization, export_bundle
-    from nlpops.registry import open_registry, parse_ref, resolve_ref
+    from nlpops.registry import resolve_bundle
 
     if to != "onnx":
         raise ConfigError(f'--to must be "onnx". Got {to!r}.')
     if quantize not in ("none", "int8"):
         raise ConfigError(f'--quantize must be "none" or "int8". Got {quantize!r}.')
     loaded = load_cli_config(config)
-    registry = None if parse_ref(ref).kind == "path" else open_registry(loaded.registry)
-    source_dir, _entry = resolve_ref(ref, registry)
+    source_dir = resolve_bundle(ref, loaded.registry).path
     suffix = "-onnx-int8" if quantize == "int8" else "-onnx"
     target = out or Path(f"{Path(source_dir).resolve().name}{suffix}")
     err = stderr_console()

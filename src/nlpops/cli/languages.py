@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.core import ConfigOption, JsonOption, load_cli_config, spinner
+from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config, spinner
 from nlpops.cli.output import print_json, stdout_console
 
 StrategyOption = Annotated[

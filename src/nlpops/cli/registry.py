@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.core import ConfigOption, JsonOption, load_cli_config
+from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config
 from nlpops.cli.output import print_json, stdout_console
 
 registry_app = typer.Typer(help="The model registry: versions, aliases and the event log.", no_args_is_help=True)
@@ -73,16 +73,16 @@ def show_command(
     as_json: JsonOption = False,
 ) -> None:
     """Show one registered version: bundle, metrics, aliases."""
-    from nlpops.registry import parse_ref
+    from nlpops.registry import parse_ref, resolve_bundle
 
-    registry = _open(config)
     parsed = parse_ref(ref)
     if parsed.name is None:
         from nlpops.errors import RegistryError
 
         raise RegistryError(f'"{ref}" is a path, not a registry reference. Use NAME@ALIAS or NAME:VERSION.')
-    target = parsed.alias if parsed.alias is not None else str(parsed.version)
-    version = registry.resolve(parsed.name, target)
+    resolved = resolve_bundle(parsed, load_cli_config(config).registry)
+    registry, version = resolved.registry, resolved.entry
+    assert registry is not None and version is not None  # a registry reference
     row = _version_row(version)
     row["metrics"] = version.metrics
     row["aliases"] = sorted(a for a, t in registry.aliases(version.name).items() if t == version.version)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.core import ConfigOption, JsonOption, load_cli_config
+from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config
 from nlpops.cli.output import print_json, stderr_console, stdout_console
 
 

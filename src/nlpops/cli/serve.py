@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.core import ConfigOption
+from nlpops.cli.options import ConfigOption
 
 ENGINES = ("uvicorn", "ray")
 
@@ -53,7 +53,7 @@ def serve_command(
         overrides = {}
     loaded = load_config(config, overrides)
     if engine == "ray":
-        from nlpops.serve_ray import serve_ray
+        from nlpops.serve.ray import serve_ray
 
         replicas = loaded.serving.workers
         serve_ray(ref, loaded.serving, loaded.registry, min_replicas=replicas, max_replicas=replicas)

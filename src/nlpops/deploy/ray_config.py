@@ -1,6 +1,6 @@
 """The Ray target: a Ray Serve config file (``serve deploy ray-serve.yaml`` / ``serve run``) for a cluster.
 
-The application is :func:`nlpops.serve_ray.app_builder` (the same Predictor as ``nlpops serve --engine ray``);
+The application is :func:`nlpops.serve.ray.app_builder` (the same service as ``nlpops serve --engine ray``);
 its autoscaling bounds are the plan's capacity figures and each replica reserves the plan's CPU and memory.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from nlpops.deploy.context import DeployContext, memory_bytes
 
-IMPORT_PATH = "nlpops.serve_ray:app_builder"
+IMPORT_PATH = "nlpops.serve.ray:app_builder"
 DEPLOYMENT_NAME = "NlpopsClassifier"
 
 
@@ -36,6 +36,13 @@ def ray_serve_config(ctx: DeployContext) -> dict[str, Any]:
         },
         "ray_actor_options": actor,
     }
+    args: dict[str, Any] = {
+        "ref": ctx.ref,
+        "max_batch_size": serving.max_batch_size,
+        "batch_wait_timeout_s": serving.max_wait_ms / 1000.0,
+    }
+    if serving.lang:
+        args["lang"] = serving.lang
     return {
         "proxy_location": "EveryNode",
         "http_options": {"host": "0.0.0.0", "port": 8000},
@@ -44,11 +51,7 @@ def ray_serve_config(ctx: DeployContext) -> dict[str, Any]:
                 "name": ctx.slug,
                 "route_prefix": "/",
                 "import_path": IMPORT_PATH,
-                "args": {
-                    "ref": ctx.ref,
-                    "max_batch_size": serving.max_batch_size,
-                    "batch_wait_timeout_s": serving.max_wait_ms / 1000.0,
-                },
+                "args": args,
                 "deployments": [deployment],
             }
         ],

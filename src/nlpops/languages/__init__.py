@@ -10,14 +10,13 @@ from nlpops.languages.compare import LanguageComparison, compare_languages
 from nlpops.languages.modelset import FALLBACK, MODELSET_FAMILY, build_model_set, is_model_set
 from nlpops.languages.strategies import STRATEGIES, LanguagePlan, plan_languages, train_by_language, with_languages
 from nlpops.runtimes.langid import UND, LanguageDetector, normalize_lang
-from nlpops.runtimes.router import LangText, RouterPredictor, sub_bundle_paths, tag_texts
+from nlpops.runtimes.router import RouterPredictor, sub_bundle_paths
 
 __all__ = [
     "FALLBACK",
     "MODELSET_FAMILY",
     "STRATEGIES",
     "UND",
-    "LangText",
     "LanguageComparison",
     "LanguageDetector",
     "LanguagePlan",
@@ -28,7 +27,6 @@ __all__ = [
     "normalize_lang",
     "plan_languages",
     "sub_bundle_paths",
-    "tag_texts",
     "train_by_language",
     "with_languages",
 ]

@@ -25,7 +25,6 @@ from nlpops.families import build_bundle
 from nlpops.languages.modelset import build_model_set
 from nlpops.languages.strategies import plan_languages, with_languages
 from nlpops.runtimes import Predictor, load_predictor
-from nlpops.runtimes.router import RouterPredictor
 
 _LATENCY_TEXTS = 200
 _BATCH_SIZE = 64
@@ -175,7 +174,8 @@ def compare_languages(
             _figures("multilingual", multilingual, test, measure_memory),
         ]
         router = load_predictor(model_set)
-        detected = router.route(test.texts) if isinstance(router, RouterPredictor) else []
+        routing = router.route(test.texts)
+        detected = list(routing.langs) if routing is not None else []
     finally:
         if workdir is None:
             shutil.rmtree(base, ignore_errors=True)

@@ -164,9 +164,9 @@ def _manifest_fields(
     )
     predictor = RouterPredictor(Bundle(work, draft))
     sample = test if test is not None and len(test) else train
-    sample_langs = sample.langs if sample.langs is not None else predictor.route(sample.texts)
     step(f"evaluating the routed model set on {len(sample)} rows")
-    proba, _ = predictor.predict_proba_routed(sample.texts, sample.langs)
+    proba, routed = predictor.predict_proba_routed(sample.texts, sample.langs)
+    sample_langs = sample.langs if sample.langs is not None else routed
     metrics: dict[str, Any] = {}
     if test is not None and len(test):
         predicted = [labels[i] for i in np.asarray(proba).argmax(axis=1)]

@@ -22,13 +22,13 @@ from nlpops.errors import NlpopsError
 from nlpops.monitor.redact import PiiRedactor
 from nlpops.monitor.store import StatsStore, TextRecord, WindowRecord
 from nlpops.reference import CONFIDENCE_EDGES, LENGTH_EDGES, oov_counts
+from nlpops.serve import Langs, Observation
 
 logger = logging.getLogger("nlpops.monitor")
 
 UNKNOWN_LANG = "und"  # ISO 639-2 "undetermined"
 _LENGTH_EDGES = np.asarray(LENGTH_EDGES[1:-1], dtype=np.float64)
 _CONFIDENCE_EDGES = np.asarray(CONFIDENCE_EDGES[1:-1], dtype=np.float64)
-Langs = Sequence[str | None] | str | None
 
 
 @dataclass
@@ -89,75 +89,28 @@ class LiveStats:
         self._texts: list[TextRecord] = []
         self._window_start = clock()
 
-    def observe(
-        self,
-        texts: Sequence[str],
-        proba: np.ndarray,
-        labels: Sequence[str],
-        langs: Langs,
-        model_name: str,
-        model_version: str,
-        *,
-        vocabulary: AbstractSet[str] | None = None,
-    ) -> None:
+    def observe(self, observation: Observation, *, vocabulary: AbstractSet[str] | None = None) -> None:
         """Count one batch of predictions.
 
         Args:
-            texts: the texts as received.
-            proba: the probabilities, shape ``(len(texts), len(labels))``.
-            labels: the model's labels (column order of ``proba``).
-            langs: one language per text, one language for all, or None (unknown).
-            model_name: the served model's name.
-            model_version: the served version, as the service reports it.
+            observation: the texts, their probabilities, languages, and the model that answered.
             vocabulary: the model's word vocabulary; with it, word tokens and out-of-vocabulary tokens are
                 counted too.
         """
+        texts = observation.texts
         if not len(texts):
             return
-        proba = np.asarray(proba)
-        self.observe_top(
-            np.fromiter(map(len, texts), dtype=np.float64, count=len(texts)),
-            proba.argmax(axis=1),
-            proba.max(axis=1),
-            labels,
-            langs,
-            model_name,
-            model_version,
-            texts=texts,
-            oov=oov_counts(texts, vocabulary) if vocabulary is not None else None,
-        )
-
-    def observe_top(
-        self,
-        lengths: np.ndarray,
-        predicted: np.ndarray,
-        confidence: np.ndarray,
-        labels: Sequence[str],
-        langs: Langs,
-        model_name: str,
-        model_version: str,
-        *,
-        texts: Sequence[str] | None = None,
-        oov: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> None:
-        """Count predictions given only the top label and its score (what a response carries).
-
-        Args:
-            lengths: characters per text.
-            predicted: index of the predicted label per text.
-            confidence: the predicted label's probability per text.
-            labels: the model's labels.
-            langs: one language per text, one for all, or None.
-            model_name: the served model's name.
-            model_version: the served version.
-            texts: the texts, needed only when texts are stored.
-            oov: word tokens and out-of-vocabulary tokens per text (:func:`~nlpops.reference.oov_counts`).
-        """
-        groups = _group_by_language(langs, len(lengths))
-        key_labels = tuple(labels)
+        proba = np.asarray(observation.proba)
+        lengths = np.fromiter(map(len, texts), dtype=np.float64, count=len(texts))
+        predicted = proba.argmax(axis=1)
+        confidence = proba.max(axis=1)
+        oov = oov_counts(texts, vocabulary) if vocabulary is not None else None
+        groups = _group_by_language(observation.langs, len(lengths))
+        key_labels = tuple(observation.labels)
+        name, version = observation.model, observation.version
         with self._lock:
             for lang, rows in groups:
-                key = (model_name, model_version, lang)
+                key = (name, version, lang)
                 counts = self._counts.get(key)
                 if counts is None or counts.labels != key_labels:
                     counts = self._counts[key] = _Counts(key_labels)
@@ -166,26 +119,20 @@ class LiveStats:
                 else:
                     part = (oov[0][rows], oov[1][rows]) if oov is not None else None
                     counts.add(lengths[rows], predicted[rows], confidence[rows], part)
-            if self.store_texts and texts is not None:
-                self._keep_texts(texts, predicted, confidence, labels, langs, model_name, model_version)
+            if self.store_texts:
+                self._keep_texts(observation, predicted, confidence)
 
-    def _keep_texts(
-        self,
-        texts: Sequence[str],
-        predicted: np.ndarray,
-        confidence: np.ndarray,
-        labels: Sequence[str],
-        langs: Langs,
-        model_name: str,
-        model_version: str,
-    ) -> None:
+    def _keep_texts(self, observation: Observation, predicted: np.ndarray, confidence: np.ndarray) -> None:
         now = self.clock()
-        for row, text in enumerate(texts):
-            lang = langs if isinstance(langs, str) else (langs[row] if langs is not None else None)
+        labels = observation.labels
+        for text, lang, index, score in zip(
+            observation.texts, observation.langs_per_text(), predicted.tolist(), confidence.tolist(), strict=True
+        ):
             stored = self.redactor.redact(text) if self.redactor is not None else text
-            label = labels[int(predicted[row])]
-            score = float(confidence[row])
-            self._texts.append(TextRecord(now, model_name, model_version, lang or UNKNOWN_LANG, stored, label, score))
+            record = TextRecord(
+                now, observation.model, observation.version, lang or UNKNOWN_LANG, stored, labels[index], score
+            )
+            self._texts.append(record)
 
     def _take(self) -> tuple[list[WindowRecord], list[TextRecord]]:
         with self._lock:

@@ -1,23 +1,24 @@
-"""Observations queued on the hot path and counted in batches, so a classify request pays one deque append.
+"""Observations queued on the hot path and counted in batches, so an inference request pays one deque append.
 
-:class:`PendingObservations` keeps each request's texts and probabilities; :meth:`~PendingObservations.drain`
-hands runs of the same model version to :meth:`LiveStats.observe` as one concatenated batch (a few numpy
-calls for hundreds of requests instead of a few per request). The service drains when
-``max_pending`` requests are queued, and the monitor drains before every flush, status and drift check.
+:class:`PendingObservations` keeps each request's :class:`~nlpops.serve.Observation`;
+:meth:`~PendingObservations.drain` hands runs of the same model version to :meth:`LiveStats.observe` as one
+concatenated observation (a few numpy calls for hundreds of requests instead of a few per request). The
+service drains when ``max_pending`` requests are queued, and the monitor drains before every flush, status
+and drift check.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 
 import numpy as np
 
-from nlpops.monitor.live import Langs, LiveStats
+from nlpops.monitor.live import LiveStats
+from nlpops.serve import Langs, Observation
 
-_Entry = tuple[Sequence[str], np.ndarray, Sequence[str], Langs, str, str]
 VocabularyFor = Callable[[str, str], AbstractSet[str] | None]
 
 
@@ -34,20 +35,12 @@ class PendingObservations:
         self.live = live
         self.max_pending = max_pending
         self.vocabulary_for = vocabulary_for
-        self._queue: deque[_Entry] = deque()
+        self._queue: deque[Observation] = deque()
         self._drain_lock = threading.Lock()
 
-    def add(
-        self,
-        texts: Sequence[str],
-        proba: np.ndarray,
-        labels: Sequence[str],
-        langs: Langs,
-        model_name: str,
-        model_version: str,
-    ) -> None:
-        """Queue one request's predictions (same arguments as :meth:`LiveStats.observe`)."""
-        self._queue.append((texts, proba, labels, langs, model_name, model_version))
+    def add(self, observation: Observation) -> None:
+        """Queue one request's observation (counted by :meth:`LiveStats.observe` at the next drain)."""
+        self._queue.append(observation)
         if len(self._queue) >= self.max_pending:
             self.drain()
 
@@ -58,40 +51,39 @@ class PendingObservations:
             The number of requests counted.
         """
         with self._drain_lock:
-            entries: list[_Entry] = []
+            entries: list[Observation] = []
             while self._queue:
                 entries.append(self._queue.popleft())
             start = 0
             while start < len(entries):
+                first = entries[start]
                 end = start + 1
-                _, _, labels, _, name, version = entries[start]
-                while end < len(entries) and entries[end][4:] == (name, version) and entries[end][2] == labels:
+                while end < len(entries) and _same_model(entries[end], first):
                     end += 1
                 self._observe_run(entries[start:end])
                 start = end
             return len(entries)
 
-    def _observe_run(self, run: list[_Entry]) -> None:
-        _, _, labels, _, name, version = run[0]
-        vocabulary = self.vocabulary_for(name, version) if self.vocabulary_for is not None else None
+    def _observe_run(self, run: list[Observation]) -> None:
+        first = run[0]
+        vocabulary = self.vocabulary_for(first.model, first.version) if self.vocabulary_for is not None else None
         if len(run) == 1:
-            self.live.observe(run[0][0], run[0][1], labels, run[0][3], name, version, vocabulary=vocabulary)
+            self.live.observe(first, vocabulary=vocabulary)
             return
-        texts = [text for entry in run for text in entry[0]]
-        proba = np.concatenate([np.asarray(entry[1]) for entry in run])
-        first = run[0][3]
+        texts = [text for entry in run for text in entry.texts]
+        proba = np.concatenate([np.asarray(entry.proba) for entry in run])
         langs: Langs
-        if all(isinstance(entry[3], str | None) and entry[3] == first for entry in run):
-            langs = first
+        if all(isinstance(entry.langs, str | None) and entry.langs == first.langs for entry in run):
+            langs = first.langs
         else:
-            langs = [lang for entry in run for lang in _per_text(entry[3], len(entry[0]))]
-        self.live.observe(texts, proba, labels, langs, name, version, vocabulary=vocabulary)
+            langs = [lang for entry in run for lang in entry.langs_per_text()]
+        joined = Observation(texts, proba, first.labels, langs, first.model, first.version)
+        self.live.observe(joined, vocabulary=vocabulary)
 
 
-def _per_text(langs: Langs, n: int) -> Sequence[str | None]:
-    if langs is None or isinstance(langs, str):
-        return [langs] * n
-    return langs
+def _same_model(entry: Observation, first: Observation) -> bool:
+    same_labels = entry.labels is first.labels or entry.labels == first.labels
+    return entry.model == first.model and entry.version == first.version and same_labels
 
 
 __all__ = ["PendingObservations", "VocabularyFor"]

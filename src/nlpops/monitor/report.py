@@ -12,7 +12,7 @@ from nlpops.monitor.drift import DriftReport, DriftThresholds, detect_drift
 from nlpops.monitor.live import LiveStats, merge_windows
 from nlpops.monitor.redact import PiiRedactor
 from nlpops.monitor.store import StatsStore
-from nlpops.registry import open_registry, parse_ref, resolve_ref
+from nlpops.registry import resolve_bundle
 
 STATS_FILE = "monitor.db"
 
@@ -71,9 +71,9 @@ def check_drift(
         RegistryError / NotFoundError: the ref does not resolve. BundleError: its bundle is unreadable.
         ConfigError: the store cannot be read.
     """
-    parsed = parse_ref(ref)
-    bundle_path, entry = resolve_ref(parsed, None if parsed.kind == "path" else open_registry(registry))
-    manifest = read_manifest(bundle_path)
+    resolved = resolve_bundle(ref, registry)
+    entry = resolved.entry
+    manifest = read_manifest(resolved.path)
     name = entry.name if entry is not None else manifest.name
     version = str(entry.version) if entry is not None else manifest.version
     since = clock() - (window_s if window_s is not None else monitoring.window_s)

@@ -1,10 +1,12 @@
 """What a running service gets from monitoring: the observer, drift gauges, and the status page and JSON.
 
 The serve layer cannot import this package. A :class:`ServiceMonitor` is its
-:class:`~nlpops.serve.ServiceHooks`: the service calls :meth:`ServiceMonitor.observe` once per classify
-request, :meth:`~ServiceMonitor.status` for ``GET /v1/status`` and :meth:`~ServiceMonitor.page` for
-``GET /``. ``nlpops serve`` builds it with :func:`hooks_for` (named by :data:`HOOKS_PATH`, so worker
-processes can build it too); embedders pass :func:`monitor_hooks` to :func:`nlpops.serve.build_app`.
+:class:`~nlpops.serve.ServiceHooks`, built over the service's :class:`~nlpops.serve.ServiceView` (the live
+model and the metrics registry, nothing else): the service calls :meth:`ServiceMonitor.observe` with one
+:class:`~nlpops.serve.Observation` per inference request, :meth:`~ServiceMonitor.status` for
+``GET /v1/status`` and :meth:`~ServiceMonitor.page` for ``GET /``. ``nlpops serve`` builds it with
+:func:`hooks_for` (named by :data:`HOOKS_PATH`, so worker processes can build it too); embedders pass
+:func:`monitor_hooks` to :func:`nlpops.serve.build_app`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import numpy as np
 from prometheus_client import CollectorRegistry
 
 from nlpops.bundle import BundleManifest
@@ -25,10 +26,10 @@ from nlpops.checklist import MonitoringSettings, RegistrySettings
 from nlpops.errors import NlpopsError
 from nlpops.monitor.drift import DriftReport, DriftThresholds, detect_drift
 from nlpops.monitor.gauges import DriftGauges
-from nlpops.monitor.live import Langs, LiveStats
+from nlpops.monitor.live import LiveStats
 from nlpops.monitor.pending import PendingObservations
 from nlpops.monitor.report import build_live_stats
-from nlpops.serve import HooksFactory, ServiceApp
+from nlpops.serve import HooksFactory, Observation, ServiceView
 
 logger = logging.getLogger("nlpops.monitor")
 _CLASSIFY_ROUTE = "/v1/classify"
@@ -117,17 +118,9 @@ class ServiceMonitor:
             return None
         return model.vocabulary
 
-    def observe(
-        self,
-        texts: Sequence[str],
-        proba: np.ndarray,
-        labels: Sequence[str],
-        langs: Langs,
-        model_name: str,
-        model_version: str,
-    ) -> None:
+    def observe(self, observation: Observation) -> None:
         """The hot-path observer: queues the request; counted in batches (see :meth:`LiveStats.observe`)."""
-        self.pending.add(texts, proba, labels, langs, model_name, model_version)
+        self.pending.add(observation)
 
     def redact_payload(self, texts: Sequence[str]) -> list[str]:
         """``texts`` as they may be logged: redacted with the live statistics' redactor, if any."""
@@ -236,27 +229,26 @@ class ServiceMonitor:
                 logger.error("Monitoring refresh failed: %s", exc)
 
 
-def current_model_of(app: ServiceApp) -> ServedModel | None:
-    """The model ``app`` serves now, as the monitor sees it (None while loading).
+def current_model_of(view: ServiceView) -> ServedModel | None:
+    """The model a service answers with now, as the monitor sees it (None while loading).
 
     Args:
-        app: the service.
+        view: the service's view (its live model and metrics registry).
 
     Returns:
-        Name, version and manifest of the live model.
+        Name, version, manifest and word vocabulary of the live model.
     """
-    loaded = app.reloader.current
+    loaded = view.current_model()
     if loaded is None:
         return None
-    vocabulary = getattr(loaded.predictor, "vocabulary", None)
-    words = vocabulary() if callable(vocabulary) else None
-    return ServedModel(loaded.name, loaded.version, loaded.predictor.manifest, words)
+    predictor = loaded.predictor
+    return ServedModel(loaded.name, loaded.version, predictor.manifest, predictor.vocabulary())
 
 
 def monitor_hooks(
     live: LiveStats | None = None, *, thresholds: DriftThresholds | None = None, **options: Any
 ) -> HooksFactory:
-    """A hooks factory for :func:`nlpops.serve.build_app`: a :class:`ServiceMonitor` over the app.
+    """A hooks factory for :func:`nlpops.serve.build_app`: a :class:`ServiceMonitor` over the service.
 
     Args:
         live: the live statistics (in memory only by default).
@@ -264,22 +256,23 @@ def monitor_hooks(
         **options: passed to :class:`ServiceMonitor` (``window_s``, ``refresh_interval_s``, ``clock``).
 
     Returns:
-        ``app -> ServiceMonitor``: the monitor reads the app's live model and adds drift gauges to its metrics.
+        ``view -> ServiceMonitor``: the monitor reads the service's live model and adds drift gauges to its
+        metrics registry.
     """
 
-    def build(app: ServiceApp) -> ServiceMonitor:
+    def build(view: ServiceView) -> ServiceMonitor:
         return ServiceMonitor(
             live if live is not None else LiveStats(None),
             thresholds or DriftThresholds(),
-            lambda: current_model_of(app),
-            metrics_registry=app.metrics.registry,
+            lambda: current_model_of(view),
+            metrics_registry=view.metrics_registry,
             **options,
         )
 
     return build
 
 
-def hooks_for(app: ServiceApp, monitoring: MonitoringSettings, registry: RegistrySettings) -> ServiceMonitor:
+def hooks_for(view: ServiceView, monitoring: MonitoringSettings, registry: RegistrySettings) -> ServiceMonitor:
     """The monitoring hooks of ``nlpops serve`` (named by :data:`HOOKS_PATH`), as the config asks.
 
     Live statistics go to ``monitoring.stats_path`` (default ``<registry.home>/monitor.db``), flushed every
@@ -287,7 +280,7 @@ def hooks_for(app: ServiceApp, monitoring: MonitoringSettings, registry: Registr
     (in the store and in payload logs) with ``monitoring.pii_redaction``.
 
     Args:
-        app: the service.
+        view: the service's view (its live model and metrics registry).
         monitoring: the ``monitoring`` section.
         registry: the ``registry`` section.
 
@@ -297,8 +290,8 @@ def hooks_for(app: ServiceApp, monitoring: MonitoringSettings, registry: Registr
     return ServiceMonitor.from_settings(
         monitoring,
         build_live_stats(monitoring, registry),
-        lambda: current_model_of(app),
-        metrics_registry=app.metrics.registry,
+        lambda: current_model_of(view),
+        metrics_registry=view.metrics_registry,
     )
 
 

@@ -1,13 +1,17 @@
-"""Choosing a registry backend from the ``registry`` section of the config."""
+"""Choosing a registry backend from the ``registry`` section of the config, and resolving a model reference
+to its bundle with it: :func:`resolve_bundle` is the one place every command and service does that."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from nlpops.checklist import RegistrySettings
 from nlpops.errors import ConfigError
-from nlpops.registry.base import Registry
+from nlpops.registry.base import ModelVersion, Registry
 from nlpops.registry.mlflow import MlflowRegistry
+from nlpops.registry.refs import ModelRef, parse_ref, resolve_ref
 from nlpops.registry.sqlite import SqliteRegistry
 
 
@@ -41,4 +45,55 @@ def open_registry(settings: RegistrySettings) -> Registry:
     )
 
 
-__all__ = ["open_registry"]
+@dataclass(frozen=True)
+class ResolvedBundle:
+    """Where a model reference points now.
+
+    Attributes:
+        ref: the parsed reference.
+        path: the bundle directory.
+        entry: the registry entry (None for a bundle path).
+        registry: the registry the entry came from (None for a bundle path).
+    """
+
+    ref: ModelRef
+    path: Path
+    entry: ModelVersion | None = None
+    registry: Registry | None = None
+
+    def refresh(self) -> ResolvedBundle:
+        """Resolve the reference again: an alias may have moved (a path or a pinned version stays put).
+
+        Raises:
+            NotFoundError: the model, alias or version is gone.
+        """
+        if self.registry is None or self.ref.kind != "alias":
+            return self
+        path, entry = resolve_ref(self.ref, self.registry)
+        return replace(self, path=path, entry=entry)
+
+
+def resolve_bundle(ref: str | Path | ModelRef, settings: RegistrySettings) -> ResolvedBundle:
+    """The bundle a model reference designates: a path as is, a registry reference in the configured registry.
+
+    The registry is opened only for a registry reference (``NAME``, ``NAME@ALIAS``, ``NAME:VERSION``).
+
+    Args:
+        ref: what the user typed (or an already parsed reference).
+        settings: the ``registry`` section of the config.
+
+    Returns:
+        The bundle directory, and the registry entry and registry for a registry reference.
+
+    Raises:
+        RegistryError: the reference is malformed.
+        NotFoundError: the bundle path does not exist, or the model, alias or version is unknown.
+        ConfigError: the registry backend cannot be opened.
+    """
+    parsed = ref if isinstance(ref, ModelRef) else parse_ref(str(ref))
+    registry = None if parsed.kind == "path" else open_registry(settings)
+    path, entry = resolve_ref(parsed, registry)
+    return ResolvedBundle(parsed, Path(path), entry, registry)
+
+
+__all__ = ["ResolvedBundle", "open_registry", "resolve_bundle"]

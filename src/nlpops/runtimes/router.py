@@ -23,7 +23,7 @@ import numpy as np
 
 from nlpops.bundle import Bundle, load_bundle
 from nlpops.errors import RuntimeLoadError
-from nlpops.runtimes.base import BasePredictor, Predictor
+from nlpops.runtimes.base import BasePredictor, Predictor, RoutingDecision
 from nlpops.runtimes.langid import UND, LanguageDetector, normalize_lang
 
 ROUTING_FILE = "routing.json"
@@ -31,26 +31,6 @@ ROUTING_VERSION = 1
 
 DetectFn = Callable[[Sequence[str]], list[str]]
 LangHints = str | Sequence[str | None] | None
-
-
-class LangText(str):
-    """A text that carries its language (``LangText("Hallo", "de")``); still a plain ``str`` to every other code.
-
-    Lets a caller that batches texts from many requests (the HTTP micro-batcher) keep each text's resolved
-    language through the batch: :meth:`RouterPredictor.predict_proba` honours ``.lang``.
-    """
-
-    lang: str
-
-    def __new__(cls, text: str, lang: str) -> LangText:
-        obj = super().__new__(cls, text)
-        obj.lang = lang
-        return obj
-
-
-def tag_texts(texts: Sequence[str], langs: Sequence[str]) -> list[LangText]:
-    """Pair each text with its language (see :class:`LangText`)."""
-    return [LangText(t, lang) for t, lang in zip(texts, langs, strict=True)]
 
 
 def read_routing(bundle: Bundle) -> dict[str, Any]:
@@ -84,7 +64,7 @@ class RouterPredictor(BasePredictor):
     """A model set as a Predictor: routes each text to its language's model, fallback for the rest.
 
     Sub-models apply their own preprocessing, so :meth:`predict_proba` is overridden whole (the texts reach
-    the routing untouched, :class:`LangText` tags included).
+    the routing untouched).
 
     Args:
         bundle: a verified model set bundle (runtime ``router``).
@@ -152,47 +132,55 @@ class RouterPredictor(BasePredictor):
             )
         return self._models[self.routes[code]]
 
-    def route(self, texts: Sequence[str], langs: LangHints = None) -> list[str]:
-        """The language each text is routed as (``und`` when unknown).
+    def route(self, texts: Sequence[str], hint: LangHints = None) -> RoutingDecision:
+        """The language each text is routed as (``und`` when unknown: the fallback answers).
 
         Args:
             texts: the texts.
-            langs: None (detect), one code for all texts, or one code (or None: detect) per text. A text that
-                is a :class:`LangText` keeps its own language when no hint is given.
+            hint: None (detect), one code for all texts, or one code (or None: detect) per text.
 
         Raises:
-            RuntimeLoadError: ``langs`` is a list of another length than ``texts``.
+            RuntimeLoadError: ``hint`` is a list of another length than ``texts``.
         """
-        if langs is None or isinstance(langs, str):
-            hints: list[str | None] = [langs] * len(texts)
-        else:
-            hints = list(langs)
-            if len(hints) != len(texts):
-                raise RuntimeLoadError(f"Got {len(hints)} language hints for {len(texts)} texts; give one per text.")
-        resolved: list[str | None] = [
-            normalize_lang(hint) if hint else getattr(text, "lang", None)
-            for text, hint in zip(texts, hints, strict=True)
-        ]
+        if hint is None or isinstance(hint, str):
+            code = normalize_lang(hint) if hint else None
+            if code is not None:
+                return RoutingDecision((code,) * len(texts))
+            return RoutingDecision(tuple(lang or UND for lang in self._detect(texts)))
+        hints = list(hint)
+        if len(hints) != len(texts):
+            raise RuntimeLoadError(f"Got {len(hints)} language hints for {len(texts)} texts; give one per text.")
+        resolved: list[str | None] = [normalize_lang(h) if h else None for h in hints]
         todo = [i for i, lang in enumerate(resolved) if lang is None]
         if todo:
             for i, lang in zip(todo, self._detect([texts[i] for i in todo]), strict=True):
                 resolved[i] = lang or UND
-        return [lang or UND for lang in resolved]
+        return RoutingDecision(tuple(lang or UND for lang in resolved))
 
     def predict_proba_routed(self, texts: Sequence[str], langs: LangHints = None) -> tuple[np.ndarray, list[str]]:
         """Probabilities over :attr:`labels` (input order) and the language each text was routed as."""
-        routed = self.route(texts, langs)
+        routing = self.route(texts, langs)
+        return self.predict_proba(texts, routing), list(routing.langs)
+
+    def predict_proba(self, texts: Sequence[str], routing: RoutingDecision | None = None) -> np.ndarray:
+        """Probabilities over :attr:`labels`: each text answered by its language's model (routed here when
+        ``routing`` is None), in input order.
+
+        Raises:
+            RuntimeLoadError: ``routing`` covers another number of texts.
+        """
+        if routing is None:
+            routing = self.route(texts)
+        elif len(routing) != len(texts):
+            raise RuntimeLoadError(f"Got a routing for {len(routing)} texts with {len(texts)} texts.")
         proba = np.zeros((len(texts), len(self._labels)), dtype=np.float64)
         groups: dict[str, list[int]] = {}
-        for i, lang in enumerate(routed):
+        for i, lang in enumerate(routing.langs):
             groups.setdefault(self.routes.get(lang, self.fallback_path), []).append(i)
         for target, rows in groups.items():
-            part = np.asarray(self._models[target].predict_proba([str(texts[i]) for i in rows]), dtype=np.float64)
+            part = np.asarray(self._models[target].predict_proba([texts[i] for i in rows]), dtype=np.float64)
             proba[np.ix_(np.asarray(rows, dtype=np.intp), self._columns[target])] = part
-        return proba, routed
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.predict_proba_routed(texts)[0]
+        return proba
 
 
 def sub_bundle_paths(bundle: Bundle | Path | str) -> dict[str, Path]:
@@ -208,9 +196,7 @@ def sub_bundle_paths(bundle: Bundle | Path | str) -> dict[str, Path]:
 __all__ = [
     "ROUTING_FILE",
     "ROUTING_VERSION",
-    "LangText",
     "RouterPredictor",
     "read_routing",
     "sub_bundle_paths",
-    "tag_texts",
 ]

@@ -1,6 +1,7 @@
 """Micro-batching: concurrent requests share one model call, bounded by size, wait and a length budget.
 
-A request's texts are queued as one entry pinned to the model that was live when it arrived. One worker
+A request's texts are queued as one entry pinned to the model that was live when it arrived, with how a
+model set routes them (a :class:`~nlpops.runtimes.RoutingDecision`, passed on with the texts). One worker
 task forms batches in arrival order and runs them off the event loop (in one inference thread), so
 batches fill up by themselves while the previous one runs. A batch:
 
@@ -28,10 +29,11 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from nlpops.errors import OverloadedError, ServingError
+from nlpops.runtimes import RoutingDecision
 
 M = TypeVar("M")
 
-InferFn = Callable[[M, list[str]], np.ndarray]
+InferFn = Callable[[M, list[str], RoutingDecision | None], np.ndarray]
 LengthsFn = Callable[[M, Sequence[str]], list[int]]
 BatchObserver = Callable[[int, float], None]
 
@@ -65,6 +67,7 @@ class _Entry(Generic[M]):
 
     model: M
     texts: list[str]
+    routing: RoutingDecision | None
     lengths: list[int]
     future: asyncio.Future[np.ndarray]
     enqueued_at: float
@@ -84,7 +87,8 @@ class MicroBatcher(Generic[M]):
     """Gathers concurrent requests into batches and runs them in one inference thread.
 
     Args:
-        infer: ``infer(model, texts) -> array (len(texts), n_labels)``; runs in the inference thread.
+        infer: ``infer(model, texts, routing) -> array (len(texts), n_labels)``; runs in the inference thread
+            (``routing`` covers exactly ``texts``, or is None when the requests carried none).
         lengths: ``lengths(model, texts) -> list[int]``, the cost of each text (``Predictor.text_lengths``).
         limits: the batch and queue bounds.
         on_batch: called on the event loop after each batch with ``(batch_size, seconds_in_model)``.
@@ -129,8 +133,13 @@ class MicroBatcher(Generic[M]):
             self._wakeup = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run(), name="nlpops-batcher")
 
-    async def submit(self, model: M, texts: Sequence[str]) -> np.ndarray:
+    async def submit(self, model: M, texts: Sequence[str], routing: RoutingDecision | None = None) -> np.ndarray:
         """Queue ``texts`` for ``model`` and wait for their rows of probabilities.
+
+        Args:
+            model: the model to answer with (batches never mix models).
+            texts: the texts.
+            routing: how a model set routes ``texts`` (one entry per text), handed to ``infer`` with them.
 
         Returns:
             An array of shape ``(len(texts), n_labels)``, in the order of ``texts``.
@@ -151,7 +160,7 @@ class MicroBatcher(Generic[M]):
             )
         self.start()
         loop = asyncio.get_running_loop()
-        entry = _Entry(model, list(texts), self._lengths(model, texts), loop.create_future(), self._clock())
+        entry = _Entry(model, list(texts), routing, self._lengths(model, texts), loop.create_future(), self._clock())
         entry.rows = [None] * len(texts)
         self._queue.append(entry)
         self._pending_texts += len(texts)
@@ -229,10 +238,11 @@ class MicroBatcher(Generic[M]):
     async def _execute(self, batch: list[_Slice[M]]) -> None:
         model = batch[0].entry.model
         texts = [t for s in batch for t in s.entry.texts[s.start : s.stop]]
+        routing = _joined_routing(batch)
         loop = asyncio.get_running_loop()
         started = self._clock()
         try:
-            proba = await loop.run_in_executor(self._executor, self._infer, model, texts)
+            proba = await loop.run_in_executor(self._executor, self._infer, model, texts, routing)
             if proba.shape[0] != len(texts):
                 raise ServingError(
                     f"The model returned {proba.shape[0]} rows for {len(texts)} texts. The runtime is broken."
@@ -253,6 +263,16 @@ class MicroBatcher(Generic[M]):
             entry.done_count += s.stop - s.start
             if entry.done_count == len(entry.texts) and not entry.future.done():
                 entry.future.set_result(np.stack(entry.rows))  # type: ignore[arg-type]
+
+
+def _joined_routing(batch: list[_Slice[M]]) -> RoutingDecision | None:
+    """The routing of a batch's texts: the slices' routings joined (None when the requests carried none)."""
+    parts = [s.entry.routing.part(s.start, s.stop) for s in batch if s.entry.routing is not None]
+    if not parts:
+        return None
+    if len(parts) != len(batch):
+        raise ServingError("A batch mixes routed and unrouted requests for one model. This is a bug in nlpops.")
+    return RoutingDecision.join(parts)
 
 
 __all__ = ["BatchLimits", "MicroBatcher"]

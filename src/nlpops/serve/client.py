@@ -44,7 +44,10 @@ def classify(
     try:
         response = httpx.post(endpoint, json=body, headers=headers, timeout=timeout_s)
     except httpx.TimeoutException as exc:
-        raise ServingError(f"{endpoint} did not answer within {timeout_s} s. Retry, or raise --timeout.") from exc
+        raise ServingError(
+            f"{endpoint} did not answer within {timeout_s} s. Retry, or allow more time "
+            "(nlpops predict --timeout-s; timeout_s in Python)."
+        ) from exc
     except httpx.HTTPError as exc:
         raise ServingError(f"Cannot reach {endpoint}: {exc}. Is the service running (nlpops serve)?") from exc
     if response.status_code == 200:

@@ -1,7 +1,8 @@
 """Service hooks: how a layer above serving (monitoring) plugs into the service without being imported by it.
 
-A :class:`ServiceHooks` object is handed to :class:`~nlpops.serve.app.ServiceApp`. The service then calls
-:meth:`~ServiceHooks.observe` once per answered classify request (after the prediction), serves
+A hooks factory gets a :class:`ServiceView` (the live model and the metrics registry: nothing else of the
+service) and returns a :class:`ServiceHooks`. The service then calls :meth:`~ServiceHooks.observe` with one
+:class:`Observation` per answered inference request (after the prediction), serves
 :meth:`~ServiceHooks.page` at ``GET /`` and :meth:`~ServiceHooks.status` at ``GET /v1/status``, calls
 :meth:`~ServiceHooks.start` once the model is loaded and :meth:`~ServiceHooks.close` at shutdown.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -20,26 +22,62 @@ import numpy as np
 from nlpops.errors import ConfigError
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from nlpops.checklist import MonitoringSettings, RegistrySettings
-    from nlpops.serve.app import ServiceApp
+    from nlpops.serve.source import LoadedModel
 
 Langs = Sequence[str | None] | str | None
+"""The language of each text (one per text), one language for all texts, or None (unknown)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One answered inference request, as the service hands it to its hooks.
+
+    Args:
+        texts: the texts as received.
+        proba: the probabilities, shape ``(len(texts), len(labels))``.
+        labels: the model's labels (the column order of ``proba``).
+        langs: the language each text was answered as: one per text (a model set routes each text), one
+            for all (a request's ``lang``, or a single-language model's language), or None (unknown).
+        model: the served model's name.
+        version: the served version, as the service reports it.
+    """
+
+    texts: Sequence[str]
+    proba: np.ndarray
+    labels: Sequence[str]
+    langs: Langs
+    model: str
+    version: str
+
+    def langs_per_text(self) -> Sequence[str | None]:
+        """:attr:`langs` as one entry per text."""
+        if self.langs is None or isinstance(self.langs, str):
+            return [self.langs] * len(self.texts)
+        return self.langs
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """What hooks see of a service: its live model and its metrics registry, nothing else.
+
+    Args:
+        current_model: the model answering now (None while the first one loads).
+        metrics_registry: the service's Prometheus registry (hooks may add metrics and read them).
+    """
+
+    current_model: Callable[[], LoadedModel | None]
+    metrics_registry: CollectorRegistry
 
 
 @runtime_checkable
 class ServiceHooks(Protocol):
     """What the service calls on its hooks. Methods must not raise on the hot path (``observe``)."""
 
-    def observe(
-        self,
-        texts: Sequence[str],
-        proba: np.ndarray,
-        labels: Sequence[str],
-        langs: Langs,
-        model_name: str,
-        model_version: str,
-    ) -> None:
-        """Count one answered classify request (cheap: called on the event loop)."""
+    def observe(self, observation: Observation) -> None:
+        """Count one answered inference request (cheap: called on the event loop)."""
 
     def status(self) -> dict[str, Any]:
         """The ``GET /v1/status`` document (called in a worker thread: it may read files)."""
@@ -57,11 +95,11 @@ class ServiceHooks(Protocol):
         """Called at shutdown, after the last request was answered."""
 
 
-HooksFactory = Callable[["ServiceApp"], ServiceHooks]
-"""Builds the hooks of one app (it may read ``app.reloader.current`` and ``app.metrics.registry``)."""
+HooksFactory = Callable[[ServiceView], ServiceHooks]
+"""Builds the hooks of one service from its :class:`ServiceView`."""
 
-SettingsHooksFactory = Callable[["ServiceApp", "MonitoringSettings", "RegistrySettings"], ServiceHooks]
-"""What a dotted hooks path names: hooks from an app and the ``monitoring`` and ``registry`` sections."""
+SettingsHooksFactory = Callable[[ServiceView, "MonitoringSettings", "RegistrySettings"], ServiceHooks]
+"""What a dotted hooks path names: hooks from a service view and the ``monitoring`` and ``registry`` sections."""
 
 
 def load_hooks_factory(dotted: str) -> SettingsHooksFactory:
@@ -71,7 +109,7 @@ def load_hooks_factory(dotted: str) -> SettingsHooksFactory:
         dotted: module and attribute, separated by a colon.
 
     Returns:
-        The callable ``(app, monitoring, registry) -> ServiceHooks``.
+        The callable ``(view, monitoring, registry) -> ServiceHooks``.
 
     Raises:
         ConfigError: the path is malformed, the module cannot be imported or has no such callable.
@@ -89,4 +127,12 @@ def load_hooks_factory(dotted: str) -> SettingsHooksFactory:
     return factory  # type: ignore[no-any-return]
 
 
-__all__ = ["HooksFactory", "Langs", "ServiceHooks", "SettingsHooksFactory", "load_hooks_factory"]
+__all__ = [
+    "HooksFactory",
+    "Langs",
+    "Observation",
+    "ServiceHooks",
+    "ServiceView",
+    "SettingsHooksFactory",
+    "load_hooks_factory",
+]

@@ -1,12 +1,21 @@
-"""The service's OpenAPI 3 document (built from the limits it really enforces) and a self-contained docs page."""
+"""The service's OpenAPI 3 document and a self-contained docs page.
+
+The document's paths are the service's route table (:func:`nlpops.serve.routes.service_routes`, the one the
+core routes by); each route's ``operation_id`` picks its operation here, built from the limits the service
+really enforces.
+"""
 
 from __future__ import annotations
 
 import html
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from nlpops._version import __version__
 from nlpops.serve.decode import RequestLimits
+
+if TYPE_CHECKING:
+    from nlpops.serve.core import Route
 
 _JSON = "application/json"
 
@@ -16,7 +25,7 @@ def _error_response(description: str) -> dict[str, Any]:
 
 
 def build_openapi(
-    limits: RequestLimits, *, auth: bool, protect_metrics: bool, status_routes: bool = False
+    limits: RequestLimits, *, auth: bool, protect_metrics: bool, routes: Sequence[Route]
 ) -> dict[str, Any]:
     """The OpenAPI 3.0 document of the service.
 
@@ -24,14 +33,14 @@ def build_openapi(
         limits: the per-request limits (they appear as maxItems/maxLength).
         auth: whether API keys are required (adds security schemes and 401 responses).
         protect_metrics: whether ``/metrics`` needs a key when ``auth`` is on.
-        status_routes: the service has hooks (monitoring): add ``GET /`` and ``GET /v1/status``.
+        routes: the service's routes (each documented route's ``operation_id`` names its operation here).
 
     Returns:
         The document as a JSON-ready dict.
+
+    Raises:
+        KeyError: a route names an operation this module does not describe (a bug: describe it here).
     """
-    text_schema: dict[str, Any] = {"type": "string", "minLength": 1}
-    if not limits.truncate:
-        text_schema["maxLength"] = limits.max_chars_per_text
     security: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}] if auth else []
     unauthorized = {"401": _error_response("Missing or invalid API key")} if auth else {}
 
@@ -41,92 +50,68 @@ def build_openapi(
         out.update(extra)
         return out
 
-    classify = op(
-        "Classify one or more texts",
-        {
-            "200": {"description": "One prediction per text", "content": {_JSON: {"schema": _ref("ClassifyResponse")}}},
-            "400": _error_response("The body is not valid JSON"),
-            "413": _error_response("Body, number of texts or a text too large"),
-            "422": _error_response("A field is missing, empty or of the wrong type"),
-            "503": _error_response("Queue full or model not loaded yet; retry after Retry-After seconds"),
-        },
-        secured=True,
-        operationId="classify",
-        requestBody={
-            "required": True,
-            "content": {
-                _JSON: {
-                    "schema": {
-                        "oneOf": [
-                            _body(
-                                {
-                                    "texts": {
-                                        "type": "array",
-                                        "items": text_schema,
-                                        "minItems": 1,
-                                        "maxItems": limits.max_texts_per_request,
-                                    }
-                                },
-                                "texts",
-                            ),
-                            _body({"text": text_schema}, "text"),
-                        ]
-                    }
+    def secured(route: Route) -> bool:
+        return route.secured or (route.metrics and protect_metrics)
+
+    plain_ok = {"200": {"description": "OK", "content": {_JSON: {"schema": _ref("Status")}}}}
+    operations: dict[str, Callable[[Route], dict[str, Any]]] = {
+        "classify": lambda route: op(
+            "Classify one or more texts",
+            {
+                "200": {
+                    "description": "One prediction per text",
+                    "content": {_JSON: {"schema": _ref("ClassifyResponse")}},
+                },
+                "400": _error_response("The body is not valid JSON"),
+                "413": _error_response("Body, number of texts or a text too large"),
+                "422": _error_response("A field is missing, empty or of the wrong type"),
+                "503": _error_response("Queue full or model not loaded yet; retry after Retry-After seconds"),
+            },
+            secured=secured(route),
+            operationId="classify",
+            requestBody=_classify_body(limits),
+        ),
+        "models": lambda route: op(
+            "The model being served",
+            {"200": {"description": "The live model", "content": {_JSON: {"schema": _ref("Models")}}}},
+            secured=secured(route),
+            operationId="models",
+        ),
+        "healthz": lambda route: op("Liveness", plain_ok, secured=secured(route), operationId="healthz"),
+        "readyz": lambda route: op(
+            "Readiness: a model is loaded and warm",
+            {**plain_ok, "503": _error_response("Not ready yet")},
+            secured=secured(route),
+            operationId="readyz",
+        ),
+        "metrics": lambda route: op(
+            "Prometheus metrics",
+            {
+                "200": {
+                    "description": "Text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
                 }
             },
-        },
-    )
-    plain_ok = {"200": {"description": "OK", "content": {_JSON: {"schema": _ref("Status")}}}}
-    paths: dict[str, Any] = {
-        "/v1/classify": {"post": classify},
-        "/v1/models": {
-            "get": op(
-                "The model being served",
-                {"200": {"description": "The live model", "content": {_JSON: {"schema": _ref("Models")}}}},
-                secured=True,
-                operationId="models",
-            )
-        },
-        "/healthz": {"get": op("Liveness", plain_ok, secured=False, operationId="healthz")},
-        "/readyz": {
-            "get": op(
-                "Readiness: a model is loaded and warm",
-                {**plain_ok, "503": _error_response("Not ready yet")},
-                secured=False,
-                operationId="readyz",
-            )
-        },
-        "/metrics": {
-            "get": op(
-                "Prometheus metrics",
-                {
-                    "200": {
-                        "description": "Text exposition format",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-                secured=auth and protect_metrics,
-                operationId="metrics",
-            )
-        },
+            secured=secured(route),
+            operationId="metrics",
+        ),
+        "status_page": lambda route: op(
+            "Status page (HTML): model, traffic, latency, label and language mix, drift",
+            {"200": {"description": "The page", "content": {"text/html": {"schema": {"type": "string"}}}}},
+            secured=secured(route),
+            operationId="status_page",
+        ),
+        "status": lambda route: op(
+            "Live status: model, uptime, traffic, latency, label and language mix, drift",
+            {"200": {"description": "The status", "content": {_JSON: {"schema": _ref("ServiceStatus")}}}},
+            secured=secured(route),
+            operationId="status",
+        ),
     }
-    if status_routes:
-        paths["/"] = {
-            "get": op(
-                "Status page (HTML): model, traffic, latency, label and language mix, drift",
-                {"200": {"description": "The page", "content": {"text/html": {"schema": {"type": "string"}}}}},
-                secured=False,
-                operationId="status_page",
-            )
-        }
-        paths["/v1/status"] = {
-            "get": op(
-                "Live status: model, uptime, traffic, latency, label and language mix, drift",
-                {"200": {"description": "The status", "content": {_JSON: {"schema": _ref("ServiceStatus")}}}},
-                secured=True,
-                operationId="status",
-            )
-        }
+    paths: dict[str, Any] = {}
+    for route in routes:
+        if route.operation_id is not None:
+            paths.setdefault(route.path, {})[route.method.lower()] = operations[route.operation_id](route)
     return {
         "openapi": "3.0.3",
         "info": {"title": "nlpops text classification service", "version": __version__},
@@ -137,6 +122,19 @@ def build_openapi(
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             },
             "schemas": _SCHEMAS,
+        },
+    }
+
+
+def _classify_body(limits: RequestLimits) -> dict[str, Any]:
+    text_schema: dict[str, Any] = {"type": "string", "minLength": 1}
+    if not limits.truncate:
+        text_schema["maxLength"] = limits.max_chars_per_text
+    texts = {"type": "array", "items": text_schema, "minItems": 1, "maxItems": limits.max_texts_per_request}
+    return {
+        "required": True,
+        "content": {
+            _JSON: {"schema": {"oneOf": [_body({"texts": texts}, "texts"), _body({"text": text_schema}, "text")]}}
         },
     }
 

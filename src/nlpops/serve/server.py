@@ -21,6 +21,7 @@ from nlpops.serve.app import ServiceApp
 from nlpops.serve.hooks import HooksFactory, load_hooks_factory
 from nlpops.serve.metrics import MULTIPROC_ENV, ServiceMetrics
 from nlpops.serve.reload import ModelReloader
+from nlpops.serve.routes import build_core
 from nlpops.serve.source import LoadedModel, ModelSource, follows_alias, load_model, source_for_ref
 
 REF_ENV = "NLPOPS_SERVE_REF"
@@ -59,9 +60,8 @@ def build_app(
     reloader = ModelReloader(
         source, metrics, poll_interval_s=serving.poll_interval_s if follow else None, initial=initial
     )
-    return ServiceApp(
-        reloader, serving, monitoring, metrics, install_signal_handlers=install_signal_handlers, hooks=hooks
-    )
+    core = build_core(reloader, serving, monitoring, metrics, hooks=hooks)
+    return ServiceApp(core, install_signal_handlers=install_signal_handlers)
 
 
 def hooks_from_path(
@@ -70,12 +70,12 @@ def hooks_from_path(
     """The hooks factory a dotted path names, bound to the config sections (None for no path).
 
     Args:
-        dotted: ``"package.module:function"`` of a ``(app, monitoring, registry) -> ServiceHooks`` callable.
+        dotted: ``"package.module:function"`` of a ``(view, monitoring, registry) -> ServiceHooks`` callable.
         monitoring: the ``monitoring`` section.
         registry: the ``registry`` section.
 
     Returns:
-        A factory ``app -> ServiceHooks`` for :func:`build_app`.
+        A factory ``view -> ServiceHooks`` for :func:`build_app`.
 
     Raises:
         ConfigError: the path does not name a callable.
@@ -83,7 +83,7 @@ def hooks_from_path(
     if not dotted:
         return None
     factory = load_hooks_factory(dotted)
-    return lambda app: factory(app, monitoring, registry)
+    return lambda view: factory(view, monitoring, registry)
 
 
 def app_from_environment() -> ServiceApp:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nlpops.bundle import read_manifest
-from nlpops.errors import ConfigError, NlpopsError, RuntimeLoadError, ServingError
+from nlpops.errors import NlpopsError, RuntimeLoadError, ServingError
 from nlpops.runtimes import Predictor, load_predictor
 
 if TYPE_CHECKING:
@@ -87,23 +87,25 @@ def registry_source(registry: Registry, name: str, alias_or_version: str) -> Mod
 def source_for_ref(ref: str, registry_settings: RegistrySettings, lang: str | None = None) -> ModelSource:
     """The source for a ``nlpops serve REF``: a bundle path, ``NAME``, ``NAME@ALIAS`` or ``NAME:VERSION``.
 
-    With ``lang``, every pointer asks for that language's model of a model set only.
+    The ref is resolved now (so a bad one fails at start) by :func:`nlpops.registry.resolve_bundle`, and again
+    at every call for an alias. With ``lang``, every pointer asks for that language's model of a model set only.
 
     Raises:
-        RegistryError: ``ref`` is malformed. NotFoundError: the registry cannot resolve it.
+        RegistryError: ``ref`` is malformed. NotFoundError: the bundle path or the registry entry does not exist.
         BundleError: a bundle path is not a readable bundle.
     """
-    from nlpops.registry import open_registry, parse_ref
+    from nlpops.registry import resolve_bundle
 
-    parsed = parse_ref(ref)
-    if parsed.kind == "path":
-        assert parsed.path is not None
-        source = bundle_source(parsed.path)
+    resolved = resolve_bundle(ref, registry_settings)
+    if resolved.entry is None:
+        source = bundle_source(resolved.path)
     else:
-        assert parsed.name is not None
-        selector = str(parsed.version) if parsed.kind == "version" else str(parsed.alias)
-        source = registry_source(open_registry(registry_settings), parsed.name, selector)
-        source()  # fail now, at start, if the ref does not resolve
+
+        def source() -> ModelPointer:
+            now = resolved.refresh()
+            assert now.entry is not None  # a registry reference keeps its entry
+            return ModelPointer(now.entry.name, str(now.entry.version), Path(now.path))
+
     if lang is None:
         return source
     inner = source
@@ -117,28 +119,17 @@ def follows_alias(ref: str) -> bool:
     return parse_ref(ref).kind == "alias"
 
 
-def _one_language(predictor: Predictor, pointer: ModelPointer) -> Predictor:
-    """The sub-model of ``pointer.lang`` in a model set; ConfigError for a single-model bundle."""
-    select = getattr(predictor, "for_language", None)
-    if select is None:
-        raise ConfigError(
-            f'--lang {pointer.lang}: "{pointer.bundle_path}" is a single model, not a model set. Serve it without '
-            "--lang, or train one model per language: nlpops train --strategy per-language"
-        )
-    selected: Predictor = select(pointer.lang)
-    return selected
-
-
 def load_model(pointer: ModelPointer) -> LoadedModel:
     """Load the bundle ``pointer`` names, check its predictions on reference texts, and warm it up.
 
     Raises:
         BundleError / RuntimeLoadError / MissingExtraError: the bundle cannot be loaded.
+        ConfigError: ``pointer.lang`` is set but the bundle is a single model, not a model set.
         ServingError: the loaded model's outputs are malformed (wrong shape, not probabilities).
     """
     predictor = load_predictor(pointer.bundle_path)
     if pointer.lang is not None:
-        predictor = _one_language(predictor, pointer)
+        predictor = predictor.for_language(pointer.lang)
     texts = verification_texts(predictor)
     try:
         proba = np.asarray(predictor.predict_proba(texts))

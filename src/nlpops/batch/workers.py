@@ -1,4 +1,4 @@
-"""The local engine: chunks of rows predicted by worker processes, each part committed atomically.
+"""The local engine's worker processes: chunks of rows predicted, each part committed atomically.
 
 Each worker loads the Predictor once, then takes chunks from a bounded queue (so the reader never runs
 far ahead: memory stays bounded), predicts them ``batch_size`` texts at a time and writes the chunk's
@@ -141,7 +141,7 @@ def _worker_context(bundle_dir: Path) -> Any:
     context = multiprocessing.get_context("forkserver")
     runtime = read_manifest(bundle_dir).runtime
     module = RUNTIMES.get(runtime, "").split(":")[0]
-    preload = ["nlpops.batch.local", *([module] if module else []), *_LAZY_IMPORTS.get(runtime, ())]
+    preload = ["nlpops.batch.workers", *([module] if module else []), *_LAZY_IMPORTS.get(runtime, ())]
     context.set_forkserver_preload(preload)  # a module that fails to import is skipped
     return context
 
