@@ -1,0 +1,36 @@
+"""Helpers of the security tests: editing a bundle's manifest the way an attacker (or a careless tool) would."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "nlpops-bundle.json"
+DIGEST_FIELD = "manifest_sha256"
+
+
+def canonical_digest(raw: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON (sorted keys, no spaces, UTF-8) of every manifest field but the digest.
+
+    Written here independently of nlpops, so the tests pin the documented format (docs/security.md).
+    """
+    rest = {key: value for key, value in raw.items() if key != DIGEST_FIELD}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def rewrite_manifest(bundle_dir: Path, edit: Callable[[dict[str, Any]], None], *, update_digest: bool = True) -> None:
+    """Apply ``edit`` to the manifest of ``bundle_dir``; re-sign its digest (if it has one) unless told not to.
+
+    Re-signing models an attacker who knows the format: the digest detects unnoticed changes, it is no
+    signature, so every other check must hold on its own.
+    """
+    path = bundle_dir / MANIFEST
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    edit(raw)
+    if update_digest and DIGEST_FIELD in raw:
+        raw[DIGEST_FIELD] = canonical_digest(raw)
+    path.write_text(json.dumps(raw, indent=2, sort_keys=True), encoding="utf-8")
