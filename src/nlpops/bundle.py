@@ -5,18 +5,23 @@ fingerprint, metrics, reference statistics, package versions) and a sha256 for e
 verifies every checksum and refuses a bundle whose files were changed, removed or added.
 Nothing here executes code from a bundle, and nothing reads outside it: every listed path is relative,
 without ``..``, and resolves inside the bundle (no link to a file outside, no linked folder).
+
+The manifest covers itself: ``manifest_sha256`` is the sha256 of the canonical JSON (sorted keys, no
+spaces, UTF-8) of every other field, so no field (labels, reference statistics, metrics) changes unnoticed.
+It is a checksum, not a signature. Bundles written before it existed have none: they load, with a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +33,10 @@ from nlpops._version import __version__
 from nlpops.errors import BundleError
 from nlpops.preprocess import check_steps
 
+logger = logging.getLogger("nlpops.bundle")
+
 MANIFEST_NAME = "nlpops-bundle.json"
+DIGEST_FIELD = "manifest_sha256"
 SCHEMA_VERSION = 1
 _CHUNK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -68,6 +76,7 @@ class BundleManifest(BaseModel):
     runtime_options: dict[str, Any] = Field(default_factory=dict)
     nlpops_version: str = __version__
     files: dict[str, str] = Field(default_factory=dict)
+    manifest_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,13 @@ class Bundle:
 def new_version() -> str:
     """A sortable version string for a freshly built bundle (UTC timestamp with microseconds)."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def manifest_digest(raw: Mapping[str, Any]) -> str:
+    """The ``manifest_sha256`` of a manifest: sha256 of the canonical JSON of every field but itself."""
+    rest = {key: value for key, value in raw.items() if key != DIGEST_FIELD}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def sha256_file(path: Path) -> str:
@@ -213,9 +229,10 @@ def save_bundle(
             manifest = BundleManifest.model_validate(values)
         except ValidationError as exc:
             raise BundleError(f"Invalid bundle manifest fields: {exc}") from exc
-        (staging / MANIFEST_NAME).write_text(
-            json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
+        raw = manifest.model_dump(mode="json")
+        raw[DIGEST_FIELD] = manifest_digest(raw)
+        manifest = manifest.model_copy(update={DIGEST_FIELD: raw[DIGEST_FIELD]})
+        (staging / MANIFEST_NAME).write_text(json.dumps(raw, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
@@ -247,6 +264,7 @@ def read_manifest(path: Path | str) -> BundleManifest:
             f'Bundle "{path}" has format v{schema}; this nlpops reads v{SCHEMA_VERSION}. '
             "Use the nlpops version that wrote it, or retrain."
         )
+    _check_digest(path, raw)
     try:
         manifest = BundleManifest.model_validate(raw)
     except ValidationError as exc:
@@ -261,6 +279,28 @@ def read_manifest(path: Path | str) -> BundleManifest:
             )
     check_steps(manifest.preprocessing)
     return manifest
+
+
+def _check_digest(path: Path, raw: dict[str, Any]) -> None:
+    if DIGEST_FIELD not in raw:
+        logger.warning(
+            'Bundle "%s" has no %s (written by an earlier nlpops): its files are verified, its manifest fields '
+            "are not. Retrain or re-export it to add one.",
+            path,
+            DIGEST_FIELD,
+        )
+        return
+    found = raw[DIGEST_FIELD]
+    if not isinstance(found, str) or _SHA256.fullmatch(found) is None:
+        raise BundleError(
+            f'Bundle "{path}": {DIGEST_FIELD} must be a sha256 (64 lowercase hex digits), got {str(found)[:80]!r}. '
+            "Re-copy the bundle or retrain."
+        )
+    if manifest_digest(raw) != found:
+        raise BundleError(
+            f'Bundle "{path}" failed verification: {MANIFEST_NAME} was changed after the bundle was written '
+            f"(its {DIGEST_FIELD} does not match its fields). Re-copy the bundle or retrain."
+        )
 
 
 def verify_bundle(path: Path | str, manifest: BundleManifest) -> None:
@@ -317,6 +357,7 @@ def unpack_bundle(archive: Path | str, out: Path | str) -> Bundle:
 
 
 __all__ = [
+    "DIGEST_FIELD",
     "MANIFEST_NAME",
     "SCHEMA_VERSION",
     "Bundle",
@@ -325,6 +366,7 @@ __all__ = [
     "check_member_name",
     "confined_file",
     "load_bundle",
+    "manifest_digest",
     "new_version",
     "pack_bundle",
     "read_manifest",
