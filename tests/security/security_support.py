@@ -34,3 +34,10 @@ def rewrite_manifest(bundle_dir: Path, edit: Callable[[dict[str, Any]], None], *
     if update_digest and DIGEST_FIELD in raw:
         raw[DIGEST_FIELD] = canonical_digest(raw)
     path.write_text(json.dumps(raw, indent=2, sort_keys=True), encoding="utf-8")
+
+
+def rewrite_bundle_file(bundle_dir: Path, name: str, content: bytes) -> None:
+    """Replace one file of a bundle and update its checksum and the manifest digest (a deliberate edit)."""
+    (bundle_dir / name).write_bytes(content)
+    digest = hashlib.sha256(content).hexdigest()
+    rewrite_manifest(bundle_dir, lambda raw: raw["files"].__setitem__(name, digest))
