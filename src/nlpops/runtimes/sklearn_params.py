@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -98,10 +99,12 @@ def token_pattern_problem(pattern: Any) -> str | None:
     if len(pattern) > MAX_TOKEN_PATTERN_CHARS:
         return f"it has {len(pattern)} characters (at most {MAX_TOKEN_PATTERN_CHARS})"
     try:
-        re.compile(pattern)
-        parsed = importlib.import_module("re._parser").parse(pattern)
-    except (re.error, RecursionError, ValueError, OverflowError) as exc:
-        return f"it does not compile ({exc})"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # e.g. FutureWarning "possible nested set": ambiguous, refused
+            re.compile(pattern)
+            parsed = importlib.import_module("re._parser").parse(pattern)
+    except (re.error, RecursionError, ValueError, OverflowError, Warning) as exc:
+        return f"it does not compile cleanly ({exc})"
     try:
         repeats = _count_repeats(list(parsed))
     except ValueError as exc:
