@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from nlpops.errors import ConfigError
+from nlpops.names import model_name_problem
 
 CONFIG_VERSION = 1
 DEFAULT_CONFIG_FILE = "nlpops.yaml"
@@ -248,6 +249,14 @@ class NlpopsConfig(BaseSettings):
     registry: RegistrySettings = RegistrySettings()
     serving: ServingSettings = ServingSettings()
     advisor: AdvisorSettings = AdvisorSettings()
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        problem = model_name_problem(name)
+        if problem is not None:
+            raise ValueError(problem)
+        return name
 
     @classmethod
     def settings_customise_sources(

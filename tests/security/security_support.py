@@ -41,3 +41,32 @@ def rewrite_bundle_file(bundle_dir: Path, name: str, content: bytes) -> None:
     (bundle_dir / name).write_bytes(content)
     digest = hashlib.sha256(content).hexdigest()
     rewrite_manifest(bundle_dir, lambda raw: raw["files"].__setitem__(name, digest))
+
+
+def scenario_plan(scenario: str = "poc_english", runtime: str | None = None) -> dict[str, Any]:
+    """The advisor's plan for one of the advisor test scenarios (tests/advisor/scenarios), for deploy tests.
+
+    Args:
+        scenario: the scenario folder.
+        runtime: replace the plan's chosen runtime option (e.g. "native" to deploy a scikit-learn bundle).
+    """
+    import sys
+
+    import yaml
+
+    from nlpops.advisor import load_rules, make_plan
+    from nlpops.checklist import load_config
+
+    advisor_tests = Path(__file__).parents[1] / "advisor"
+    if str(advisor_tests) not in sys.path:
+        sys.path.insert(0, str(advisor_tests))
+    from advisor_fixtures import read_profile
+
+    folder = advisor_tests / "scenarios" / scenario
+    expected = yaml.safe_load((folder / "expected.yaml").read_text(encoding="utf-8"))
+    plan: dict[str, Any] = make_plan(
+        load_config(folder / "nlpops.yaml"), read_profile(expected["profile"]), load_rules()
+    )
+    if runtime is not None:
+        plan["chosen"]["runtime"] = runtime
+    return plan

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from nlpops.errors import RegistryError
+from nlpops.names import is_model_name, model_name_problem
 
 Action = Literal["registered", "promoted", "rolled_back"]
 ACTIONS: tuple[Action, ...] = ("registered", "promoted", "rolled_back")
 DEFAULT_ALIAS = "production"
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _ALIAS = re.compile(r"[a-z][a-z0-9_-]*")
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -85,18 +85,13 @@ class Registry(Protocol):
     def load_attachment(self, name: str, version: int, key: str) -> dict[str, Any] | None: ...
 
 
-def is_model_name(text: str) -> bool:
-    """Whether ``text`` is a valid model name (letters, digits, ``._-``; starts with a letter or digit)."""
-    return _NAME.fullmatch(text) is not None
-
-
 def is_alias(text: str) -> bool:
     """Whether ``text`` is a valid alias name (``[a-z][a-z0-9_-]*``)."""
     return _ALIAS.fullmatch(text) is not None
 
 
 def check_model_name(name: str) -> str:
-    """Return ``name`` if it is a valid model name.
+    """Return ``name`` if it is a valid model name (the rule of :mod:`nlpops.names`).
 
     Args:
         name: the model name to check.
@@ -107,11 +102,9 @@ def check_model_name(name: str) -> str:
     Raises:
         RegistryError: the name is empty, too long, or has characters other than letters, digits and ``._-``.
     """
-    if not isinstance(name, str) or not is_model_name(name):
-        raise RegistryError(
-            f"Invalid model name {name!r}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter "
-            'or digit (e.g. "intent-en"). Set name in nlpops.yaml or pass --name.'
-        )
+    problem = model_name_problem(name)
+    if problem is not None:
+        raise RegistryError(f"{problem} Set name in nlpops.yaml or pass --name.")
     return name
 
 
