@@ -38,6 +38,7 @@ from nlpops.registry.base import (
     check_attachment_key,
     check_model_name,
     check_version,
+    version_number,
 )
 
 
@@ -162,7 +163,7 @@ class SqliteRegistry:
             NotFoundError: unknown model or version.
         """
         check_alias(alias)
-        check_version(version)
+        check_version(version, name)
         with self._db.write() as conn:
             self._require_version(conn, name, version)
             previous = self._alias_in(conn, name, alias)
@@ -220,7 +221,7 @@ class SqliteRegistry:
             NotFoundError: unknown model or version.
         """
         check_attachment_key(key)
-        check_version(version)
+        check_version(version, name)
         if not isinstance(data, dict):
             raise RegistryError(f'Attachment "{key}" must be a dict (a JSON object), got {type(data).__name__}.')
         text = dump_json(data, f'attachment "{key}"')
@@ -264,7 +265,7 @@ class SqliteRegistry:
             RegistryError: the version is not a whole number >= 1.
             NotFoundError: unknown model or version.
         """
-        check_version(version)
+        check_version(version, name)
         rows = self._db.query(f"SELECT {VERSION_COLUMNS} FROM versions WHERE name = ? AND version = ?", (name, version))
         if not rows:
             latest = self._latest(name)
@@ -297,8 +298,9 @@ class SqliteRegistry:
             NotFoundError: unknown model, version or alias.
         """
         text = str(alias_or_version).strip()
-        if text.isdecimal() and text.isascii():
-            return self.get(name, int(text))
+        number = version_number(text, name)
+        if number is not None:
+            return self.get(name, number)
         check_alias(text)
         target = self.alias_target(name, text)
         if target is None:
@@ -333,7 +335,7 @@ class SqliteRegistry:
             RegistryError: the stored attachment is not valid JSON.
         """
         check_attachment_key(key)
-        check_version(version)
+        check_version(version, name)
         rows = self._db.query(
             "SELECT data FROM attachments WHERE name = ? AND version = ? AND key = ?", (name, version, key)
         )
