@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 DEPLOYMENT_NAME = "NlpopsClassifier"
 _ERROR_CODES = {400: "invalid_json", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-                413: "payload_too_large", 422: "invalid_request", 503: "unavailable"}  # fmt: skip
+                413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_request",
+                503: "unavailable"}  # fmt: skip
 _ROUTES = {"/v1/classify": "POST", "/v1/models": "GET", "/healthz": "GET", "/readyz": "GET", "/metrics": "GET"}
 
 
@@ -139,7 +140,7 @@ class RayClassifier:
             return 200, self._models(), "application/json"
         if len(body) > self.serving.max_body_bytes:
             raise RequestError(f"The body exceeds {self.serving.max_body_bytes} bytes (serving.max_body_bytes).", 413)
-        return 200, await self.classify(body), "application/json"
+        return 200, await self.classify(body, headers.get(b"content-type")), "application/json"
 
     def _models(self) -> bytes:
         manifest = self.model.predictor.manifest
@@ -154,9 +155,9 @@ class RayClassifier:
         }
         return orjson.dumps({"models": [model]})
 
-    async def classify(self, body: bytes) -> bytes:
+    async def classify(self, body: bytes, content_type: bytes | None = b"application/json") -> bytes:
         """The ``/v1/classify`` answer for a raw body (decoded and checked like the plain service)."""
-        request = decode_classify(body, self._limits)
+        request = decode_classify(body, self._limits, content_type)
         model, proba = await self.predict_one(list(request.texts))
         labels = model.predictor.labels
         lang = request.lang

@@ -23,7 +23,7 @@ from nlpops.errors import AuthError, NlpopsError, OverloadedError, RequestError
 from nlpops.runtimes.router import tag_texts
 from nlpops.serve.auth import ApiKeys
 from nlpops.serve.batcher import BatchLimits, MicroBatcher
-from nlpops.serve.decode import RequestLimits, decode_classify
+from nlpops.serve.decode import RequestLimits, content_type_of, decode_classify
 from nlpops.serve.hooks import HooksFactory, ServiceHooks
 from nlpops.serve.metrics import CONTENT_TYPE, ServiceMetrics
 from nlpops.serve.openapi import build_openapi, docs_page
@@ -44,6 +44,7 @@ _ERROR_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    415: "unsupported_media_type",
     422: "invalid_request",
     503: "unavailable",
 }
@@ -252,7 +253,7 @@ class ServiceApp:
     async def _classify(self, scope: Scope, receive: Receive) -> tuple[int, bytes, Headers]:
         self._check_auth(scope)
         body = await self._read_body(scope, receive)
-        request = decode_classify(body, self._limits)
+        request = decode_classify(body, self._limits, content_type_of(scope["headers"]))
         model = self.reloader.current
         if model is None:
             raise OverloadedError("The model is still loading. Retry in a moment (see /readyz).")
