@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nlpops.data import detect_format
+from nlpops.data import detect_format, is_classifiable
 from nlpops.errors import DataError, MissingExtraError
 
 InputRow = tuple[int, str | None, str | None, str | None]
@@ -48,7 +48,7 @@ def check_text(value: Any, column: str) -> tuple[str | None, str | None]:
     text = str(value)
     if not _is_decodable(text):
         return None, f'undecodable bytes (not UTF-8) in column "{column}"'
-    if not text.strip():
+    if not is_classifiable(text):  # whitespace-only texts are answered (the one rule, in nlpops.data)
         return None, f'empty text in column "{column}"'
     return text, None
 

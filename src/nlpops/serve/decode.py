@@ -4,6 +4,9 @@ Every way a body can be wrong becomes a :class:`~nlpops.errors.RequestError` nam
 400 for invalid JSON, 413 for too many texts or too long a text (unless truncating), 415 for a body not
 sent as ``application/json`` (or a ``+json`` type; a charset other than UTF-8 is refused too: a
 cross-origin page can post ``text/plain`` without a CORS preflight), 422 otherwise.
+
+Texts follow the one rule of :func:`nlpops.data.is_classifiable`: any non-empty string, whitespace-only
+texts included, is answered; an empty string is a 422.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from nlpops.data import is_classifiable
 from nlpops.errors import RequestError
 
 ALLOWED_FIELDS = frozenset({"texts", "text", "lang", "return_scores"})
@@ -128,7 +132,7 @@ def decode_classify(body: bytes, limits: RequestLimits, content_type: bytes | st
 def _check_text(value: Any, field: str, limits: RequestLimits) -> str:
     if not isinstance(value, str):
         raise RequestError(f'"{field}" must be a string, got {_kind(value)}.')
-    if not value:
+    if not is_classifiable(value):
         raise RequestError(f'"{field}" is empty. Send a non-empty text.')
     if len(value) > limits.max_chars_per_text:
         if limits.truncate:
