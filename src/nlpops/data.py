@@ -106,9 +106,16 @@ def _iter_csv(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(newline="", encoding="utf-8") as fh:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         reader = csv.DictReader(fh, delimiter=delimiter)
+        rows = 0
         try:
-            yield from reader
+            for rows, record in enumerate(reader, start=1):  # noqa: B007 (rows names the failing row below)
+                yield record
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise DataError(
+                    f'"{path}" row {rows + 1}: a field longer than {csv.field_size_limit()} characters (the CSV '
+                    "field size limit). Shorten that text or remove the row."
+                ) from exc
             raise DataError(f'"{path}" line {reader.line_num}: malformed CSV ({exc}).') from exc
 
 
