@@ -29,6 +29,7 @@ import orjson
 
 from nlpops.checklist import RegistrySettings, ServingSettings
 from nlpops.errors import MissingExtraError, NlpopsError, RequestError, ServingError
+from nlpops.runtimes.langid import bounded_lang
 from nlpops.serve.auth import ApiKeys
 from nlpops.serve.decode import RequestLimits, decode_classify
 from nlpops.serve.metrics import CONTENT_TYPE, ServiceMetrics
@@ -160,8 +161,8 @@ class RayClassifier:
         request = decode_classify(body, self._limits, content_type)
         model, proba = await self.predict_one(list(request.texts))
         labels = model.predictor.labels
-        lang = request.lang
         languages = model.predictor.manifest.languages
+        lang = bounded_lang(request.lang, languages)
         if lang is None and len(languages) == 1:
             lang = languages[0]
         predictions: list[dict[str, Any]] = []

@@ -28,6 +28,7 @@ from nlpops.monitor.gauges import DriftGauges
 from nlpops.monitor.live import Langs, LiveStats
 from nlpops.monitor.pending import PendingObservations
 from nlpops.monitor.report import build_live_stats
+from nlpops.runtimes.langid import bounded_lang
 from nlpops.serve import HooksFactory, ServiceApp
 
 logger = logging.getLogger("nlpops.monitor")
@@ -126,7 +127,17 @@ class ServiceMonitor:
         model_name: str,
         model_version: str,
     ) -> None:
-        """The hot-path observer: queues the request; counted in batches (see :meth:`LiveStats.observe`)."""
+        """The hot-path observer: queues the request; counted in batches (see :meth:`LiveStats.observe`).
+
+        Languages are bounded first (:func:`~nlpops.runtimes.langid.bounded_lang`): the model's languages,
+        ``und``, and ``other`` for anything else, so clients cannot grow the statistics with made-up codes.
+        """
+        model = self.current_model()
+        served = model.manifest.languages if model is not None else ()
+        if langs is None or isinstance(langs, str):
+            langs = bounded_lang(langs, served)
+        else:
+            langs = [bounded_lang(lang, served) for lang in langs]
         self.pending.add(texts, proba, labels, langs, model_name, model_version)
 
     def redact_payload(self, texts: Sequence[str]) -> list[str]:

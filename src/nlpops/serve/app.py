@@ -20,6 +20,7 @@ import orjson
 
 from nlpops.checklist import MonitoringSettings, ServingSettings
 from nlpops.errors import AuthError, NlpopsError, OverloadedError, RequestError
+from nlpops.runtimes.langid import bounded_lang
 from nlpops.runtimes.router import tag_texts
 from nlpops.serve.auth import ApiKeys
 from nlpops.serve.batcher import BatchLimits, MicroBatcher
@@ -259,11 +260,12 @@ class ServiceApp:
             raise OverloadedError("The model is still loading. Retry in a moment (see /readyz).")
         if self._log_payloads:
             self._log_payload(request.lang, request.texts)
-        langs = _route(model, request.texts, request.lang)
+        hint = bounded_lang(request.lang, model.predictor.manifest.languages)  # client labels stay bounded
+        langs = _route(model, request.texts, hint)
         texts: Sequence[str] = request.texts if langs is None else tag_texts(request.texts, langs)
         proba = await self.batcher.submit(model, texts)
         labels = model.predictor.labels
-        lang = request.lang
+        lang = hint
         if lang is None and len(model.predictor.manifest.languages) == 1:
             lang = model.predictor.manifest.languages[0]
         if self.hooks is not None:
