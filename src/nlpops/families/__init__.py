@@ -15,10 +15,9 @@ from nlpops._version import __version__
 from nlpops.bundle import Bundle, new_version, save_bundle
 from nlpops.checklist import NlpopsConfig
 from nlpops.data import Dataset, check_trainable, fingerprint
-from nlpops.errors import ConfigError, FamilyError
+from nlpops.errors import FamilyError
 from nlpops.families.base import TrainedModel
 from nlpops.metrics import classification_report
-from nlpops.names import model_name_problem
 from nlpops.preprocess import DEFAULT_STEPS, build_preprocessor
 from nlpops.reference import reference_statistics
 
@@ -55,15 +54,11 @@ def build_bundle(
     """Train, evaluate on ``test``, and write a bundle with metrics, fingerprint and reference statistics.
 
     Raises:
-        ConfigError: ``name`` (or ``config.name``) is not a valid model name.
         DataError: the training data cannot train a classifier.
         FamilyError / MissingExtraError: the family failed or its extra is not installed.
         BundleError: ``out`` exists.
     """
     step = progress or (lambda _msg: None)
-    problem = model_name_problem(name or config.name)
-    if problem is not None:
-        raise ConfigError(f"{problem} Pass another --name (or set name in nlpops.yaml).")
     check_trainable(train)
     preprocess = build_preprocessor(DEFAULT_STEPS)
     step(f"training {config.model.family} on {len(train)} rows")
