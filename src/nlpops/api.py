@@ -10,9 +10,11 @@ from typing import Any
 from nlpops.bundle import Bundle, load_bundle
 from nlpops.checklist import NlpopsConfig, load_config
 from nlpops.data import Dataset, read_dataset, split_dataset
+from nlpops.errors import ConfigError
 from nlpops.families import build_bundle
 from nlpops.languages import train_by_language
 from nlpops.metrics import classification_report
+from nlpops.names import model_name_problem
 from nlpops.registry import ModelVersion, open_registry, resolve_bundle
 from nlpops.runtimes import Predictor, load_predictor
 
@@ -72,12 +74,15 @@ def train(
     follows ``config.languages`` and may produce a model set (one model per language, routed).
     """
     cfg = _config(config)
+    model_name = name or cfg.name
+    problem = model_name_problem(model_name)
+    if problem is not None:  # before anything is read or written: the name becomes the folder models/<name>
+        raise ConfigError(f"{problem} Pass another --name (or set name in nlpops.yaml).")
     train_set = data if isinstance(data, Dataset) else read_labelled(data, cfg)
     if test is None:
         train_set, test_set = split_dataset(train_set, cfg.data.test_size, cfg.data.seed)
     else:
         test_set = test if isinstance(test, Dataset) else read_labelled(test, cfg)
-    model_name = name or cfg.name
     out_path = Path(out) if out is not None else Path("models") / model_name
     several_languages = train_set.langs is not None and len(set(train_set.langs)) > 1
     if strategy is not None or several_languages:

@@ -3,18 +3,25 @@
 The manifest records how the model was built (family, runtime, labels, preprocessing, config, data
 fingerprint, metrics, reference statistics, package versions) and a sha256 for every file. Loading
 verifies every checksum and refuses a bundle whose files were changed, removed or added.
-Nothing here executes code from a bundle.
+Nothing here executes code from a bundle, and nothing reads outside it: every listed path is relative,
+without ``..``, and resolves inside the bundle (no link to a file outside, no linked folder).
+
+The manifest covers itself: ``manifest_sha256`` is the sha256 of the canonical JSON (sorted keys, no
+spaces, UTF-8) of every other field, so no field (labels, reference statistics, metrics) changes unnoticed.
+It is a checksum, not a signature. Bundles written before it existed have none: they load, with a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,9 +33,14 @@ from nlpops._version import __version__
 from nlpops.errors import BundleError
 from nlpops.preprocess import check_steps
 
+logger = logging.getLogger("nlpops.bundle")
+
 MANIFEST_NAME = "nlpops-bundle.json"
+DIGEST_FIELD = "manifest_sha256"
 SCHEMA_VERSION = 1
 _CHUNK = 1 << 20
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_MAX_PATH_CHARS = 1024
 
 
 class DataFingerprint(BaseModel):
@@ -64,6 +76,7 @@ class BundleManifest(BaseModel):
     runtime_options: dict[str, Any] = Field(default_factory=dict)
     nlpops_version: str = __version__
     files: dict[str, str] = Field(default_factory=dict)
+    manifest_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,10 +87,10 @@ class Bundle:
     manifest: BundleManifest
 
     def file(self, name: str) -> Path:
-        """Path of one of the bundle's files; BundleError if the manifest does not list it."""
+        """Path of one of the bundle's files; BundleError if the manifest does not list it or it leads outside."""
         if name not in self.manifest.files:
             raise BundleError(f'Bundle "{self.path}" has no file "{name}" in its manifest.')
-        return self.path / name
+        return confined_file(self.path, name)
 
     @property
     def size_bytes(self) -> int:
@@ -92,6 +105,13 @@ def new_version() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
+def manifest_digest(raw: Mapping[str, Any]) -> str:
+    """The ``manifest_sha256`` of a manifest: sha256 of the canonical JSON of every field but itself."""
+    rest = {key: value for key, value in raw.items() if key != DIGEST_FIELD}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -100,9 +120,75 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_member_name(bundle: Path, name: object) -> str:
+    """Return ``name`` if it may name a file of a bundle: a relative POSIX path that stays inside it.
+
+    Refused: anything but a non-empty string, an absolute path (``/x``, ``C:``, ``\\server``), a ``..``, ``.`` or
+    empty part, a backslash, a control character, more than 1024 characters, and the manifest itself.
+
+    Raises:
+        BundleError: naming the bundle and the path.
+    """
+    text = name if isinstance(name, str) else repr(name)
+    ok = (
+        isinstance(name, str)
+        and 0 < len(name) <= _MAX_PATH_CHARS
+        and name.isprintable()
+        and "\\" not in name
+        and ":" not in name.split("/", 1)[0]
+        and all(part not in ("", ".", "..") for part in name.split("/"))
+    )
+    if not ok:
+        raise BundleError(
+            f'Bundle "{bundle}": the manifest lists the path {text[:200]!r}; every file must stay inside the bundle '
+            "(a relative path without '..'). The bundle is damaged or crafted: rebuild it with nlpops."
+        )
+    if name == MANIFEST_NAME:
+        raise BundleError(
+            f'Bundle "{bundle}": the manifest lists its own manifest {MANIFEST_NAME}. Rebuild the bundle.'
+        )
+    return str(name)
+
+
+def confined_file(bundle: Path, name: str) -> Path:
+    """``bundle / name`` after checking that no folder on the way is a link and a linked file stays inside.
+
+    Raises:
+        BundleError: a folder on the way is a symbolic link, or the file is a link that resolves outside.
+    """
+    check_member_name(bundle, name)
+    parts = name.split("/")
+    current = bundle
+    for part in parts[:-1]:
+        current = current / part
+        if current.is_symlink():
+            raise BundleError(
+                f'Bundle "{bundle}": "{current.relative_to(bundle).as_posix()}" is a link; a bundle holds no linked '
+                "folders. Copy the real files into the bundle (or rebuild it)."
+            )
+    path = bundle / name
+    if path.is_symlink():
+        root = bundle.resolve()
+        target = path.resolve()
+        if not target.is_relative_to(root):
+            raise BundleError(
+                f'Bundle "{bundle}": "{name}" is a link to a file outside the bundle. Copy the file into the bundle '
+                "(or rebuild it)."
+            )
+    return path
+
+
 def _list_files(directory: Path) -> list[str]:
+    """Every file under ``directory`` but the manifest (links to files included; linked folders refused)."""
     names = []
-    for root, _dirs, files in os.walk(directory):
+    for root, dirs, files in os.walk(directory):
+        for dname in dirs:
+            if (Path(root) / dname).is_symlink():
+                rel = (Path(root) / dname).relative_to(directory).as_posix()
+                raise BundleError(
+                    f'Bundle "{directory}": "{rel}" is a link; a bundle holds no linked folders. Remove it or '
+                    "copy the real files into the bundle."
+                )
         for fname in files:
             rel = (Path(root) / fname).relative_to(directory).as_posix()
             if rel != MANIFEST_NAME:
@@ -143,9 +229,10 @@ def save_bundle(
             manifest = BundleManifest.model_validate(values)
         except ValidationError as exc:
             raise BundleError(f"Invalid bundle manifest fields: {exc}") from exc
-        (staging / MANIFEST_NAME).write_text(
-            json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
+        raw = manifest.model_dump(mode="json")
+        raw[DIGEST_FIELD] = manifest_digest(raw)
+        manifest = manifest.model_copy(update={DIGEST_FIELD: raw[DIGEST_FIELD]})
+        (staging / MANIFEST_NAME).write_text(json.dumps(raw, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
@@ -177,20 +264,50 @@ def read_manifest(path: Path | str) -> BundleManifest:
             f'Bundle "{path}" has format v{schema}; this nlpops reads v{SCHEMA_VERSION}. '
             "Use the nlpops version that wrote it, or retrain."
         )
+    _check_digest(path, raw)
     try:
         manifest = BundleManifest.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise BundleError(f'Bundle "{path}": invalid manifest ({problems}).') from exc
+    for name, digest in manifest.files.items():
+        check_member_name(path, name)
+        if not isinstance(digest, str) or _SHA256.fullmatch(digest) is None:
+            raise BundleError(
+                f'Bundle "{path}": the checksum of "{name}" must be a sha256 (64 lowercase hex digits). '
+                "Rebuild the bundle."
+            )
     check_steps(manifest.preprocessing)
     return manifest
+
+
+def _check_digest(path: Path, raw: dict[str, Any]) -> None:
+    if DIGEST_FIELD not in raw:
+        logger.warning(
+            'Bundle "%s" has no %s (written by an earlier nlpops): its files are verified, its manifest fields '
+            "are not. Retrain or re-export it to add one.",
+            path,
+            DIGEST_FIELD,
+        )
+        return
+    found = raw[DIGEST_FIELD]
+    if not isinstance(found, str) or _SHA256.fullmatch(found) is None:
+        raise BundleError(
+            f'Bundle "{path}": {DIGEST_FIELD} must be a sha256 (64 lowercase hex digits), got {str(found)[:80]!r}. '
+            "Re-copy the bundle or retrain."
+        )
+    if manifest_digest(raw) != found:
+        raise BundleError(
+            f'Bundle "{path}" failed verification: {MANIFEST_NAME} was changed after the bundle was written '
+            f"(its {DIGEST_FIELD} does not match its fields). Re-copy the bundle or retrain."
+        )
 
 
 def verify_bundle(path: Path | str, manifest: BundleManifest) -> None:
     """Check every file against the manifest's sha256; refuse missing, changed or unlisted files."""
     path = Path(path)
     for name, expected in manifest.files.items():
-        file = path / name
+        file = confined_file(path, name)
         if not file.is_file():
             raise BundleError(f'Bundle "{path}" is incomplete: file "{name}" is missing. Re-copy the bundle.')
         if sha256_file(file) != expected:
@@ -240,12 +357,16 @@ def unpack_bundle(archive: Path | str, out: Path | str) -> Bundle:
 
 
 __all__ = [
+    "DIGEST_FIELD",
     "MANIFEST_NAME",
     "SCHEMA_VERSION",
     "Bundle",
     "BundleManifest",
     "DataFingerprint",
+    "check_member_name",
+    "confined_file",
     "load_bundle",
+    "manifest_digest",
     "new_version",
     "pack_bundle",
     "read_manifest",

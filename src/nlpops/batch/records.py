@@ -3,7 +3,8 @@
 Every data row becomes one :data:`InputRow` ``(row, id, text, reason)``: ``row`` is the 1-based data row
 number, ``id`` the value of the id column (or None), ``text`` the text to classify, and ``reason`` why the
 row cannot be classified (then ``text`` is None). Undecodable bytes, a missing or empty value, a value that
-is not text, or a malformed JSON line reject one row; the run goes on. Memory stays bounded: rows are read
+is not text, a malformed JSON line, or a CSV row or field too long (see :mod:`nlpops.batch.csv_rows`) reject
+one row; the run goes on. Memory stays bounded: rows are read
 one at a time (Parquet: one record batch at a time, only the needed columns).
 """
 
@@ -15,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nlpops.data import detect_format
+from nlpops.batch.csv_rows import MAX_ROW_CHARS, OversizedRow, RecordLines, oversized_reason
+from nlpops.data import detect_format, is_classifiable
 from nlpops.errors import DataError, MissingExtraError
 
 InputRow = tuple[int, str | None, str | None, str | None]
@@ -48,7 +50,7 @@ def check_text(value: Any, column: str) -> tuple[str | None, str | None]:
     text = str(value)
     if not _is_decodable(text):
         return None, f'undecodable bytes (not UTF-8) in column "{column}"'
-    if not text.strip():
+    if not is_classifiable(text):  # whitespace-only texts are answered (the one rule, in nlpops.data)
         return None, f'empty text in column "{column}"'
     return text, None
 
@@ -75,12 +77,15 @@ class RecordSource:
         path: a ``.csv``/``.tsv``, ``.jsonl``/``.ndjson``/``.json`` or ``.parquet`` file.
         text_column: the column holding the text.
         id_column: the column holding each row's id, or None to use row numbers.
+        max_row_chars: CSV: a longer row is rejected (as a row).
 
     Raises:
         DataError: the file is missing, of unknown type, or lacks a named column.
     """
 
-    def __init__(self, path: Path, text_column: str, id_column: str | None) -> None:
+    def __init__(
+        self, path: Path, text_column: str, id_column: str | None, *, max_row_chars: int = MAX_ROW_CHARS
+    ) -> None:
         if not path.is_file():
             hint = " It is a directory." if path.is_dir() else ""
             raise DataError(f'Input file "{path}" does not exist.{hint} Check the --input path.')
@@ -88,6 +93,7 @@ class RecordSource:
         self.format = detect_format(path)
         self.text_column = text_column
         self.id_column = id_column
+        self.max_row_chars = max_row_chars
         self.unit = "rows" if self.format == "parquet" else "bytes"
         self.total = self._parquet_rows() if self.format == "parquet" else path.stat().st_size
         self.position = 0
@@ -123,30 +129,47 @@ class RecordSource:
         with self.path.open("rb") as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
             delimiter = "\t" if self.path.suffix.lower() == ".tsv" else ","
-            reader = csv.reader(text, delimiter=delimiter)
+            lines = RecordLines(text, delimiter, self.max_row_chars)
+            reader = csv.reader(lines, delimiter=delimiter)
             try:
                 header = next(reader, None)
-                if header is None:
-                    return
-                if header and header[0].startswith("\ufeff"):
-                    header[0] = header[0][1:]
-                self._check_header(header)
-                text_index = header.index(self.text_column)
-                id_index = header.index(self.id_column) if self.id_column is not None else -1
-                number = 0
-                for fields in reader:
+            except (csv.Error, OversizedRow) as exc:
+                raise self._malformed(reader.line_num, exc) from exc
+            if header is None:
+                return
+            if header and header[0].startswith("\ufeff"):
+                header[0] = header[0][1:]
+            self._check_header(header)
+            text_index = header.index(self.text_column)
+            id_index = header.index(self.id_column) if self.id_column is not None else -1
+            number = 0
+            while True:
+                lines.start_row()
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    break
+                except (csv.Error, OversizedRow) as exc:
+                    reason = oversized_reason(exc, self.max_row_chars)
+                    if reason is None:
+                        raise self._malformed(reader.line_num, exc) from exc
+                    lines.skip_row()  # the row is rejected as a row; the next one is read as usual
                     self.position = raw.tell()
-                    if not fields:  # a blank line is no row
-                        continue
                     number += 1
-                    text_value = fields[text_index] if text_index < len(fields) else None
-                    id_value = fields[id_index] if 0 <= id_index < len(fields) else None
-                    yield self._row(number, text_value, id_value)
-            except csv.Error as exc:
-                raise DataError(
-                    f'"{self.path}" line {reader.line_num}: malformed CSV ({exc}). Fix the quoting on that line.'
-                ) from exc
+                    yield number, None, None, reason
+                    continue
+                self.position = raw.tell()
+                if not fields:  # a blank line is no row
+                    continue
+                number += 1
+                text_value = fields[text_index] if text_index < len(fields) else None
+                id_value = fields[id_index] if 0 <= id_index < len(fields) else None
+                yield self._row(number, text_value, id_value)
             self.position = self.total
+
+    def _malformed(self, line: int, exc: Exception) -> DataError:
+        reason = oversized_reason(exc, self.max_row_chars) or f"malformed CSV ({exc})"
+        return DataError(f'"{self.path}" line {line}: {reason}. Fix the quoting on that line.')
 
     def _iter_jsonl(self) -> Iterator[InputRow]:
         import orjson

@@ -10,6 +10,7 @@ import typer
 
 from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config, spinner
 from nlpops.cli.output import print_json, stdout_console
+from nlpops.data import is_classifiable
 from nlpops.errors import ConfigError, DataError
 
 
@@ -162,6 +163,9 @@ def print_report(report: dict[str, Any]) -> None:
 def read_input_texts(texts: list[str], file: Path | None) -> list[str]:
     """Texts from arguments, else from --file (one per line), else from stdin (one per line)."""
     if texts:
+        empty = [i for i, text in enumerate(texts, start=1) if not is_classifiable(text)]
+        if empty:
+            raise DataError(f"text {empty[0]} is empty: there is nothing to classify. Remove it or fill it in.")
         return texts
     try:
         if file is not None:
@@ -174,7 +178,8 @@ def read_input_texts(texts: list[str], file: Path | None) -> list[str]:
         raise DataError(f'Input file "{file}" does not exist.') from exc
     except UnicodeDecodeError as exc:
         raise DataError(f'Input "{file or "stdin"}" is not UTF-8 text. Re-save it as UTF-8.') from exc
-    lines = [line for line in content.splitlines() if line.strip()]
+    # one text per line; an empty line is none, a whitespace-only line is one (the rule of is_classifiable)
+    lines = [line for line in content.splitlines() if is_classifiable(line)]
     if not lines:
         raise DataError("No texts to classify. Pass texts as arguments, with --file, or on stdin (one per line).")
     return lines

@@ -1,4 +1,4 @@
-"""``nlpops registry list|show|promote|rollback|log``."""
+"""``nlpops registry list|show|promote|rollback|log|rebuild``."""
 
 from __future__ import annotations
 
@@ -129,6 +129,29 @@ def rollback_command(
     """Move an alias back to the version it pointed at before its last move."""
     event = _open(config).rollback(name, alias)
     stdout_console().print(f"{name}@{alias} rolled back to version {event.version} (was {event.previous_version})")
+
+
+@registry_app.command("rebuild")
+def rebuild_command(config: ConfigOption = None) -> None:
+    """Rebuild a lost registry.db (missing, empty, corrupt) from the bundles stored under artifacts/."""
+    from nlpops.errors import RegistryError
+    from nlpops.registry import SqliteRegistry
+
+    settings = load_cli_config(config).registry
+    if settings.backend != "sqlite":
+        raise RegistryError(f'Only the sqlite registry can be rebuilt; registry.backend is "{settings.backend}".')
+    report = SqliteRegistry(settings.home).rebuild()
+    console = stdout_console()
+    models = len({name for name, _ in report.restored})
+    console.print(
+        f"Rebuilt {settings.home}/registry.db: {len(report.restored)} versions of {models} models, each under "
+        "its stored number. Aliases, the event log and attachments were not recoverable: promote again "
+        "(nlpops registry promote NAME VERSION)."
+    )
+    if report.kept_as is not None:
+        console.print(f"The damaged database was kept as {report.kept_as}.")
+    for folder, reason in report.skipped:
+        console.print(f"skipped {folder}: {reason}")
 
 
 @registry_app.command("log")

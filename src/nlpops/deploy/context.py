@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 
 from nlpops.bundle import read_manifest
 from nlpops.checklist import RegistrySettings, ServingSettings
-from nlpops.errors import PlanError
+from nlpops.errors import PlanError, RegistryError
 from nlpops.families.transformer import MULTILINGUAL_ENCODER
+from nlpops.names import model_name_problem
+from nlpops.registry import check_alias
 
 # The plan's runtime option -> the bundle runtime the image serves (None: the family's native runtime).
 _RUNTIME_OF_OPTION: dict[str, str | None] = {
@@ -59,6 +61,8 @@ _BASE_IMAGE_MB = 125.0  # python:3.11-slim, uncompressed
 _SERVICE_MB = 45.0  # the nlpops service stack (uvicorn, pydantic, prometheus-client, ...)
 _MIB = 1 << 20
 _NAME = re.compile(r"[^a-z0-9-]+")
+# URL characters (RFC 3986) less "$", which a Dockerfile's ENV would expand
+_PLAIN_URL = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!&'()*+,;=%-]+")
 _REQUIRED = (
     "name",
     "chosen.platform",
@@ -267,7 +271,14 @@ def build_context(
     """
     check_plan(plan, source)
     runtime = runtime_for(plan)
-    name = str(plan["name"])
+    name = plan["name"]
+    problem = model_name_problem(name)
+    if problem is not None:  # the name is written into Dockerfiles, object names and commands
+        raise PlanError(f"{problem} (plan field name in {source}). Fix the name in nlpops.yaml and plan again.")
+    try:
+        check_alias(alias)
+    except RegistryError as exc:
+        raise PlanError(str(exc)) from exc
     notes: list[str] = []
     requirements = list(DEFAULT_REQUIREMENTS[runtime])
     bundle_path = Path(bundle_dir) if bundle_dir is not None else None
@@ -285,9 +296,15 @@ def build_context(
                 f'The plan chose the {runtime} runtime but bundle "{bundle_path}" is a {manifest.runtime} bundle.{hint}'
             )
         requirements = list(manifest.requirements) or requirements
+        check_requirements(requirements, f'the manifest of bundle "{bundle_path}"')
     registry = registry or RegistrySettings()
     if bundle_path is None and registry.backend == "mlflow":
         uri = registry.mlflow_uri
+        if uri and _PLAIN_URL.fullmatch(uri) is None:
+            raise PlanError(
+                f"registry.mlflow_uri {uri[:80]!r} is not a plain URL (letters, digits and URL punctuation only; "
+                "no spaces, quotes, '$' or backslashes): it is written into the deployment files. Fix it."
+            )
         if uri and "@" in urlsplit(uri).netloc:
             raise PlanError(
                 "registry.mlflow_uri holds credentials, which would be written into the deployment files in clear. "
@@ -318,6 +335,26 @@ def build_context(
     )
 
 
+def check_requirements(requirements: list[str], where: str) -> None:
+    """Refuse a requirement that is not a PEP 508 requirement string (they are written into Dockerfiles).
+
+    Raises:
+        PlanError: naming the requirement and where it came from.
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    for requirement in requirements:
+        try:
+            if not isinstance(requirement, str) or not requirement.isprintable():
+                raise InvalidRequirement("control characters")
+            Requirement(requirement)
+        except InvalidRequirement as exc:
+            raise PlanError(
+                f"{where} lists {str(requirement)[:80]!r}, which is not a valid requirement ({exc}). "
+                "Rebuild the bundle with nlpops."
+            ) from exc
+
+
 def memory_quantity(mib: float) -> str:
     """A Kubernetes memory quantity in MiB, e.g. ``"384Mi"``."""
     return f"{int(mib)}Mi"
@@ -335,6 +372,7 @@ __all__ = [
     "DeployContext",
     "build_context",
     "check_plan",
+    "check_requirements",
     "memory_bytes",
     "memory_quantity",
     "runtime_for",

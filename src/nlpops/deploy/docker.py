@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 
 from nlpops._version import __version__
 from nlpops.deploy.context import SERVICE_REQUIREMENTS, DeployContext
@@ -47,7 +48,8 @@ def install_packages(ctx: DeployContext) -> list[str]:
 
 
 def _quoted(items: list[str]) -> str:
-    return " \\\n        ".join(json.dumps(item) for item in items)
+    """Shell words for a RUN line: single-quoted, so nothing in them expands (requirements come from bundles)."""
+    return " \\\n        ".join(shlex.quote(item) for item in items)
 
 
 def render_dockerfile(ctx: DeployContext) -> str:
@@ -72,7 +74,7 @@ def render_dockerfile(ctx: DeployContext) -> str:
     no_deps_step = f" \\\n    && pip install --no-deps \\\n        {_quoted(no_deps)}" if no_deps else ""
     registry_env = "".join(f" \\\n    {key}={json.dumps(value)}" for key, value in ctx.registry_env().items())
     return f"""# syntax=docker/dockerfile:1
-# Rendered by nlpops {__version__} (nlpops deploy) for model "{ctx.name}", runtime {ctx.runtime}.
+# Rendered by nlpops {__version__} (nlpops deploy) for model {json.dumps(ctx.name)}, runtime {ctx.runtime}.
 # Expected image size: about {size["total_mb"]:.0f} MB (base {size["base_mb"]:.0f}
 # + service {size["service_mb"]:.0f} + runtime {size["runtime_mb"]:.0f} + bundle {size["bundle_mb"]:.0f}),
 # from the runtime footprint in the plan profile.
@@ -81,7 +83,7 @@ FROM {BASE_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-RUN pip install --no-deps "nlpops=={__version__}" \\
+RUN pip install --no-deps {shlex.quote(f"nlpops=={__version__}")} \\
     && pip install \\
         {_quoted(with_deps)}{no_deps_step}
 

@@ -1,8 +1,10 @@
 """PII redaction before anything is logged or stored: emails, phone numbers, IBANs, payment card numbers.
 
-Card numbers are redacted only when they pass the Luhn check and IBANs only when they pass the ISO 13616
-mod-97 check, so order numbers and amounts stay readable. Phone numbers need 8-15 digits and a phone-like
-shape (8-15 digits after a leading ``+``/``00``, else 9-15 digits that are not a date).
+Card numbers (digits grouped by spaces, dashes or dots) are redacted only when they pass the Luhn check
+and IBANs only when they pass the ISO 13616 mod-97 check, so order numbers and amounts stay readable. E-mail
+domains may be internationalised (``jürgen@bücher.de``, ``ivan@почта.рф``, punycode ``xn--`` labels).
+Phone numbers need 8-15 digits and a phone-like shape (8-15 digits after a leading ``+``/``00``, else 9-15
+digits that are not a date).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ PHONE_TOKEN = "<PHONE>"
 IBAN_TOKEN = "<IBAN>"
 CARD_TOKEN = "<CARD>"
 
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
+# domain labels: letters and digits of any script and "-"; the top-level label is letters (any script) or punycode
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.(?:[^\W\d_]{2,}|xn--[A-Za-z0-9-]+)(?![\w-])")
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,64}(?![A-Za-z0-9])")
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# a dot only between digits and not before a decimal part: "4111.1111.1111.1111" is a card, "1234.56" is not
+_CARD = re.compile(r"(?<![\d.-])\d(?:[ .-]?\d){12,18}(?![\d-]|\.\d)")
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d\s().-]{6,}\d(?![\w])")
 _NON_DIGIT = re.compile(r"\D")
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}")

@@ -11,6 +11,7 @@ model and the metrics registry, nothing else): the service calls :meth:`ServiceM
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -29,7 +30,8 @@ from nlpops.monitor.gauges import DriftGauges
 from nlpops.monitor.live import LiveStats
 from nlpops.monitor.pending import PendingObservations
 from nlpops.monitor.report import build_live_stats
-from nlpops.serve import HooksFactory, Observation, ServiceView
+from nlpops.runtimes.langid import bounded_lang
+from nlpops.serve import HooksFactory, Langs, Observation, ServiceView
 
 logger = logging.getLogger("nlpops.monitor")
 _CLASSIFY_ROUTE = "/v1/classify"
@@ -119,8 +121,19 @@ class ServiceMonitor:
         return model.vocabulary
 
     def observe(self, observation: Observation) -> None:
-        """The hot-path observer: queues the request; counted in batches (see :meth:`LiveStats.observe`)."""
-        self.pending.add(observation)
+        """The hot-path observer: queues the request; counted in batches (see :meth:`LiveStats.observe`).
+
+        Languages are bounded first (:func:`~nlpops.runtimes.langid.bounded_lang`): the model's languages,
+        ``und``, and ``other`` for anything else, so clients cannot grow the statistics with made-up codes.
+        """
+        model = self.current_model()
+        served = model.manifest.languages if model is not None else ()
+        langs = observation.langs
+        if langs is None or isinstance(langs, str):
+            bounded: Langs = bounded_lang(langs, served)
+        else:
+            bounded = [bounded_lang(lang, served) for lang in langs]
+        self.pending.add(dataclasses.replace(observation, langs=bounded))
 
     def redact_payload(self, texts: Sequence[str]) -> list[str]:
         """``texts`` as they may be logged: redacted with the live statistics' redactor, if any."""

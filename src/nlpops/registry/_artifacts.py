@@ -2,7 +2,9 @@
 
 A bundle is first copied into ``home/staging/<random>/`` and verified there; the registry then renames
 that folder to ``home/artifacts/<name>/<version>/`` while it holds the database write lock, so no reader
-ever sees a half-copied bundle and two writers never claim the same folder.
+ever sees a half-copied bundle and two writers never claim the same folder. A folder already there is
+never replaced: version numbers skip past every folder on disk (a registration that crashed before its
+commit, or versions registered after the backup a database was restored from).
 """
 
 from __future__ import annotations
@@ -80,16 +82,16 @@ def stage_bundle(bundle: Bundle, home: Path) -> tuple[Path, Bundle]:
 def place(staging: Path, target: Path) -> None:
     """Rename a staging folder to its final place; call only while holding the database write lock.
 
-    A folder already at ``target`` has no database row (the caller checked, under the lock): it is the
-    leftover of a registration that crashed between the rename and the commit, and is removed first.
-
     Raises:
-        RegistryError: the rename failed.
+        RegistryError: a folder is already at ``target`` (it is never replaced), or the rename failed.
     """
+    if target.exists():
+        raise RegistryError(
+            f'"{target}" already exists; nlpops never replaces a stored version. Retry the registration '
+            "(it takes the next free number)."
+        )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            shutil.rmtree(target)
         staging.rename(target)
     except OSError as exc:
         raise RegistryError(
@@ -97,9 +99,37 @@ def place(staging: Path, target: Path) -> None:
         ) from exc
 
 
+def highest_stored(home: Path, name: str) -> int:
+    """The highest version number with a folder under ``home/artifacts/<name>/`` (0 when there is none)."""
+    try:
+        numbers = [int(p.name) for p in (home / ARTIFACTS_DIR / name).iterdir() if p.name.isdecimal() and p.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    return max(numbers, default=0)
+
+
+def stored_versions(home: Path) -> str | None:
+    """``"N stored versions under <home>/artifacts"`` when any version folder exists there, else None."""
+    root = home / ARTIFACTS_DIR
+    try:
+        count = sum(1 for model in root.iterdir() if model.is_dir() for version in model.iterdir() if version.is_dir())
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return f'{count} stored version{"s" if count != 1 else ""} under "{root}"' if count else None
+
+
 def discard(path: Path) -> None:
     """Remove a staging or orphaned folder, ignoring errors (it is never visible to readers)."""
     shutil.rmtree(path, ignore_errors=True)
 
 
-__all__ = ["ARTIFACTS_DIR", "STAGING_DIR", "artifact_dir", "discard", "place", "stage_bundle"]
+__all__ = [
+    "ARTIFACTS_DIR",
+    "STAGING_DIR",
+    "artifact_dir",
+    "discard",
+    "highest_stored",
+    "place",
+    "stage_bundle",
+    "stored_versions",
+]

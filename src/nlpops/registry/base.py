@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from nlpops.errors import RegistryError
+from nlpops.errors import NotFoundError, RegistryError
+from nlpops.names import is_model_name, model_name_problem
 
 Action = Literal["registered", "promoted", "rolled_back"]
 ACTIONS: tuple[Action, ...] = ("registered", "promoted", "rolled_back")
 DEFAULT_ALIAS = "production"
+MAX_VERSION = 2**63 - 1  # the largest SQLite INTEGER (and MLflow's int64 version numbers)
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _ALIAS = re.compile(r"[a-z][a-z0-9_-]*")
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -85,18 +86,13 @@ class Registry(Protocol):
     def load_attachment(self, name: str, version: int, key: str) -> dict[str, Any] | None: ...
 
 
-def is_model_name(text: str) -> bool:
-    """Whether ``text`` is a valid model name (letters, digits, ``._-``; starts with a letter or digit)."""
-    return _NAME.fullmatch(text) is not None
-
-
 def is_alias(text: str) -> bool:
     """Whether ``text`` is a valid alias name (``[a-z][a-z0-9_-]*``)."""
     return _ALIAS.fullmatch(text) is not None
 
 
 def check_model_name(name: str) -> str:
-    """Return ``name`` if it is a valid model name.
+    """Return ``name`` if it is a valid model name (the rule of :mod:`nlpops.names`).
 
     Args:
         name: the model name to check.
@@ -107,11 +103,9 @@ def check_model_name(name: str) -> str:
     Raises:
         RegistryError: the name is empty, too long, or has characters other than letters, digits and ``._-``.
     """
-    if not isinstance(name, str) or not is_model_name(name):
-        raise RegistryError(
-            f"Invalid model name {name!r}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter "
-            'or digit (e.g. "intent-en"). Set name in nlpops.yaml or pass --name.'
-        )
+    problem = model_name_problem(name)
+    if problem is not None:
+        raise RegistryError(f"{problem} Set name in nlpops.yaml or pass --name.")
     return name
 
 
@@ -135,21 +129,45 @@ def check_alias(alias: str) -> str:
     return alias
 
 
-def check_version(version: object) -> int:
+def check_version(version: object, name: str | None = None) -> int:
     """Return ``version`` if it is a valid version number (an int >= 1, not a bool).
 
     Args:
         version: the version number to check.
+        name: the model it is a version of (for the message).
 
     Returns:
         The version as an int.
 
     Raises:
         RegistryError: the version is not an integer >= 1.
+        NotFoundError: the version is beyond :data:`MAX_VERSION` (no registry can hold it).
     """
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise RegistryError(f"Invalid version {version!r}: versions are whole numbers starting at 1.")
+    if version > MAX_VERSION:
+        raise _beyond(str(version), name)
     return version
+
+
+def version_number(text: str, name: str) -> int | None:
+    """The version number ``text`` spells in ASCII digits, or None when it is not a number.
+
+    Raises:
+        NotFoundError: the number is beyond :data:`MAX_VERSION` (checked before converting: Python refuses to
+            convert thousands of digits).
+    """
+    if not (text.isdecimal() and text.isascii()):
+        return None
+    if len(text.lstrip("0")) > len(str(MAX_VERSION)) or int(text) > MAX_VERSION:
+        raise _beyond(text, name)
+    return int(text)
+
+
+def _beyond(text: str, name: str | None) -> NotFoundError:
+    shown = text if len(text) <= 30 else text[:27] + "..."
+    model = f'Model "{name}"' if name else "The model"
+    return NotFoundError(f"{model} has no version {shown}: version numbers end at {MAX_VERSION}.")
 
 
 def check_attachment_key(key: str) -> str:
@@ -175,6 +193,7 @@ def check_attachment_key(key: str) -> str:
 __all__ = [
     "ACTIONS",
     "DEFAULT_ALIAS",
+    "MAX_VERSION",
     "Action",
     "ModelVersion",
     "Registry",
@@ -185,4 +204,5 @@ __all__ = [
     "check_version",
     "is_alias",
     "is_model_name",
+    "version_number",
 ]

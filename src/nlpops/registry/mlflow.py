@@ -62,6 +62,7 @@ from nlpops.registry.base import (
     check_version,
     is_alias,
     is_model_name,
+    version_number,
 )
 from nlpops.registry.sqlite import current_user
 
@@ -171,7 +172,7 @@ class MlflowRegistry:
             NotFoundError: unknown model or version.
         """
         check_alias(alias)
-        check_version(version)
+        check_version(version, name)
         self._refuse_reserved(alias)
         self._models.version(name, version)
         previous = self.alias_target(name, alias)
@@ -221,7 +222,7 @@ class MlflowRegistry:
             NotFoundError: unknown model or version.
         """
         check_attachment_key(key)
-        check_version(version)
+        check_version(version, name)
         if not isinstance(data, dict):
             raise RegistryError(f'Attachment "{key}" must be a dict (a JSON object), got {type(data).__name__}.')
         text = dump_json(data, f'attachment "{key}"')
@@ -261,7 +262,7 @@ class MlflowRegistry:
             NotFoundError: unknown model or version.
             BundleError: the downloaded bundle fails verification.
         """
-        check_version(version)
+        check_version(version, name)
         entity = self._models.version(name, version)
         tags = entity.tags
 
@@ -305,8 +306,9 @@ class MlflowRegistry:
             BundleError: the downloaded bundle fails verification.
         """
         text = str(alias_or_version).strip()
-        if text.isdecimal() and text.isascii():
-            return self.get(name, int(text))
+        number = version_number(text, name)
+        if number is not None:
+            return self.get(name, number)
         check_alias(text)
         target = self.alias_target(name, text)
         if target is None:
@@ -333,7 +335,7 @@ class MlflowRegistry:
             RegistryError: the stored attachment is damaged, or the server failed.
         """
         check_attachment_key(key)
-        check_version(version)
+        check_version(version, name)
         entity = self._models.version(name, version)
         digest = entity.tags.get(attachment_tag(key))
         if digest is None:

@@ -10,12 +10,13 @@ A reference is one of:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from nlpops.errors import NotFoundError, RegistryError
-from nlpops.registry.base import DEFAULT_ALIAS, ModelVersion, Registry, is_alias, is_model_name
+from nlpops.registry.base import DEFAULT_ALIAS, ModelVersion, Registry, is_alias, is_model_name, version_number
 
 RefKind = Literal["path", "alias", "version"]
 
@@ -39,6 +40,11 @@ class ModelRef:
         if self.kind == "version":
             return f"{self.name}:{self.version}"
         return f"{self.name}@{self.alias}"
+
+
+def _shown(text: str) -> str:
+    """``text`` in double quotes on one line (control characters escaped), cut at 100 characters."""
+    return json.dumps(text if len(text) <= 100 else text[:97] + "...", ensure_ascii=False)
 
 
 def _is_directory(text: str) -> bool:
@@ -76,23 +82,25 @@ def parse_ref(ref: str) -> ModelRef:
         _check_name(name, ref)
         if alias.isdecimal() and alias.isascii():
             raise RegistryError(
-                f'Model reference "{ref}": "{alias}" is a version number, not an alias. Use {name}:{alias}.'
+                f"Model reference {_shown(ref)}: {_shown(alias)} is a version number, not an alias. Use {name}:{alias}."
             )
         if not is_alias(alias):
             raise RegistryError(
-                f'Model reference "{ref}": "{alias}" is not a valid alias (lowercase letters, digits, "_" or "-", '
-                f'starting with a letter, e.g. "{name}@production").'
+                f'Model reference {_shown(ref)}: {_shown(alias)} is not a valid alias (lowercase letters, digits, "_" '
+                f'or "-", starting with a letter, e.g. "{name}@production").'
             )
         return ModelRef(kind="alias", text=ref, name=name, alias=alias)
     if ":" in text:
         name, _, version = text.partition(":")
         _check_name(name, ref)
-        if not (version.isdecimal() and version.isascii()) or int(version) < 1:
+        number = version_number(version, name)  # NotFoundError beyond the largest version number
+        if number is None or number < 1:
             hint = f" For an alias use {name}@{version}." if is_alias(version) else ""
             raise RegistryError(
-                f'Model reference "{ref}": "{version}" is not a version number (1, 2, ...).{hint} Use {_FORMS}.'
+                f"Model reference {_shown(ref)}: {_shown(version)} is not a version number (1, 2, ...).{hint} "
+                f"Use {_FORMS}."
             )
-        return ModelRef(kind="version", text=ref, name=name, version=int(version))
+        return ModelRef(kind="version", text=ref, name=name, version=number)
     _check_name(text, ref)
     return ModelRef(kind="alias", text=ref, name=text, alias=DEFAULT_ALIAS)
 
@@ -100,8 +108,8 @@ def parse_ref(ref: str) -> ModelRef:
 def _check_name(name: str, ref: str) -> None:
     if not is_model_name(name):
         raise RegistryError(
-            f'Model reference "{ref}": "{name}" is not a valid model name (letters, digits, ".", "_" or "-", '
-            f"starting with a letter or digit). Use {_FORMS}."
+            f'Model reference {_shown(ref)}: {_shown(name)} is not a valid model name (letters, digits, ".", "_" or '
+            f'"-", starting with a letter or digit). Use {_FORMS}.'
         )
 
 
@@ -124,7 +132,8 @@ def resolve_ref(ref: str | ModelRef, registry: Registry | None) -> tuple[Path, M
         assert parsed.path is not None
         if not _is_directory(str(parsed.path)):
             raise NotFoundError(
-                f'Bundle "{parsed.path}" does not exist. Check the path, or use NAME@ALIAS for a registered model.'
+                f"Bundle {_shown(str(parsed.path))} does not exist. Check the path, or use NAME@ALIAS for a "
+                "registered model."
             )
         return parsed.path, None
     if registry is None:

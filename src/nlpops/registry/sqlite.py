@@ -16,9 +16,10 @@ from typing import Any
 
 from nlpops.bundle import load_bundle
 from nlpops.errors import RegistryError
-from nlpops.registry._artifacts import artifact_dir, discard, place, stage_bundle
+from nlpops.registry._artifacts import artifact_dir, discard, highest_stored, place, stage_bundle, stored_versions
 from nlpops.registry._not_found import no_alias, no_model, no_version
 from nlpops.registry._sqlite_db import DB_NAME, Database
+from nlpops.registry._sqlite_rebuild import RebuildReport, rebuild_database
 from nlpops.registry._sqlite_records import (
     EVENT_COLUMNS,
     EVENT_COLUMNS_NO_ID,
@@ -37,6 +38,7 @@ from nlpops.registry.base import (
     check_attachment_key,
     check_model_name,
     check_version,
+    version_number,
 )
 
 
@@ -74,7 +76,7 @@ class SqliteRegistry:
         self._root = self.home.resolve()
         self._actor = actor if actor is not None else current_user()
         self._clock = clock
-        self._db = Database(self._root / DB_NAME, timeout_s=timeout_s)
+        self._db = Database(self._root / DB_NAME, timeout_s=timeout_s, stored=lambda: stored_versions(self._root))
 
     def __repr__(self) -> str:
         return f"SqliteRegistry({str(self.home)!r})"
@@ -108,7 +110,8 @@ class SqliteRegistry:
             with self._db.write() as conn:
                 self._refuse_case_clash(conn, name)
                 row = conn.execute("SELECT MAX(version) FROM versions WHERE name = ?", (name,)).fetchone()
-                version = (row[0] or 0) + 1
+                # past every folder on disk too: numbers are never reused (see _artifacts)
+                version = max(row[0] or 0, highest_stored(self._root, name)) + 1
                 target = artifact_dir(self._root, name, version)
                 now = self._now()
                 entry = ModelVersion(
@@ -138,7 +141,7 @@ class SqliteRegistry:
                 )
                 self._log(conn, "registered", name, version)
                 # Last step before the commit. If the commit fails, the folder stays behind without a row:
-                # invisible to readers, and replaced by the next registration that gets this number.
+                # invisible to readers; the next registration takes the number after it.
                 place(staging, target)
         finally:
             discard(staging)  # already gone after a successful rename; removes the copy after any failure
@@ -160,7 +163,7 @@ class SqliteRegistry:
             NotFoundError: unknown model or version.
         """
         check_alias(alias)
-        check_version(version)
+        check_version(version, name)
         with self._db.write() as conn:
             self._require_version(conn, name, version)
             previous = self._alias_in(conn, name, alias)
@@ -218,7 +221,7 @@ class SqliteRegistry:
             NotFoundError: unknown model or version.
         """
         check_attachment_key(key)
-        check_version(version)
+        check_version(version, name)
         if not isinstance(data, dict):
             raise RegistryError(f'Attachment "{key}" must be a dict (a JSON object), got {type(data).__name__}.')
         text = dump_json(data, f'attachment "{key}"')
@@ -229,6 +232,14 @@ class SqliteRegistry:
                 "ON CONFLICT (name, version, key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
                 (name, version, key, text, self._now()),
             )
+
+    def rebuild(self) -> RebuildReport:
+        """Rebuild a lost ``registry.db`` from the bundles under ``artifacts/`` (see :mod:`._sqlite_rebuild`).
+
+        Raises:
+            RegistryError: the database is healthy, nothing is stored, or writing failed.
+        """
+        return rebuild_database(self._db, self._root, self._actor, self._now())
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -254,7 +265,7 @@ class SqliteRegistry:
             RegistryError: the version is not a whole number >= 1.
             NotFoundError: unknown model or version.
         """
-        check_version(version)
+        check_version(version, name)
         rows = self._db.query(f"SELECT {VERSION_COLUMNS} FROM versions WHERE name = ? AND version = ?", (name, version))
         if not rows:
             latest = self._latest(name)
@@ -287,8 +298,9 @@ class SqliteRegistry:
             NotFoundError: unknown model, version or alias.
         """
         text = str(alias_or_version).strip()
-        if text.isdecimal() and text.isascii():
-            return self.get(name, int(text))
+        number = version_number(text, name)
+        if number is not None:
+            return self.get(name, number)
         check_alias(text)
         target = self.alias_target(name, text)
         if target is None:
@@ -323,7 +335,7 @@ class SqliteRegistry:
             RegistryError: the stored attachment is not valid JSON.
         """
         check_attachment_key(key)
-        check_version(version)
+        check_version(version, name)
         rows = self._db.query(
             "SELECT data FROM attachments WHERE name = ? AND version = ? AND key = ?", (name, version, key)
         )

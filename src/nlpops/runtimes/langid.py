@@ -24,6 +24,8 @@ import numpy as np
 from nlpops.errors import MissingExtraError, RuntimeLoadError
 
 UND = "und"
+OTHER = "other"
+"""The one bucket for every language a model does not serve (see :func:`bounded_lang`)."""
 DETECTOR_NAME = "py3langid.v1"
 
 
@@ -36,6 +38,24 @@ def normalize_lang(code: str) -> str:
     """``"de-DE"``, ``"DE"``, ``" de_at "`` -> ``"de"``; an empty code gives ``und``."""
     base = code.strip().replace("_", "-").split("-", 1)[0].lower()
     return base or UND
+
+
+def bounded_lang(code: str | None, languages: Sequence[str]) -> str | None:
+    """A language as services and monitoring may record it: one of ``languages``, ``und``, or ``other``.
+
+    Clients name languages freely (``"lang": "x7q"``); anything recorded per language (the status document,
+    the live-statistics store, metrics) must not grow with what they send. So a code is normalised
+    (``"de-DE"`` -> ``"de"``) and kept only when the model serves it (or it is ``und``, unknown); every other
+    code becomes :data:`OTHER`. None (no language given) stays None.
+
+    Args:
+        code: a language code from a client, a detector or a router.
+        languages: the languages the model serves (its manifest's ``languages``).
+    """
+    if code is None:
+        return None
+    lang = normalize_lang(code) if len(code) <= 64 else OTHER
+    return lang if lang == UND or lang in languages else OTHER
 
 
 class LanguageDetector:
@@ -144,4 +164,4 @@ class LanguageDetector:
             ) from exc
 
 
-__all__ = ["DETECTOR_NAME", "UND", "LanguageDetector", "count_letters", "normalize_lang"]
+__all__ = ["DETECTOR_NAME", "OTHER", "UND", "LanguageDetector", "bounded_lang", "count_letters", "normalize_lang"]

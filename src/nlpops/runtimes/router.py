@@ -55,7 +55,7 @@ def read_routing(bundle: Bundle) -> dict[str, Any]:
         raise RuntimeLoadError(f'Model set "{bundle.path}": {ROUTING_FILE} needs "routes" (object) and "fallback".')
     for target in [*routes.values(), fallback]:
         rel = PurePosixPath(str(target))
-        if rel.is_absolute() or ".." in rel.parts:
+        if not isinstance(target, str) or rel.is_absolute() or not rel.parts or ".." in rel.parts:
             raise RuntimeLoadError(f'Model set "{bundle.path}": route target "{target}" must stay inside the bundle.')
     return routing
 

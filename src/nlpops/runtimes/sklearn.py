@@ -25,6 +25,7 @@ import numpy as np
 from nlpops.bundle import Bundle
 from nlpops.errors import MissingExtraError, RuntimeLoadError
 from nlpops.runtimes.base import BasePredictor
+from nlpops.runtimes.sklearn_params import check_params, check_vectorizer
 
 MODEL_FILE = "model.skops"
 VOCABULARY_FILE = "vocabulary.json"
@@ -148,6 +149,16 @@ def _decode_params(params: Any) -> dict[str, Any]:
     return {str(k): _decode_param(v) for k, v in params.items()}
 
 
+def _build(cls: Any, encoded: Any, where: str, *args: Any) -> Any:
+    """``cls(*args, **params)`` once every parameter value passed :func:`check_params`."""
+    import inspect
+
+    params = _decode_params(encoded)
+    defaults = {name: p.default for name, p in inspect.signature(cls).parameters.items() if p.default is not p.empty}
+    check_params(cls.__name__, params, defaults, where)
+    return cls(*args, **params)
+
+
 def _params(estimator: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     return {k: _encode_param(v) for k, v in estimator.get_params(deep=False).items() if k not in skip}
 
@@ -223,7 +234,7 @@ def _load_declared(directory: Path, vocabularies: dict[str, list[str]]) -> Any:
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise RuntimeLoadError(f'"{directory / ARRAYS_FILE}" is not a readable array file: {exc}') from exc
     try:
-        return _assemble(spec, arrays, vocabularies)
+        return _assemble(spec, arrays, vocabularies, f'"{spec_path}"')
     except (KeyError, TypeError, ValueError) as exc:
         raise RuntimeLoadError(
             f'"{spec_path}" does not describe a pipeline this scikit-learn can rebuild '
@@ -231,7 +242,9 @@ def _load_declared(directory: Path, vocabularies: dict[str, list[str]]) -> Any:
         ) from exc
 
 
-def _assemble(spec: dict[str, Any], arrays: dict[str, np.ndarray], vocabularies: dict[str, list[str]]) -> Any:
+def _assemble(
+    spec: dict[str, Any], arrays: dict[str, np.ndarray], vocabularies: dict[str, list[str]], where: str
+) -> Any:
     from sklearn.pipeline import FeatureUnion, Pipeline
 
     union_spec, clf_spec = spec["union"], spec["classifier"]
@@ -240,8 +253,8 @@ def _assemble(spec: dict[str, Any], arrays: dict[str, np.ndarray], vocabularies:
     for feature in union_spec["features"]:
         if feature["class"] not in _FEATURE_CLASSES:
             raise ValueError(f"step class {feature['class']!r} is not allowed")
-        vectorizer = _class(_FEATURE_CLASSES, feature["class"])(**_decode_params(feature["params"]))
         path = f"{union_spec['name']}.{feature['name']}"
+        vectorizer = _build(_class(_FEATURE_CLASSES, feature["class"]), feature["params"], f'{where}, step "{path}"')
         terms = vocabularies[path]
         vectorizer.vocabulary_ = {term: i for i, term in enumerate(terms)}
         if vectorizer.use_idf:
@@ -250,7 +263,7 @@ def _assemble(spec: dict[str, Any], arrays: dict[str, np.ndarray], vocabularies:
         features.append((feature["name"], vectorizer))
     if clf_spec["class"] not in _CLASSIFIER_CLASSES:
         raise ValueError(f"classifier class {clf_spec['class']!r} is not allowed")
-    clf = _class(_CLASSIFIER_CLASSES, clf_spec["class"])(**_decode_params(clf_spec["params"]))
+    clf = _build(_class(_CLASSIFIER_CLASSES, clf_spec["class"]), clf_spec["params"], f"{where}, classifier")
     clf.coef_, clf.intercept_ = arrays["clf.coef"], arrays["clf.intercept"]
     clf.classes_ = np.asarray(clf_spec["classes"])
     clf.n_features_in_ = n_features
@@ -259,9 +272,9 @@ def _assemble(spec: dict[str, Any], arrays: dict[str, np.ndarray], vocabularies:
         raise ValueError(
             f"coefficients of shape {clf.coef_.shape} do not fit {len(clf.classes_)} classes and {n_features} features"
         )
-    union = FeatureUnion(features, **_decode_params(union_spec["params"]))
+    union = _build(FeatureUnion, union_spec["params"], f"{where}, feature union", features)
     steps = [(union_spec["name"], union), (clf_spec["name"], clf)]
-    return Pipeline(steps, **_decode_params(spec["pipeline"]["params"]))
+    return _build(Pipeline, spec["pipeline"]["params"], f"{where}, pipeline", steps)
 
 
 def load_pipeline(directory: Path) -> Any:
@@ -276,7 +289,11 @@ def load_pipeline(directory: Path) -> Any:
     if (directory / SPEC_FILE).is_file():
         return _load_declared(directory, vocabularies)
     pipeline = load_skops(directory / MODEL_FILE)
+    if getattr(pipeline, "memory", None) is not None:
+        raise RuntimeLoadError(f'"{directory / MODEL_FILE}": a pipeline with memory= (a cache on disk) is not allowed.')
     targets = dict(text_vectorizers(pipeline))
+    for path, vectorizer in targets.items():
+        check_vectorizer(vectorizer, f'"{directory / MODEL_FILE}", step "{path}"')
     for path, terms in vocabularies.items():
         if path not in targets:
             raise RuntimeLoadError(f'"{vocab_path}" names "{path}", which the model does not have.')

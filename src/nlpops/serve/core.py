@@ -27,9 +27,10 @@ import orjson
 from nlpops.checklist import MonitoringSettings, ServingSettings
 from nlpops.errors import AuthError, NlpopsError, OverloadedError, RequestError
 from nlpops.runtimes import RoutingDecision
+from nlpops.runtimes.langid import bounded_lang
 from nlpops.serve.auth import ApiKeys
 from nlpops.serve.batcher import BatchLimits, MicroBatcher
-from nlpops.serve.decode import RequestLimits
+from nlpops.serve.decode import RequestLimits, check_content_type, content_type_of
 from nlpops.serve.encode import error_document
 from nlpops.serve.hooks import Observation, ServiceHooks
 from nlpops.serve.metrics import ServiceMetrics
@@ -300,15 +301,16 @@ class ServingCore:
 
     async def _infer(self, endpoint: InferenceEndpoint[Any], exchange: Exchange) -> bytes:
         """decode → route → batch → observe → encode."""
+        check_content_type(content_type_of(exchange.headers))
         request = endpoint.decode(await self.read_body(exchange), self.limits)
         model = self.reloader.current
         if model is None:
             raise OverloadedError("The model is still loading. Retry in a moment (see /readyz).")
+        predictor = model.predictor
         texts = request.texts
-        lang = request.lang
+        lang = bounded_lang(request.lang, predictor.manifest.languages)  # client labels stay bounded
         if self._log_payloads:
             self._log_payload(lang, texts)
-        predictor = model.predictor
         routing = predictor.route(texts, lang)
         proba = await self.batcher.submit(model, texts, routing)
         labels = predictor.labels

@@ -1,16 +1,23 @@
 """Decoding ``POST /v1/classify`` bodies by hand (orjson, no per-request pydantic): the service's hot path.
 
 Every way a body can be wrong becomes a :class:`~nlpops.errors.RequestError` naming the field:
-400 for invalid JSON, 413 for too many texts or too long a text (unless truncating), 422 otherwise.
+400 for invalid JSON, 413 for too many texts or too long a text (unless truncating), 415 for a body not
+sent as ``application/json`` (or a ``+json`` type; a charset other than UTF-8 is refused too: a
+cross-origin page can post ``text/plain`` without a CORS preflight), 422 otherwise.
+
+Texts follow the one rule of :func:`nlpops.data.is_classifiable`: any non-empty string, whitespace-only
+texts included, is answered; an empty string is a 422.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from nlpops.data import is_classifiable
 from nlpops.errors import RequestError
 
 ALLOWED_FIELDS = frozenset({"texts", "text", "lang", "return_scores"})
@@ -41,6 +48,35 @@ class ClassifyRequest:
     single: bool
 
 
+def content_type_of(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+    """The value of the ``content-type`` header among ASGI ``headers`` (lower-case names), or None."""
+    for name, value in headers:
+        if name == b"content-type":
+            return value
+    return None
+
+
+def check_content_type(content_type: bytes | str | None) -> None:
+    """Accept ``application/json`` and ``application/<anything>+json``, with no charset or UTF-8.
+
+    Raises:
+        RequestError: 415, naming the type received.
+    """
+    text = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
+    if text is not None:
+        media, *params = (part.strip() for part in text.split(";"))
+        media = media.lower()
+        kind, _, subtype = media.partition("/")
+        charsets = [p.partition("=")[2].strip().strip('"').lower() for p in params if p.lower().startswith("charset")]
+        json_type = kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+        if json_type and len(subtype) <= 100 and all(c in ("utf-8", "utf8") for c in charsets):
+            return
+    shown = "none" if text is None else repr(text[:60])
+    raise RequestError(
+        f'Send the body as JSON with "Content-Type: application/json" (UTF-8); got content type {shown}.', 415
+    )
+
+
 def decode_classify(body: bytes, limits: RequestLimits) -> ClassifyRequest:
     """Decode and check a classify body: ``{"texts": [...]}`` or ``{"text": "..."}``, optional ``lang``.
 
@@ -52,7 +88,8 @@ def decode_classify(body: bytes, limits: RequestLimits) -> ClassifyRequest:
         The texts (truncated if configured), the language hint and the scores flag.
 
     Raises:
-        RequestError: 400 invalid JSON; 413 too many/too long texts; 422 any other invalid field.
+        RequestError: 400 invalid JSON; 413 too many/too long texts; 422 any other invalid field (the core
+            checks the content type first: :func:`check_content_type`).
     """
     try:
         data: Any = orjson.loads(body)
@@ -93,7 +130,7 @@ def decode_classify(body: bytes, limits: RequestLimits) -> ClassifyRequest:
 def _check_text(value: Any, field: str, limits: RequestLimits) -> str:
     if not isinstance(value, str):
         raise RequestError(f'"{field}" must be a string, got {_kind(value)}.')
-    if not value:
+    if not is_classifiable(value):
         raise RequestError(f'"{field}" is empty. Send a non-empty text.')
     if len(value) > limits.max_chars_per_text:
         if limits.truncate:
@@ -114,4 +151,11 @@ def _kind(value: Any) -> str:
     )
 
 
-__all__ = ["ALLOWED_FIELDS", "ClassifyRequest", "RequestLimits", "decode_classify"]
+__all__ = [
+    "ALLOWED_FIELDS",
+    "ClassifyRequest",
+    "RequestLimits",
+    "check_content_type",
+    "content_type_of",
+    "decode_classify",
+]

@@ -21,6 +21,7 @@ ERROR_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    415: "unsupported_media_type",
     422: "invalid_request",
     503: "unavailable",
 }

@@ -64,6 +64,7 @@ def build_openapi(
                 },
                 "400": _error_response("The body is not valid JSON"),
                 "413": _error_response("Body, number of texts or a text too large"),
+                "415": _error_response("The body is not sent as application/json"),
                 "422": _error_response("A field is missing, empty or of the wrong type"),
                 "503": _error_response("Queue full or model not loaded yet; retry after Retry-After seconds"),
             },
