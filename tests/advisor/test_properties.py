@@ -25,7 +25,7 @@ def _rules() -> RuleBook:
     return load_rules()
 
 
-_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _LANGS = ["en", "de", "fr", "es"]
 
 
@@ -99,9 +99,8 @@ def test_scoring_tighter_target_never_picks_a_slower_runtime(
     tight = make_plan(_config(checklist, latency__p95_ms=slo * tighter), measured, rules)["chosen"]
     before = best_p95_ms(runtime_entry(measured, loose["runtime"])) if loose["runtime"] else None
     after = best_p95_ms(runtime_entry(measured, tight["runtime"])) if tight["runtime"] else None
-    # A slower runtime may only win a tighter target by meeting it (both met it; capacity at the target decided).
-    if before is not None and after is not None and after > before + 1e-9:
-        assert after <= slo * tighter, (loose, tight)
+    if before is not None and after is not None:
+        assert after <= before + 1e-9, (loose, tight)
 
 
 @_SETTINGS

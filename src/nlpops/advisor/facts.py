@@ -86,7 +86,7 @@ def runs_per_month(schedule: str | None) -> float:
     start = datetime(2025, 1, 6)  # a Monday; any fixed start gives the same count for periodic schedules
     it = croniter(schedule, start)
     runs = 0
-    while runs < 1000 and (it.get_next(datetime) - start).days < 30:
+    while runs < 1000 and (it.get_next(datetime) - start).total_seconds() <= 30 * 86400:
         runs += 1
     return float(runs)
 
