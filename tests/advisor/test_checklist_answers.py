@@ -61,10 +61,10 @@ infrastructure: {vms: true, grafana: true, caller_language: go}
         ("languages", {"languages": ["en", "de"], "traffic_shares": {"en": 0.5, "de": 0.2}}, "add up to 1"),
         ("languages", {"languages": ["en"], "examples_per_language": {"en": -3}}, "must be >= 0"),
         ("retraining", {"schedule": "every night"}, "not a five-field cron"),
-        ("traffic", {"batch_window_hours": 0}, "traffic.batch_window_hours"),
-        ("infrastructure", {"caller_language": "cobol"}, "infrastructure.caller_language"),
-        ("model", {"size_mb": -1}, "model.size_mb"),
-        ("retraining", {"location": "mars"}, "retraining.location"),
+        ("traffic", {"batch_window_hours": 0}, r"traffic\.batch_window_hours: Input should be greater than 0"),
+        ("infrastructure", {"caller_language": "cobol"}, r"infrastructure\.caller_language: Input should be 'python'"),
+        ("model", {"size_mb": -1}, r"model\.size_mb: Input should be greater than 0"),
+        ("retraining", {"location": "mars"}, r"retraining\.location: Input should be .*'separate'"),
     ],
 )
 def test_checklist_invalid_answers_are_refused_with_their_path(

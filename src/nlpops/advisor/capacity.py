@@ -228,7 +228,9 @@ def plan_capacity(
                 services[lang] = _size_service(f"{lang}: ", lang_entry, load, context, lines)
         else:
             services[""] = _size_service("", entry, {"peak": peak, "average": average}, context, lines)
-        if autoscaled:
+        if chosen.get("platform") is None:
+            lines.append("no platform was chosen (every option is excluded): sized as if nothing autoscaled")
+        elif autoscaled:
             burst = f"{peak / average:.1f}x" if average > 0 else "unbounded (average_rps 0)"
             lines.append(
                 f"burst: peak {peak:g} / average {average:g} texts/s = {burst}; "

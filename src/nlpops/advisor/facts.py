@@ -149,6 +149,8 @@ def build_facts(answers: dict[str, Any], profile: dict[str, Any], book: RuleBook
                 or infra.get("vms")
                 or infra["cloud"] != "none"
             ),
+            "infrastructure.caller": infra.get("caller_language") or "unknown",
+            "infrastructure.container_host": bool(infra["docker"] or infra.get("vms")),
             "monitoring.stack_wanted": bool(monitoring.get("alerting") or monitoring.get("dashboards")),
             "monitoring.dashboards_ready": bool(monitoring.get("dashboards") and infra.get("grafana")),
         }

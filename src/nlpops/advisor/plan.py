@@ -70,18 +70,22 @@ def _computed_warnings(
 ) -> list[dict[str, str]]:
     out = []
     for name, dim in dimensions.items():
-        if dim["chosen"] is None:
+        if dim["chosen"] is None and dim["options"]:
+            best = dim["options"][0]  # the best-scored of the excluded: what stands in its way
+            reasons = "; ".join(x["reason"] for x in best["excluded"])
             out.append(
                 {
                     "id": f"{name}-all-excluded",
                     "factor": "-",
-                    "text": f"Every {name} option is excluded; relax a constraint (see the reasons below).",
+                    "text": f"Every {name} option is excluded; relax a constraint. The best scored, "
+                    f"{best['option']}, is excluded because {reasons}.",
                 }
             )
     runtime = dimensions.get("runtime")
     if runtime is not None and facts["traffic.online"]:
         available = [o for o in runtime["options"] if not o["excluded"]]
-        if available and not any(o.get("meets_slo") for o in available):
+        measured = [o for o in available if o.get("expected_p95_ms") is not None]
+        if measured and not any(o.get("meets_slo") for o in available):
             known = [o for o in available if o.get("expected_p95_ms") is not None]
             best = min(known, key=lambda o: o["expected_p95_ms"], default=None)
             where = (

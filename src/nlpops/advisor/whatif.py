@@ -88,6 +88,8 @@ def _answer_paths(book: RuleBook, answers: dict[str, Any]) -> list[str]:
         "batch.workers_needed": "traffic.batch_window_hours",
         "batch.cpu_hours_per_run": "traffic.batch_rows_per_run",
         "monitoring.stack_wanted": "monitoring.alerting",
+        "infrastructure.caller": "infrastructure.caller_language",
+        "infrastructure.container_host": "infrastructure.docker",
         "monitoring.dashboards_ready": "monitoring.dashboards",
     }
     for rule in book.rules:
