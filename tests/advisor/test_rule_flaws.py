@@ -27,7 +27,7 @@ def test_batch_plan_is_not_scored_on_online_facts(rules: RuleBook) -> None:
     # A nightly job: peak 0 req/s must not count against Kubernetes, nor an unanswered availability for it.
     plan = _plan(
         rules,
-        traffic={"mode": "batch", "peak_rps": 0, "average_rps": 0, "batch_rows_per_run": 2_000_000},
+        traffic={"mode": "batch", "peak_rps": 0, "average_rps": 0, "batch_rows_per_run": 500_000_000},
         infrastructure={"kubernetes": True},
     )
     for option in plan["dimensions"]["platform"]["options"]:

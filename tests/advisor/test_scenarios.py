@@ -35,6 +35,10 @@ def _option(plan: dict, dimension: str, name: str) -> dict:
 
 def test_scenarios_at_least_twenty() -> None:
     assert len(SCENARIOS) >= 20
+    for folder in SCENARIOS:  # each states its winners, its exclusions and its required warnings (maybe none)
+        expected = yaml.safe_load((folder / "expected.yaml").read_text(encoding="utf-8"))
+        assert {"chosen", "excluded", "warnings"} <= set(expected), folder.name
+        assert expected["chosen"] and expected["excluded"], folder.name
 
 
 @pytest.mark.parametrize("folder", SCENARIOS, ids=[p.name for p in SCENARIOS])
