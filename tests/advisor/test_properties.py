@@ -99,8 +99,11 @@ def test_scoring_tighter_target_never_picks_a_slower_runtime(
     tight = make_plan(_config(checklist, latency__p95_ms=slo * tighter), measured, rules)["chosen"]
     before = best_p95_ms(runtime_entry(measured, loose["runtime"])) if loose["runtime"] else None
     after = best_p95_ms(runtime_entry(measured, tight["runtime"])) if tight["runtime"] else None
-    if before is not None and after is not None:
-        assert after <= before + 1e-9, (loose, tight)
+    # On the same platform the runtime never gets slower. A tighter target may move the platform (a function's
+    # request path no longer fits it), and the new platform may take a runtime a function could not hold: that
+    # one may be slower, but only if it meets the tighter target.
+    if before is not None and after is not None and after > before + 1e-9:
+        assert loose["platform"] != tight["platform"] and after <= slo * tighter, (loose, tight, checklist)
 
 
 @_SETTINGS
