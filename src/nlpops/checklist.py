@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from nlpops.errors import ConfigError
@@ -83,6 +83,14 @@ class ModelSettings(_Section):
 
     family: Literal["tfidf", "spacy", "transformer"] = "tfidf"
     gpu: bool = Field(False, description="is a GPU available where the model is served?")
+    size_mb: float | None = Field(
+        None, gt=0, description="expected size of the model on disk, to plan before it is trained; null: measured"
+    )
+    reference: str | None = Field(
+        None,
+        min_length=1,
+        description="a bundle or registry ref measured in place of a model not trained yet (nlpops plan); null: none",
+    )
     tfidf: TfidfSettings = TfidfSettings()
     transformer: TransformerSettings = TransformerSettings()
     spacy: SpacySettings = SpacySettings()
@@ -103,6 +111,32 @@ class LanguageSettings(_Section):
     languages: list[str] = Field(default_factory=lambda: ["en"], description="ISO 639-1 codes served")
     strategy: Literal["per-language", "multilingual", "auto"] = "auto"
     min_examples_per_language: int = Field(500, ge=1)
+    examples_per_language: dict[str, int] = Field(
+        default_factory=dict,
+        description="labelled examples per language, e.g. {en: 5000, de: 800}; empty: from the bundle",
+    )
+    traffic_shares: dict[str, float] = Field(
+        default_factory=dict, description="share of the traffic per language, e.g. {en: 0.7, de: 0.3}; empty: equal"
+    )
+
+    @model_validator(mode="after")
+    def _check_per_language(self) -> LanguageSettings:
+        for key in ("examples_per_language", "traffic_shares"):
+            unknown = sorted(set(getattr(self, key)) - set(self.languages))
+            if unknown:
+                raise ValueError(
+                    f"{key} names {', '.join(unknown)}, not among the languages served ({', '.join(self.languages)});"
+                    " add them to languages or remove them"
+                )
+        if any(n < 0 for n in self.examples_per_language.values()):
+            raise ValueError("examples_per_language counts must be >= 0")
+        shares = self.traffic_shares
+        if shares and (any(not 0 < v <= 1 for v in shares.values()) or abs(sum(shares.values()) - 1) > 0.01):
+            raise ValueError(
+                f"traffic_shares must be shares in (0, 1] that add up to 1, got {dict(shares)} "
+                f"(sum {sum(shares.values()):g})"
+            )
+        return self
 
 
 class DependencySettings(_Section):
@@ -119,23 +153,39 @@ class RetrainingSettings(_Section):
     """Factor 4 (retraining frequency and location)."""
 
     schedule: str | None = Field(None, description='cron expression, e.g. "0 3 * * 0"; null: manual')
-    location: Literal["local", "kubernetes", "ray", "ci"] = "local"
+    location: Literal["local", "kubernetes", "ray", "ci", "separate"] = Field(
+        "local", description="where retraining runs; separate: its own machines, models reach serving via the registry"
+    )
     min_macro_f1: float = Field(0.0, ge=0, le=1, description="gate: challenger must reach this")
     max_regression: float = Field(0.01, ge=0, le=1, description="gate: allowed macro-F1 drop vs champion")
     max_latency_regression: float = Field(0.5, ge=0, description="gate: allowed relative p50 slowdown")
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from croniter import croniter
+
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(f'"{value}" is not a five-field cron expression (e.g. "0 3 * * 0"; null: manual)')
+        return value
 
 
 class TrafficSettings(_Section):
     """Factor 5 (request frequency and availability)."""
 
     mode: Literal["online", "batch", "mixed"] = "online"
-    peak_rps: float = Field(10.0, ge=0)
-    average_rps: float = Field(1.0, ge=0)
+    peak_rps: float = Field(10.0, ge=0, description="requests per second at the busiest time")
+    average_rps: float = Field(
+        1.0, ge=0, description="requests per second on average (peak / average = the burst; at most peak_rps)"
+    )
     texts_per_request: float = Field(
         1.0, ge=1, description="mean texts per request (a request may carry a list); capacity counts texts"
     )
     availability: float = Field(0.99, gt=0, lt=1, description="e.g. 0.999 for three nines")
     batch_rows_per_run: int = Field(0, ge=0, description="rows per batch run, for batch mode")
+    batch_window_hours: float = Field(6.0, gt=0, le=168, description="a batch run must finish within this many hours")
 
 
 class LatencySettings(_Section):
@@ -154,8 +204,8 @@ class MonitoringSettings(_Section):
     """Factor 8 (monitoring and security)."""
 
     metrics: bool = True
-    alerting: bool = False
-    dashboards: bool = False
+    alerting: bool = Field(False, description="do you want alerts (Prometheus alert rules)?")
+    dashboards: bool = Field(False, description="do you want dashboards (Grafana)?")
     data_may_leave: bool = Field(False, description="may texts be sent outside the company?")
     pii_redaction: bool = False
     log_payloads: bool = Field(False, description="log request texts (off: privacy by default)")
@@ -171,16 +221,20 @@ class MonitoringSettings(_Section):
 class InfrastructureSettings(_Section):
     """Factor 9 (running context / existing infrastructure)."""
 
-    kubernetes: bool = False
+    kubernetes: bool = Field(False, description="a Kubernetes cluster is available")
     kserve: bool = Field(
         False, description="KServe is installed in the cluster: online services are rendered as InferenceServices"
     )
-    docker: bool = True
-    serverless: bool = False
-    ray: bool = False
-    prometheus: bool = False
-    grafana: bool = False
+    docker: bool = Field(True, description="containers can be built and run (Docker or another runtime)")
+    vms: bool = Field(False, description="plain virtual machines or servers are available (no orchestrator needed)")
+    serverless: bool = Field(False, description="a serverless function platform is available")
+    ray: bool = Field(False, description="a Ray cluster is available")
+    prometheus: bool = Field(False, description="Prometheus already runs and can scrape the service")
+    grafana: bool = Field(False, description="Grafana already runs (dashboards are imported into it)")
     cloud: Literal["none", "aws", "gcp", "azure"] = "none"
+    caller_language: Literal["python", "java", "go", "javascript", "csharp", "other"] | None = Field(
+        None, description="language of the application that calls the model (embedding needs Python); null: not known"
+    )
 
 
 class RegistrySettings(_Section):

@@ -43,22 +43,70 @@ class Question:
 QUESTIONS: tuple[Question, ...] = (
     Question("name", "Registry name of the model?", "every version, alias and service is filed under it"),
     Question("model.family", "Model family?", "decides size, memory, latency and which runtimes apply"),
+    Question(
+        "model.size_mb",
+        "Expected model size on disk in MB, if it is not trained yet (empty: measure the trained model)?",
+        "plans memory, image size and function limits before training",
+    ),
+    Question(
+        "model.reference",
+        "A bundle or registry ref to measure in its place until it is trained (empty: none)?",
+        "gives an estimated plan measured latency and throughput",
+    ),
     Question("model.gpu", "Is a GPU available where the model is served?", "only large models need one"),
     Question("languages.languages", "Languages served (comma-separated ISO codes)?", "one or several models"),
     Question("languages.strategy", "Language strategy?", "per-language models or one multilingual model"),
+    Question(
+        "languages.examples_per_language",
+        "Labelled examples per language (e.g. en=5000, de=800; empty: read from the trained bundle)?",
+        "decides whether each language can have a model of its own",
+    ),
+    Question(
+        "languages.traffic_shares",
+        "Share of the traffic per language (e.g. en=0.7, de=0.3; empty: equal shares)?",
+        "sizes each language's service",
+    ),
     Question("dependencies.image_size_budget_mb", "Largest acceptable image (MB)?", "rules out heavy runtimes"),
+    Question("dependencies.serve_runtime", "Serving runtime?", "onnx keeps PyTorch and scikit-learn out of the image"),
+    Question("dependencies.quantize", "Quantize to int8 (none: no preference)?", "smaller and often faster"),
     Question("retraining.schedule", "Retraining schedule (cron, empty for manual)?", "plans the retrain jobs"),
+    Question("retraining.location", "Where does retraining run?", "a scheduler there; separate: via the registry"),
     Question("traffic.mode", "Traffic mode?", "online service, batch jobs, or both"),
     Question("traffic.peak_rps", "Peak requests per second?", "sizes the replica count"),
+    Question("traffic.average_rps", "Average requests per second?", "peak / average is the burst to absorb"),
+    Question("traffic.texts_per_request", "Texts per request on average?", "capacity counts texts"),
     Question("traffic.availability", "Availability target (e.g. 0.999)?", "adds spare replicas"),
     Question("traffic.batch_rows_per_run", "Rows per batch run (0 if none)?", "sizes batch jobs"),
+    Question("traffic.batch_window_hours", "Hours a batch run may take?", "sizes the batch workers"),
     Question("latency.p95_ms", "p95 latency objective (ms)?", "checked against the measured latency"),
     Question("lifecycle.stage", "Proof of concept or long-lived?", "how much operational machinery pays off"),
+    Question("monitoring.alerting", "Do you want alerts?", "alert rules need Prometheus"),
+    Question("monitoring.dashboards", "Do you want dashboards?", "dashboards need Grafana"),
     Question("monitoring.data_may_leave", "May texts leave the company?", "rules out managed cloud endpoints"),
     Question("infrastructure.kubernetes", "Is Kubernetes available?", "deployment artifacts fit what you run"),
+    Question("infrastructure.docker", "Can you build and run containers?", "a container is the simplest service"),
+    Question(
+        "infrastructure.vms", "Do you have plain VMs or servers?", "a service runs on them without an orchestrator"
+    ),
     Question("infrastructure.serverless", "Is a serverless platform available?", "small models fit functions"),
+    Question("infrastructure.ray", "Is a Ray cluster available?", "scale beyond one machine"),
+    Question("infrastructure.cloud", "Cloud account?", "managed endpoints and cloud functions need one"),
     Question("infrastructure.prometheus", "Is Prometheus already running?", "metrics and alerts plug into it"),
+    Question("infrastructure.grafana", "Is Grafana already running?", "the dashboard is imported into it"),
+    Question(
+        "infrastructure.caller_language",
+        "Language of the application that calls the model?",
+        "embedding the model as a library needs Python",
+    ),
 )
+
+
+_QUESTION_OF: dict[str, Question] = {q.path: q for q in QUESTIONS}
+
+
+def question_for(path: str) -> Question | None:
+    """The checklist question a config key answers (None for settings that are not checklist answers)."""
+    return _QUESTION_OF.get(path)
 
 
 def _allowed(annotation: Any) -> list[Any] | None:
@@ -168,12 +216,29 @@ def default_value(path: str) -> Any:
     return _default(field_info(path))
 
 
-def parse_answer(path: str, text: str) -> Any:
+def _mapping_answer(path: str, text: str) -> dict[str, Any]:
+    """``"en=5000, de=800"`` (or ``en: 5000``) as a mapping; the values are checked by the config model."""
+    out: dict[str, Any] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.replace(":", "=", 1).partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(
+                f'{path}: write KEY=VALUE pairs separated by commas, e.g. "en=0.7, de=0.3". Got "{text}".'
+            )
+        out[key.strip()] = yaml.safe_load(value.strip())
+    return out
+
+
+def parse_answer(path: str, text: str, earlier: dict[str, Any] | None = None) -> Any:
     """Turn a typed answer into the value for ``path``; an empty answer gives the default.
 
     Args:
         path: dotted config key.
         text: what the user typed.
+        earlier: answers given before, by dotted key: checks that relate answers (traffic shares per served
+            language, average below peak) see them.
 
     Returns:
         The value, validated against the config model.
@@ -188,7 +253,7 @@ def parse_answer(path: str, text: str) -> Any:
     annotation = info.annotation
     allowed = _allowed(annotation)
     value: Any
-    if text.lower() in ("null", "none", "-"):
+    if text.lower() in ("null", "none", "-") and (allowed is None or None in allowed or "none" not in allowed):
         value = None
     elif allowed is not None:
         value = text
@@ -199,20 +264,26 @@ def parse_answer(path: str, text: str) -> Any:
         value = lowered in ("y", "yes", "true")
     elif typing.get_origin(annotation) is list:
         value = [part.strip() for part in text.split(",") if part.strip()]
+    elif typing.get_origin(annotation) is dict:
+        value = _mapping_answer(path, text)
     else:
         value = yaml.safe_load(text) if annotation in (int, float) else text
     nested: dict[str, Any] = {}
-    node = nested
-    parts = path.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
+    for key, answer in [*(earlier or {}).items(), (path, value)]:
+        node = nested
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = answer
     try:
-        NlpopsConfig.model_validate(nested)
+        config = NlpopsConfig.model_validate(nested)
     except ValidationError as exc:
         problem = exc.errors()[0]["msg"]
         raise ConfigError(f'{path}: {problem}. Got "{text}" ({field_note(info)}).') from exc
-    return value
+    validated: Any = config
+    for part in path.split("."):
+        validated = getattr(validated, part)
+    return _plain(validated)
 
 
 def _yaml_value(value: Any) -> str:
@@ -235,8 +306,11 @@ def _render_model(model: type[BaseModel], indent: int, values: dict[str, Any], p
             lines.append(f"{pad}{name}:")
             lines.extend(_render_model(sub, indent + 1, values, f"{prefix}{name}."))
             continue
-        lines.append(f"{pad}# {field_note(info)}")
         path = f"{prefix}{name}"
+        question = _QUESTION_OF.get(path)
+        if question is not None:
+            lines.append(f"{pad}# Q: {question.text} ({question.why})")
+        lines.append(f"{pad}# {field_note(info)}")
         value = values[path] if path in values else _default(info)
         lines.append(f"{pad}{name}: {_yaml_value(value)}")
     return lines
@@ -260,6 +334,12 @@ def render_template(values: dict[str, Any] | None = None) -> str:
     return "\n".join(head + _render_model(NlpopsConfig, 0, dict(values or {}))) + "\n"
 
 
+def _meaning(path: str, info: FieldInfo) -> str:
+    question = _QUESTION_OF.get(path)
+    note = field_note(info)
+    return f"**{question.text}** ({question.why}) {note}" if question is not None else note
+
+
 def render_config_docs() -> str:
     """docs/configuration.md: one table per section, generated from the same model as the template."""
     lines = [
@@ -279,7 +359,7 @@ def render_config_docs() -> str:
     for path, info in iter_fields():
         section = path.split(".")[0] if "." in path else ""
         sections.setdefault(section, []).append(
-            f"| `{path}` | `{_yaml_value(_default(info))}` | {field_note(info).replace('|', '/')} |"
+            f"| `{path}` | `{_yaml_value(_default(info))}` | {_meaning(path, info).replace('|', '/')} |"
         )
     lines.extend(sections.pop(""))
     for section, rows in sections.items():
@@ -310,6 +390,7 @@ __all__ = [
     "field_note",
     "iter_fields",
     "parse_answer",
+    "question_for",
     "render_config_docs",
     "render_template",
 ]

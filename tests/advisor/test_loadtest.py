@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from advisor_fixtures import read_profile
 
 from nlpops.bundle import Bundle
 from nlpops.errors import PlanError
@@ -92,7 +93,8 @@ def test_loadtest_result_attaches_to_plan(server: str, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert load_loadtest(out)["ok"] == 10
-    profile = Path(__file__).parent / "profiles" / "tfidf_small.json"
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps(read_profile("tfidf_small.json")), encoding="utf-8")
     result = CliRunner().invoke(
         build_app(), ["plan", "--profile-file", str(profile), "--loadtest", str(out), "--out", str(tmp_path / "plan")]
     )

@@ -11,6 +11,7 @@ from advisor_fixtures import SCENARIOS, read_profile
 
 from nlpops.advisor import RuleBook, make_plan
 from nlpops.checklist import load_config
+from nlpops.init_template import QUESTIONS, default_value
 
 
 def _plan(folder: Path, rules: RuleBook) -> tuple[dict, dict]:
@@ -19,12 +20,47 @@ def _plan(folder: Path, rules: RuleBook) -> tuple[dict, dict]:
     return plan, expected
 
 
+def _has(data: dict, dotted: str) -> bool:
+    node = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
 def _option(plan: dict, dimension: str, name: str) -> dict:
     return next(o for o in plan["dimensions"][dimension]["options"] if o["option"] == name)
 
 
-def test_scenarios_at_least_six() -> None:
-    assert len(SCENARIOS) >= 6
+def test_scenarios_at_least_twenty() -> None:
+    assert len(SCENARIOS) >= 20
+    for folder in SCENARIOS:  # each states its winners, its exclusions and its required warnings (maybe none)
+        expected = yaml.safe_load((folder / "expected.yaml").read_text(encoding="utf-8"))
+        assert {"chosen", "excluded", "warnings"} <= set(expected), folder.name
+        assert expected["chosen"] and expected["excluded"], folder.name
+
+
+@pytest.mark.parametrize("folder", SCENARIOS, ids=[p.name for p in SCENARIOS])
+def test_scenario_plan_lists_the_answers_it_defaulted(folder: Path, rules: RuleBook) -> None:
+    plan, _ = _plan(folder, rules)
+    given = yaml.safe_load((folder / "nlpops.yaml").read_text(encoding="utf-8"))
+    listed = {d["path"] for d in plan["defaults"]}
+    for entry in plan["defaults"]:
+        assert entry["value"] == default_value(entry["path"]) and entry["question"].endswith("?")
+    # Every checklist question this scenario does not answer, and that bears on its plan, is listed.
+    relevant = {q.path for q in QUESTIONS} - {"name", "model.size_mb", "model.reference"}
+    if plan["checklist"]["traffic"]["mode"] == "batch":
+        relevant -= {"traffic.peak_rps", "traffic.average_rps", "traffic.texts_per_request", "traffic.availability",
+                     "latency.p95_ms"}  # fmt: skip
+    if plan["checklist"]["traffic"]["mode"] == "online":
+        relevant -= {"traffic.batch_rows_per_run", "traffic.batch_window_hours"}
+    if len(plan["checklist"]["languages"]["languages"]) == 1:
+        relevant -= {"languages.strategy", "languages.examples_per_language", "languages.traffic_shares"}
+    else:
+        relevant -= {"languages.examples_per_language"}  # the fixture profiles count every language
+    unanswered = {path for path in relevant if not _has(given, path)}
+    assert unanswered <= listed, unanswered - listed
 
 
 @pytest.mark.parametrize("folder", SCENARIOS, ids=[p.name for p in SCENARIOS])

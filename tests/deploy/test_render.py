@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from deploy_support import SCENARIOS
 
-from conftest import SCENARIOS
 from nlpops.advisor import save_plan
 from nlpops.cli import main
 from nlpops.deploy import TARGETS, build_context, render_deployment

@@ -1,17 +1,30 @@
 """Facts the rules read: the checklist answers, the measured profile, and figures derived from both.
 
-Fact names are dotted: ``traffic.peak_rps`` (an answer), ``profile.latency_p95_ms`` (measured),
-``languages.count`` (derived), ``settings.*`` (from the rules file) and per option ``option.*``
-(e.g. ``option.slo_ratio`` = p95 objective / the latency expected for that option).
+Fact names are dotted: ``traffic.peak_rps`` (an answer), ``profile.peak_rss_mb`` (measured),
+``languages.count`` (derived), ``settings.*`` (from the rules file), ``platform.chosen`` (once the platform is
+chosen) and per option ``option.*`` (e.g. ``option.slo_ratio`` = p95 objective / the p95 measured for that
+option). A figure nobody measured is None, and a rule reading None has no effect.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from datetime import datetime
 from typing import Any
 
+from nlpops.advisor.limits import fit_problems
 from nlpops.advisor.rules import Condition, RuleBook
+from nlpops.advisor.runtimes import (
+    best_p95_ms,
+    best_rate_per_cpu,
+    footprint_mb,
+    is_measured,
+    memory_mb,
+    package_mb,
+    runtime_entry,
+    thread_figures,
+)
 from nlpops.errors import PlanError
 
 FACTOR_SECTIONS = (
@@ -26,63 +39,78 @@ FACTOR_SECTIONS = (
     "infrastructure",
 )
 _MB = 1_000_000
+_CPU_RUNTIMES = ("native-cpu", "onnx-cpu", "onnx-int8-cpu")
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and key not in ("examples_per_language", "traffic_shares"):
             out.update(_flatten(value, f"{prefix}{key}."))
         else:
             out[f"{prefix}{key}"] = value
     return out
 
 
-def measured_runtime_option(profile: dict[str, Any]) -> str:
-    """Which runtime option the profile measured (the base the other options' latencies derive from)."""
-    bundle = profile["bundle"]
-    if profile.get("gpu", {}).get("used"):
-        return "gpu"
-    if bundle.get("runtime") == "onnx":
-        return "onnx-int8-cpu" if bundle.get("quantized") else "onnx-cpu"
-    return "native-cpu"
-
-
-def runtime_estimates(profile: dict[str, Any], book: RuleBook) -> dict[str, dict[str, float]]:
-    """Expected p95 latency, throughput factor and footprint for each runtime option.
-
-    The measured runtime keeps its measured figures; the others are derived from them with the option's
-    ``latency_factor`` for the model family (rules.yaml), and their footprints come from the measured
-    installed sizes (ONNX runtime, the bundle's own requirements).
-    """
-    family = str(profile["bundle"].get("family", "tfidf"))
-    measured = measured_runtime_option(profile)
-    options = book.dimensions["runtime"].options
-    base_factor = options[measured].latency_factor.get(family, 1.0) if measured in options else 1.0
-    p95 = float(profile["latency_ms"]["p95"])
-    footprint = profile["footprint"]
-    onnx_mb = footprint.get("onnx", {}).get("bytes", 0) / _MB
-    own_mb = footprint.get("runtime", {}).get("bytes", 0) / _MB
-    native_mb = book.settings.native_footprint_mb.get(family, own_mb) if measured.startswith("onnx") else own_mb
-    sizes = {"onnx": onnx_mb, "native": native_mb, "gpu": native_mb * 3}
-    out: dict[str, dict[str, float]] = {}
-    for name, spec in options.items():
-        relative = spec.latency_factor.get(family, 1.0) / base_factor
-        out[name] = {
-            "latency_factor": relative,
-            "p95_ms": p95 * relative,
-            "footprint_mb": own_mb if name == measured else sizes.get(spec.footprint or "native", native_mb),
-        }
+def examples_per_language(answers: dict[str, Any], profile: dict[str, Any]) -> dict[str, int | None]:
+    """Examples per served language: the declared answer, else the trained bundle's count (0 when the bundle
+    counted languages and this one had none), else unknown (None)."""
+    declared = answers["languages"].get("examples_per_language") or {}
+    counts = profile["bundle"].get("language_counts") or {}
+    out: dict[str, int | None] = {}
+    for lang in answers["languages"]["languages"]:
+        if lang in declared:
+            out[lang] = int(declared[lang])
+        elif counts:
+            out[lang] = int(counts.get(lang, 0))
+        else:
+            out[lang] = None
     return out
 
 
-def _language_ratio(answers: dict[str, Any], profile: dict[str, Any]) -> float | None:
-    counts = profile["bundle"].get("language_counts") or {}
+def traffic_shares(answers: dict[str, Any]) -> dict[str, float]:
+    """Each served language's share of the traffic: declared, else equal."""
     languages = answers["languages"]["languages"]
-    if not counts or not languages:
+    declared = answers["languages"].get("traffic_shares") or {}
+    if declared:
+        return {lang: float(declared.get(lang, 0.0)) for lang in languages}
+    return {lang: 1.0 / max(1, len(languages)) for lang in languages}
+
+
+def runs_per_month(schedule: str | None) -> float:
+    """How often a cron schedule fires in 30 days (counted, capped at 1000); 0 without a schedule."""
+    if not schedule:
+        return 0.0
+    from croniter import croniter
+
+    start = datetime(2025, 1, 6)  # a Monday; any fixed start gives the same count for periodic schedules
+    it = croniter(schedule, start)
+    runs = 0
+    while runs < 1000 and (it.get_next(datetime) - start).total_seconds() <= 30 * 86400:
+        runs += 1
+    return float(runs)
+
+
+def rate_per_cpu_at_slo(entry: dict[str, Any], budget_ms: float | None) -> float | None:
+    """Texts/s per CPU within the micro-batching budget: the best over thread counts and batch sizes, a batch
+    whose p95 exceeds ``budget_ms`` counting only the share of its rate the budget leaves (rate x budget / p95),
+    so the figure shrinks smoothly as the objective tightens. ``budget_ms`` None: the plain best rate (batch
+    work). None: unmeasured."""
+    rates = [
+        float(row["texts_per_s"])
+        / threads
+        * (1.0 if budget_ms is None else min(1.0, budget_ms / max(float(row["batch_latency_ms"]["p95"]), 1e-9)))
+        for threads, figures in thread_figures(entry).items()
+        for row in figures["throughput"]
+    ]
+    return max(rates, default=None)
+
+
+def _ratio(examples: dict[str, int | None], needed: int) -> float | None:
+    known = [n for n in examples.values() if n is not None]
+    if not known or len(known) < len(examples):
         return None
-    smallest = min(int(counts.get(lang, 0)) for lang in languages)
-    return smallest / float(answers["languages"]["min_examples_per_language"])
+    return min(known) / float(needed)
 
 
 def build_facts(answers: dict[str, Any], profile: dict[str, Any], book: RuleBook) -> dict[str, Any]:
@@ -90,46 +118,97 @@ def build_facts(answers: dict[str, Any], profile: dict[str, Any], book: RuleBook
 
     Args:
         answers: the checklist answers (the factor sections of the config, as plain data).
-        profile: a profile from :func:`nlpops.profile.profile_bundle`.
-        book: the rules (for ``settings.*`` and the runtime options).
+        profile: a profile (schema 2) from :func:`nlpops.profile.profile_bundle` or an estimate.
+        book: the rules (for ``settings.*``).
 
     Returns:
-        Fact name -> value.
+        Fact name -> value (names starting with ``_`` are for the advisor's own use).
     """
     facts = _flatten({k: answers[k] for k in FACTOR_SECTIONS if k in answers})
-    infra = answers["infrastructure"]
-    facts["languages.count"] = len(answers["languages"]["languages"])
-    facts["languages.min_examples_ratio"] = _language_ratio(answers, profile)
-    facts["retraining.scheduled"] = bool(answers["retraining"].get("schedule"))
-    facts["infrastructure.cloud_account"] = infra["cloud"] != "none"
-    facts["infrastructure.none"] = not (
-        infra["kubernetes"] or infra["serverless"] or infra["ray"] or infra["docker"] or infra["cloud"] != "none"
-    )
-    latency = profile["latency_ms"]
+    infra, traffic, monitoring = answers["infrastructure"], answers["traffic"], answers["monitoring"]
+    examples = examples_per_language(answers, profile)
+    shares = traffic_shares(answers)
+    peak, average = float(traffic["peak_rps"]), float(traffic.get("average_rps", 0.0))
     facts.update(
         {
-            "profile.latency_p50_ms": float(latency["p50"]),
-            "profile.latency_p95_ms": float(latency["p95"]),
-            "profile.latency_p99_ms": float(latency["p99"]),
-            "profile.peak_rss_mb": profile["peak_rss_bytes"] / _MB,
-            "profile.size_mb": profile.get("size_bytes", 0) / _MB,
-            "profile.cold_start_s": float(profile.get("cold_start_s", 0.0)),
-            "profile.footprint_mb": profile["footprint"].get("runtime", {}).get("bytes", 0) / _MB,
-            "profile.gpu_present": bool(profile.get("gpu", {}).get("present", False)),
-            "profile.gpu_used": bool(profile.get("gpu", {}).get("used", False)),
+            "languages.count": len(answers["languages"]["languages"]),
+            "languages.min_examples_ratio": _ratio(examples, int(answers["languages"]["min_examples_per_language"])),
+            "languages.min_traffic_share": min(shares.values()) if shares else None,
+            "retraining.scheduled": bool(answers["retraining"].get("schedule")),
+            "retraining.runs_per_month": runs_per_month(answers["retraining"].get("schedule")),
+            "traffic.burst_ratio": peak / min(average, peak) if average > 0 and peak > 0 else None,
+            "traffic.average_above_peak": average > peak,
+            "traffic.online": traffic["mode"] != "batch",
+            "traffic.batch": traffic["mode"] != "online",
+            "infrastructure.cloud_account": infra["cloud"] != "none",
+            "infrastructure.none": not (
+                infra["kubernetes"]
+                or infra["serverless"]
+                or infra["ray"]
+                or infra["docker"]
+                or infra.get("vms")
+                or infra["cloud"] != "none"
+            ),
+            "infrastructure.caller": infra.get("caller_language") or "unknown",
+            "infrastructure.container_host": bool(infra["docker"] or infra.get("vms")),
+            "monitoring.stack_wanted": bool(monitoring.get("alerting") or monitoring.get("dashboards")),
+            "monitoring.dashboards_ready": bool(monitoring.get("dashboards") and infra.get("grafana")),
+        }
+    )
+    own = runtime_entry(profile, _own_option(profile))
+    estimate = profile.get("estimate")
+    rates = [r for o in _CPU_RUNTIMES if (r := best_rate_per_cpu(runtime_entry(profile, o))) is not None]
+    facts.update(
+        {
+            "profile.estimated": estimate is not None,
+            "profile.reliable": (profile.get("reliability") or {}).get("reliable"),
             "profile.family": profile["bundle"].get("family"),
+            "profile.bundle_runtime": profile["bundle"].get("runtime"),
+            "profile.size_mb": float(profile.get("size_bytes", 0)) / _MB,
+            "profile.peak_rss_mb": memory_mb(own),
+            "profile.footprint_mb": footprint_mb(own),
+            "profile.cold_start_s": own.get("cold_start_s"),
+            "profile.latency_p95_ms": best_p95_ms(own),
+            "profile.gpu_present": bool((profile.get("gpu") or {}).get("present", False)),
+            "profile.gpu_used": bool((profile.get("gpu") or {}).get("used", False)),
+        }
+    )
+    rows = int(traffic.get("batch_rows_per_run") or 0)
+    best_rate = max(rates, default=None)
+    hours = rows / best_rate / 3600.0 if rows and best_rate else None
+    window = float(traffic.get("batch_window_hours", 6.0))
+    facts.update(
+        {
+            "batch.texts_per_s_per_cpu": best_rate,
+            "batch.cpu_hours_per_run": hours,
+            "batch.workers_needed": float(max(1, math.ceil(hours / window))) if hours is not None else None,
         }
     )
     for key, value in book.settings.model_dump().items():
         if isinstance(value, int | float):
             facts[f"settings.{key}"] = value
-    estimates = runtime_estimates(profile, book)
-    available = {n: e for n, e in estimates.items() if not _runtime_excluded(n, facts, book)}
-    pool = available or estimates
-    facts["runtime.min_footprint_mb"] = min(e["footprint_mb"] for e in pool.values())
-    facts["runtime.best_p95_ms"] = min(e["p95_ms"] for e in pool.values())
-    facts["_runtime_estimates"] = estimates
+    facts["platform.chosen"] = None
+    facts["_profile"] = profile
+    facts["_settings"] = book.settings
+    online_budget = float(answers["latency"]["p95_ms"]) * book.settings.slo_share_for_batching
+    facts["_rate_budget_ms"] = online_budget if traffic["mode"] != "batch" else None
+    facts["_best_rate_per_cpu"] = None
+    available = available_runtimes(facts, book)
+    facts["_available_runtimes"] = available
+    budget = facts["_rate_budget_ms"]
+    rated = [r for o in available if (r := rate_per_cpu_at_slo(runtime_entry(profile, o), budget)) is not None]
+    facts["_best_rate_per_cpu"] = max(rated, default=None)
+    usable = [p for o in _CPU_RUNTIMES if o in available and (p := best_p95_ms(runtime_entry(profile, o))) is not None]
+    facts["runtime.best_cpu_p95_ms"] = min(usable, default=None)
     return facts
+
+
+def _own_option(profile: dict[str, Any]) -> str:
+    """The runtime option of the bundle's own runtime."""
+    bundle = profile["bundle"]
+    if bundle.get("runtime") == "onnx":
+        return "onnx-int8-cpu" if bundle.get("quantized") else "onnx-cpu"
+    return "native-cpu"
 
 
 def holds(condition: Condition, facts: dict[str, Any]) -> bool:
@@ -177,30 +256,70 @@ def render_text(template: str, facts: dict[str, Any]) -> str:
     return _FIELD.sub(fill, template)
 
 
-def _runtime_excluded(name: str, facts: dict[str, Any], book: RuleBook) -> bool:
-    return any(
-        c.dimension == "runtime" and name in c.options and all(holds(cond, facts) for cond in c.when)
-        for c in book.constraints
+def _runtime_facts(option: str, facts: dict[str, Any], platform: str | None) -> dict[str, Any]:
+    profile = facts["_profile"]
+    settings = facts["_settings"]
+    entry = runtime_entry(profile, option)
+    p95 = best_p95_ms(entry)
+    rate = rate_per_cpu_at_slo(entry, facts["_rate_budget_ms"])
+    best_rate = facts["_best_rate_per_cpu"]
+    package = package_mb(entry)
+    problems = (
+        fit_problems(platform, option, entry, float(facts["dependencies.image_size_budget_mb"]), settings)
+        if platform
+        else []
     )
+    image = settings.base_image_mb + package if package is not None else None
+    return {
+        "option.status": entry.get("status"),
+        "option.status_reason": entry.get("reason") or "",
+        "option.measured": is_measured(entry),
+        "option.p95_ms": p95,
+        "option.footprint_mb": footprint_mb(entry),
+        "option.image_mb": image,
+        "option.budget_ratio": float(facts["dependencies.image_size_budget_mb"]) / image if image else None,
+        "option.rate_ratio": rate / best_rate if rate is not None and best_rate else None,
+        "option.fits_platform": not problems,
+        "option.fit_problems": "; ".join(problems),
+    }
+
+
+def available_runtimes(facts: dict[str, Any], book: RuleBook) -> list[str]:
+    """Runtime options no constraint excludes, the platform's limits aside."""
+    out = []
+    for option in book.dimensions["runtime"].options:
+        local = {**facts, **_runtime_facts(option, facts, None)}
+        if not any(
+            c.dimension == "runtime" and option in c.options and all(holds(cond, local) for cond in c.when)
+            for c in book.constraints
+        ):
+            out.append(option)
+    return out
 
 
 def option_facts(dimension: str, option: str, facts: dict[str, Any], book: RuleBook) -> dict[str, Any]:
-    """The ``option.*`` facts of one option (latency expected for it, footprint headroom)."""
+    """The ``option.*`` facts of one option (its measured latency, sizes, and whether it fits)."""
     slo = float(facts["latency.p95_ms"])
     spec = book.dimensions[dimension].options[option]
     out: dict[str, Any] = {}
     if dimension == "runtime":
-        estimate = facts["_runtime_estimates"][option]
-        out["option.p95_ms"] = estimate["p95_ms"] + spec.latency_overhead_ms
-        out["option.footprint_mb"] = estimate["footprint_mb"]
-        out["option.budget_ratio"] = facts["dependencies.image_size_budget_mb"] / max(estimate["footprint_mb"], 1e-3)
+        out = _runtime_facts(option, facts, facts.get("platform.chosen"))
     elif dimension == "platform":
-        out["option.p95_ms"] = facts["runtime.best_p95_ms"] + spec.latency_overhead_ms
-        limit = facts["settings.serverless_package_limit_mb"] if option == "serverless" else None
-        room = limit if limit is not None else facts["dependencies.image_size_budget_mb"]
-        out["option.package_room"] = room / max(facts["runtime.min_footprint_mb"], 1e-3)
-    if "option.p95_ms" in out:
-        out["option.slo_ratio"] = slo / max(out["option.p95_ms"], 1e-6)
+        fitting, problems, p95s = [], [], []
+        for runtime in facts["_available_runtimes"]:
+            local = _runtime_facts(runtime, facts, option)
+            if local["option.fits_platform"]:
+                fitting.append(runtime)
+                if local["option.p95_ms"] is not None:
+                    p95s.append(local["option.p95_ms"])
+            else:
+                problems.append(local["option.fit_problems"])
+        out["option.fitting_runtimes"] = len(fitting)
+        out["option.fit_problems"] = "; ".join(problems) if problems else "no runtime is available"
+        out["option.p95_ms"] = min(p95s) + spec.latency_overhead_ms if p95s else None
+    if dimension in ("runtime", "platform"):
+        p95 = out.get("option.p95_ms")
+        out["option.slo_ratio"] = slo / max(p95, 1e-6) if p95 is not None else None
     return out
 
 
@@ -219,12 +338,14 @@ def nines(availability: float) -> float:
 
 __all__ = [
     "FACTOR_SECTIONS",
+    "available_runtimes",
     "build_facts",
+    "examples_per_language",
     "fact_value",
     "holds",
-    "measured_runtime_option",
     "nines",
     "option_facts",
     "render_text",
-    "runtime_estimates",
+    "runs_per_month",
+    "traffic_shares",
 ]

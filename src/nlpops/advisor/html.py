@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from nlpops.advisor.report import _flat, _fmt, _option
+from nlpops.advisor.report import _flat, _fmt, _option, capacity_headline, runtime_rows
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2rem auto;padding:0 1rem;
@@ -67,6 +67,8 @@ def render_html(plan: dict[str, Any], comparison: dict[str, Any] | None = None) 
     """The standalone HTML report."""
     title = f"Deployment plan for {plan['name']}"
     body = [f"<h1>{escape(title)}</h1>", f"<p>nlpops {_e(plan['nlpops_version'])}, {_e(plan['created_at'])}</p>"]
+    if plan.get("estimated"):
+        body.append(f'<div class="warn"><strong>ESTIMATED plan</strong>: {_e(plan.get("basis"))}</div>')
     decision = []
     for dim in plan["dimensions"].values():
         chosen = _option(dim, dim["chosen"])
@@ -90,24 +92,22 @@ def render_html(plan: dict[str, Any], comparison: dict[str, Any] | None = None) 
                 f"<li>{escape(name)}: {_e(entry['old'])} → <strong>{_e(entry['new'])}</strong><ul>{why}</ul></li>"
             )
         body += ["<h2>What changed since the previous plan</h2>", f"<ul>{''.join(items)}</ul>"]
+    if plan.get("defaults"):
+        assumed = [
+            ([f"<code>{escape(d['path'])}</code>", _e(d["value"]), escape(d["question"])], "") for d in plan["defaults"]
+        ]
+        body += ["<h2>Answers nlpops assumed</h2>", _table(["key", "default", "question"], assumed)]
     answers = [([f"<code>{escape(k)}</code>", _e(v)], "") for k, v in _flat(plan["checklist"]).items()]
     body += ["<h2>Checklist answers</h2>", _table(["key", "answer"], answers)]
     facts = [([f"<code>{escape(k)}</code>", _e(v)], "") for k, v in plan["facts"].items() if k.startswith("profile.")]
-    throughput = [
-        ([str(r["batch_size"]), f"{r['texts_per_s']:.0f}", f"{r['batch_latency_ms']['p95']:.2f}"], "")
-        for r in plan["profile"]["throughput"]
-    ]
-    body += [
-        "<h2>Measured facts</h2>",
-        _table(["fact", "value"], facts),
-        _table(["batch size", "texts/s", "batch p95 ms"], throughput),
-    ]
+    runtimes = [([escape(cell) for cell in row], "") for row in runtime_rows(plan["profile"])]
+    headers = ["runtime", "status", "threads", "p95 (batch 1)", "best texts/s", "peak memory", "image (no base)"]
+    body += ["<h2>Measured facts</h2>", _table(["fact", "value"], facts), _table(headers, runtimes)]
     body += [_dimension(name, dim, plan) for name, dim in plan["dimensions"].items()]
     capacity = plan["capacity"]
     body += [
         "<h2>Capacity</h2>",
-        f"<p>Replicas: <strong>{capacity['replicas']}</strong>, CPU request {capacity['cpu_request']}, "
-        f"memory request {capacity['memory_request_mib']} MiB.</p>",
+        f"<p>{escape(capacity_headline(capacity).replace('**', ''))}</p>",
         "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in capacity["arithmetic"]) + "</ul>",
     ]
     verified = plan.get("verified")

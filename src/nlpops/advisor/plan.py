@@ -13,14 +13,16 @@ from typing import Any
 
 from nlpops._version import __version__
 from nlpops.advisor.capacity import plan_capacity
-from nlpops.advisor.facts import FACTOR_SECTIONS, build_facts
+from nlpops.advisor.defaults import defaulted_answers
+from nlpops.advisor.facts import FACTOR_SECTIONS, build_facts, examples_per_language
 from nlpops.advisor.rules import RuleBook
 from nlpops.advisor.scoring import active_warnings, score_dimension
 from nlpops.advisor.whatif import what_would_change
 from nlpops.checklist import NlpopsConfig
 from nlpops.errors import PlanError
+from nlpops.profile import check_profile
 
-PLAN_SCHEMA_VERSION = 1
+PLAN_SCHEMA_VERSION = 2
 DIMENSION_ORDER = ("platform", "topology", "mode", "runtime")
 
 
@@ -36,52 +38,110 @@ def _dimensions(book: RuleBook) -> list[str]:
 
 
 def score_all(
-    answers: dict[str, Any], profile: dict[str, Any], book: RuleBook
+    answers: dict[str, Any], profile: dict[str, Any], book: RuleBook, only: str | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Facts and the scored dimensions for one set of answers."""
+    """Facts and the scored dimensions for one set of answers (``only``: just that dimension, and what it
+    depends on).
+
+    The platform is chosen before the runtime: the runtime is then chosen among those that fit the chosen
+    platform's hard limits, so the two never contradict each other.
+    """
     facts = build_facts(answers, profile, book)
-    return facts, {name: score_dimension(name, facts, book) for name in _dimensions(book)}
+    order = _dimensions(book)
+    if "platform" in order and "runtime" in order:
+        order.remove("platform")
+        order.insert(order.index("runtime"), "platform")
+    if only is not None:
+        order = [d for d in order if d == only or (only == "runtime" and d == "platform")]
+    scored: dict[str, Any] = {}
+    for name in order:
+        scored[name] = score_dimension(name, facts, book)
+        if name == "platform":
+            facts["platform.chosen"] = scored[name]["chosen"]
+    return facts, {name: scored[name] for name in _dimensions(book) if name in scored}
 
 
 def _computed_warnings(
-    facts: dict[str, Any], dimensions: dict[str, Any], capacity: dict[str, Any]
+    answers: dict[str, Any],
+    facts: dict[str, Any],
+    dimensions: dict[str, Any],
+    capacity: dict[str, Any],
+    profile: dict[str, Any],
 ) -> list[dict[str, str]]:
     out = []
     for name, dim in dimensions.items():
-        if dim["chosen"] is None:
+        if dim["chosen"] is None and dim["options"]:
+            best = dim["options"][0]  # the best-scored of the excluded: what stands in its way
+            reasons = "; ".join(x["reason"] for x in best["excluded"])
             out.append(
                 {
                     "id": f"{name}-all-excluded",
                     "factor": "-",
-                    "text": f"Every {name} option is excluded; relax a constraint (see the reasons below).",
+                    "text": f"Every {name} option is excluded; relax a constraint. The best scored, "
+                    f"{best['option']}, is excluded because {reasons}.",
                 }
             )
     runtime = dimensions.get("runtime")
-    if runtime is not None:
-        reachable = [o for o in runtime["options"] if not o["excluded"] and o.get("meets_slo")]
-        if not reachable:
-            best = min(
-                (o for o in runtime["options"] if not o["excluded"]),
-                key=lambda o: o.get("expected_p95_ms", 0),
-                default=None,
+    if runtime is not None and facts["traffic.online"]:
+        available = [o for o in runtime["options"] if not o["excluded"]]
+        measured = [o for o in available if o.get("expected_p95_ms") is not None]
+        if measured and not any(o.get("meets_slo") for o in available):
+            known = [o for o in available if o.get("expected_p95_ms") is not None]
+            best = min(known, key=lambda o: o["expected_p95_ms"], default=None)
+            where = (
+                f" (best measured: {best['title']}, {best['expected_p95_ms']:.1f} ms)" if best else " (none measured)"
             )
-            where = f" (best: {best['title']}, about {best['expected_p95_ms']:.1f} ms)" if best else ""
+            gpu = ", serve it on the GPU" if facts["model.gpu"] else ""
             out.append(
                 {
                     "id": "slo-unreachable",
                     "factor": "latency",
-                    "text": f"No available runtime is expected to meet the p95 objective of "
+                    "text": f"No available runtime is measured to meet the p95 objective of "
                     f"{facts['latency.p95_ms']:g} ms{where}. Use a smaller or distilled model, "
-                    "quantize it, add a GPU, or relax the objective.",
+                    f"quantize it{gpu}, or relax the objective.",
                 }
             )
-    if capacity and not capacity["slo_reachable"] and capacity["peak_rps"] > 0:
+    if capacity.get("sized") and not capacity.get("slo_reachable", True) and capacity.get("peak_rps", 0) > 0:
         out.append(
             {
-                "id": "capacity-at-batch-1",
+                "id": "capacity-latency-budget",
                 "factor": "latency",
-                "text": "Even one text per call exceeds the share of the objective left for batching; "
-                "replicas were sized at batch size 1.",
+                "text": "No measured replica shape keeps even one text per call within the share of the objective "
+                "left for batching; replicas were sized with the fastest shape.",
+            }
+        )
+    if not capacity.get("sized", True):
+        out.append({"id": "capacity-unmeasured", "factor": "model_type", "text": str(capacity["reason"]) + "."})
+    reliability = profile.get("reliability") or {}
+    if reliability.get("reliable") is False or (reliability.get("reliable") is None and reliability.get("problems")):
+        out.append(
+            {
+                "id": "measurements-unreliable",
+                "factor": "model_type",
+                "text": "The profile's figures may not be trustworthy: "
+                + "; ".join(reliability.get("problems") or [])
+                + ". Re-run nlpops profile on a quiet machine.",
+            }
+        )
+    estimate = profile.get("estimate")
+    if estimate is not None:
+        notes = "; ".join(estimate.get("notes") or [])
+        out.append(
+            {
+                "id": "estimated-plan",
+                "factor": "model_type",
+                "text": f"ESTIMATED plan ({estimate['basis']}{'; ' + notes if notes else ''}). Profile the trained "
+                "bundle and re-plan with --compare to confirm or revise it.",
+            }
+        )
+    missing = [lang for lang, n in examples_per_language(answers, profile).items() if n is None]
+    if missing and facts["languages.count"] > 1:
+        out.append(
+            {
+                "id": "examples-unknown",
+                "factor": "languages",
+                "text": f"No example counts for {', '.join(missing)}: declare languages.examples_per_language "
+                "(or train the bundle) so the per-language decision rests on data.",
             }
         )
     return out
@@ -99,7 +159,7 @@ def make_plan(
 
     Args:
         config: the loaded config (only the checklist sections are used).
-        profile: a profile from ``nlpops profile``.
+        profile: a profile from ``nlpops profile`` (or an estimate, before training).
         book: the rules (shipped plus the team's own).
         loadtest: a ``nlpops loadtest`` result to attach as verification.
         rules_sources: where the rules came from, for the report.
@@ -111,20 +171,16 @@ def make_plan(
         PlanError: a rule reads an unknown fact, or the profile lacks a figure the plan needs.
     """
     answers = checklist_answers(config)
+    profile = check_profile(profile, "the profile")
     try:
         facts, dimensions = score_all(answers, profile, book)
     except KeyError as exc:
         raise PlanError(f"The profile lacks {exc}; re-run: nlpops profile REF --out FILE") from exc
     chosen = {name: dim["chosen"] for name, dim in dimensions.items()}
-    runtime_choice = chosen.get("runtime")
-    estimates = facts["_runtime_estimates"]
-    factor = estimates[runtime_choice]["latency_factor"] if runtime_choice in estimates else 1.0
-    capacity = plan_capacity(answers, profile, factor, chosen.get("topology"), chosen.get("mode"), book.settings)
-    capacity["runtime"] = runtime_choice
+    capacity = plan_capacity(answers, profile, chosen.get("runtime"), chosen, book.settings)
 
     def rescore(changed: dict[str, Any], dimension: str) -> str | None:
-        changed_facts = build_facts(changed, profile, book)
-        winner: str | None = score_dimension(dimension, changed_facts, book)["chosen"]
+        winner: str | None = score_all(changed, profile, book, only=dimension)[1][dimension]["chosen"]
         return winner
 
     runners_up = {
@@ -132,7 +188,7 @@ def make_plan(
         for name, dim in dimensions.items()
     }
     changes = what_would_change(answers, chosen, runners_up, rescore, book)
-    warnings = active_warnings(facts, book) + _computed_warnings(facts, dimensions, capacity)
+    warnings = active_warnings(facts, book) + _computed_warnings(answers, facts, dimensions, capacity, profile)
     verified = None
     if loadtest is not None:
         verified = dict(loadtest)
@@ -151,7 +207,10 @@ def make_plan(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "nlpops_version": __version__,
         "name": config.name,
+        "estimated": "estimate" in profile,
+        "basis": (profile.get("estimate") or {}).get("basis") or "measured",
         "checklist": answers,
+        "defaults": defaulted_answers(answers, profile),
         "profile": profile,
         "facts": {k: v for k, v in facts.items() if not k.startswith("_")},
         "factors": {k: f.model_dump() for k, f in book.factors.items()},
@@ -180,10 +239,10 @@ def load_plan(path: Path | str) -> dict[str, Any]:
         raise PlanError(f'Plan file "{file}" is not readable JSON: {exc}.') from exc
     if not isinstance(data, dict) or data.get("kind") != "nlpops-plan":
         raise PlanError(f'"{file}" is not an nlpops plan.json. Pass the plan.json written by nlpops plan --out.')
-    if data.get("schema_version") != PLAN_SCHEMA_VERSION:
+    if data.get("schema_version") not in (1, PLAN_SCHEMA_VERSION):
         raise PlanError(
-            f'Plan "{file}" has schema version {data.get("schema_version")!r}; this nlpops reads {PLAN_SCHEMA_VERSION}.'
-            " Re-run nlpops plan."
+            f'Plan "{file}" has schema version {data.get("schema_version")!r}; this nlpops reads 1 and '
+            f"{PLAN_SCHEMA_VERSION}. Re-run nlpops plan."
         )
     return dict(data)
 

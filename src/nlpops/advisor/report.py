@@ -40,7 +40,8 @@ def compare_plans(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     measured = []
     for key in ("profile.latency_p95_ms", "profile.peak_rss_mb", "profile.footprint_mb", "profile.cold_start_s"):
         a, b = old["facts"].get(key), new["facts"].get(key)
-        if isinstance(a, int | float) and isinstance(b, int | float) and abs(b - a) > 0.1 * max(abs(a), 1e-9):
+        numbers = isinstance(a, int | float) and isinstance(b, int | float)
+        if (numbers and abs(b - a) > 0.1 * max(abs(a), 1e-9)) or (not numbers and (a is None) != (b is None)):
             measured.append({"fact": key, "from": a, "to": b})
     dimensions: dict[str, Any] = {}
     for name, dim in new["dimensions"].items():
@@ -73,10 +74,31 @@ def compare_plans(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         dimensions[name] = entry
     capacity = {
         key: {"from": old.get("capacity", {}).get(key), "to": new.get("capacity", {}).get(key)}
-        for key in ("replicas", "memory_request_mib", "throughput_per_replica_rps")
+        for key in ("sized", "replicas", "cpu_request", "memory_request_mib", "throughput_per_replica_rps")
         if old.get("capacity", {}).get(key) != new.get("capacity", {}).get(key)
     }
-    return {"answers": answers, "measured": measured, "dimensions": dimensions, "capacity": capacity}
+    basis = {"from": old.get("basis", "measured"), "to": new.get("basis", "measured")}
+    return {
+        "answers": answers,
+        "measured": measured,
+        "dimensions": dimensions,
+        "capacity": capacity,
+        "basis": basis,
+        "verdict": _verdict(old, new, dimensions),
+    }
+
+
+def _verdict(old: dict[str, Any], new: dict[str, Any], dimensions: dict[str, Any]) -> str | None:
+    """For an estimated plan followed by a measured one: ``confirms`` (same choices, replicas within one) or
+    ``revises``; None otherwise."""
+    if not old.get("estimated") or new.get("estimated"):
+        return None
+    if any(entry["changed"] for entry in dimensions.values()):
+        return "revises"
+    a, b = old.get("capacity", {}).get("replicas"), new.get("capacity", {}).get("replicas")
+    if a is None or b is None:
+        return "confirms" if a == b else "revises"
+    return "confirms" if abs(int(a) - int(b)) <= 1 else "revises"
 
 
 def _fmt(value: Any) -> str:
@@ -88,6 +110,12 @@ def _fmt(value: Any) -> str:
 def render_comparison(comparison: dict[str, Any]) -> list[str]:
     """Markdown lines for a comparison."""
     lines = ["## What changed since the previous plan", ""]
+    basis = comparison.get("basis") or {}
+    if basis and basis.get("from") != basis.get("to"):
+        lines.append(f"- basis: {basis.get('from')} → {basis.get('to')}")
+    verdict = comparison.get("verdict")
+    if verdict is not None:
+        lines.append(f"- **the measured profile {verdict} the estimated plan**")
     for item in comparison["answers"]:
         lines.append(f"- answer `{item['path']}`: {_fmt(item['from'])} → {_fmt(item['to'])}")
     for item in comparison["measured"]:
@@ -106,13 +134,14 @@ def render_comparison(comparison: dict[str, Any]) -> list[str]:
 def render_markdown(plan: dict[str, Any], comparison: dict[str, Any] | None = None) -> str:
     """plan.md: checklist answers, measured facts, ranked options with evidence, capacity, warnings, what-ifs."""
     profile = plan["profile"]
-    facts = plan["facts"]
     lines = [
         f"# Deployment plan for `{plan['name']}`",
         "",
         f"nlpops {plan['nlpops_version']}, {plan['created_at']}.",
         "",
     ]
+    if plan.get("estimated"):
+        lines += [f"> **ESTIMATED plan**: {plan.get('basis')}. Profile the trained bundle to confirm or revise it.", ""]
     lines += ["## Decision", "", "| dimension | chosen |", "|---|---|"]
     for dim in plan["dimensions"].values():
         chosen = _option(dim, dim["chosen"])
@@ -122,30 +151,39 @@ def render_markdown(plan: dict[str, Any], comparison: dict[str, Any] | None = No
         lines += ["## Warnings", ""] + [f"- **{w['id']}**: {w['text']}" for w in plan["warnings"]] + [""]
     if comparison is not None:
         lines += render_comparison(comparison)
+    if plan.get("defaults"):
+        lines += [
+            "## Answers nlpops assumed",
+            "",
+            "These answers are still nlpops' defaults; set them in nlpops.yaml if they are not yours.",
+            "",
+        ]
+        lines += [f"- `{d['path']}` = {_fmt(d['value'])}: {d['question']} ({d['why']})" for d in plan["defaults"]]
+        lines.append("")
     lines += ["## Checklist answers", ""]
     for section, values in plan["checklist"].items():
         shown = ", ".join(f"{k}: {_fmt(v)}" for k, v in _flat(values).items())
         lines.append(f"- **{section}**: {shown}")
     bundle = profile["bundle"]
     machine = profile.get("machine", {})
+    reliability = profile.get("reliability") or {}
     lines += [
         "",
         "## Measured facts",
         "",
         f"Bundle `{bundle['name']}` ({bundle['family']}, runtime {bundle['runtime']}), "
-        f"measured {profile.get('measured_at', '?')} "
-        f"on {machine.get('cpu_count', '?')} CPU(s), {machine.get('threads', '?')} thread(s).",
+        f"measured {profile.get('measured_at', '?')} on {machine.get('cpu_count', '?')} CPU(s); "
+        + (
+            "figures reliable."
+            if reliability.get("reliable")
+            else "figures NOT reliable: " + "; ".join(reliability.get("problems") or ["no record"]) + "."
+        ),
         "",
-        f"- size on disk: {facts['profile.size_mb']:.2f} MB; runtime footprint: {facts['profile.footprint_mb']:.0f} MB",
-        f"- cold start: {facts['profile.cold_start_s']:.2f} s; peak RSS: {facts['profile.peak_rss_mb']:.0f} MB",
-        f"- latency at batch 1: p50 {facts['profile.latency_p50_ms']:.2f} ms, "
-        f"p95 {facts['profile.latency_p95_ms']:.2f} ms, "
-        f"p99 {facts['profile.latency_p99_ms']:.2f} ms",
-        "- throughput: "
-        + ", ".join(f"batch {r['batch_size']}: {r['texts_per_s']:.0f}/s" for r in profile["throughput"]),
-        f"- GPU present: {facts['profile.gpu_present']}; used: {facts['profile.gpu_used']}",
-        "",
+        "| runtime | status | threads | p95 (batch 1) | best texts/s | peak memory | image (no base) |",
+        "|---|---|---|---|---|---|---|",
     ]
+    lines += [f"| {' | '.join(row)} |" for row in runtime_rows(profile)]
+    lines.append("")
     for name, dim in plan["dimensions"].items():
         lines += [f"## {dim['title']}: {dim['question']}", ""]
         lines += ["| rank | option | score | status |", "|---|---|---|---|"]
@@ -172,15 +210,8 @@ def render_markdown(plan: dict[str, Any], comparison: dict[str, Any] | None = No
             lines += ["**What would change the decision**", ""]
             lines += [f"- {c['option']}: {c['text']}" for c in changes]
             lines.append("")
-    capacity = plan["capacity"]
-    lines += [
-        "## Capacity",
-        "",
-        f"Replicas: **{capacity['replicas']}**, CPU request {capacity['cpu_request']}, "
-        f"memory request {capacity['memory_request_mib']} MiB (limit {capacity['memory_limit_mib']} MiB).",
-        "",
-    ]
-    lines += [f"- {line}" for line in capacity["arithmetic"]] + [""]
+    lines += ["## Capacity", "", capacity_headline(plan["capacity"]), ""]
+    lines += [f"- {line}" for line in plan["capacity"]["arithmetic"]] + [""]
     verified = plan.get("verified")
     if verified:
         lat = verified.get("latency_ms", {})
@@ -197,4 +228,80 @@ def render_markdown(plan: dict[str, Any], comparison: dict[str, Any] | None = No
     return "\n".join(lines)
 
 
-__all__ = ["compare_plans", "render_comparison", "render_markdown"]
+def runtime_rows(profile: dict[str, Any]) -> list[list[str]]:
+    """One row per runtime and measured thread count: status, p95, best texts/s, memory, image size."""
+    rows = []
+    for option, entry in (profile.get("runtimes") or {}).items():
+        if entry.get("status") != "measured":
+            rows.append([option, f"{entry.get('status')}: {entry.get('reason')}", "", "", "", "", ""])
+            continue
+        image = f"{entry['image_bytes'] / 1e6:.0f} MB" if entry.get("image_bytes") else "—"
+        for threads, figures in entry["threads"].items():
+            best = max(figures["throughput"], key=lambda r: r["texts_per_s"])
+            memory = figures.get("peak_rss_bytes") or entry.get("peak_rss_bytes") or 0
+            rows.append(
+                [
+                    option,
+                    f"measured on {entry.get('device', 'cpu')}",
+                    str(threads),
+                    f"{figures['latency_ms']['p95']:.2f} ms",
+                    f"{best['texts_per_s']:.0f} (batch {best['batch_size']})",
+                    f"{memory / 1e6:.0f} MB",
+                    image,
+                ]
+            )
+    return rows
+
+
+def capacity_headline(capacity: dict[str, Any]) -> str:
+    """One sentence: replicas and their shape, or why nothing was sized."""
+    if not capacity.get("sized", True):
+        return f"**Not sized**: {capacity.get('reason')}."
+    batch = capacity.get("batch") or {}
+    if not capacity["replicas"]:
+        if batch.get("sized"):
+            return (
+                f"No online service. Batch: **{batch['workers_for_window']}** worker(s), {batch['wall_hours']:.2f} h "
+                f"per run, CPU request {capacity['cpu_request']}, memory request {capacity['memory_request_mib']} MiB."
+            )
+        return "No online service; batch workers not sized (rows per run not answered)."
+    floor = capacity.get("min_replicas", capacity["replicas"])
+    text = (
+        f"Replicas: **{capacity['replicas']}** (autoscaling floor {floor}), "
+        f"CPU request {capacity['cpu_request']}, memory request {capacity['memory_request_mib']} MiB "
+        f"(limit {capacity['memory_limit_mib']} MiB)"
+    )
+    if capacity.get("gpu_request"):
+        text += f", GPU {capacity['gpu_request']}"
+    if batch.get("sized"):
+        text += f"; batch: {batch['workers_for_window']} worker(s), {batch['wall_hours']:.2f} h per run"
+    return text + "."
+
+
+def render_summary(plan: dict[str, Any]) -> list[str]:
+    """The plan in a few lines (what ``nlpops plan`` prints)."""
+    lines = []
+    if plan.get("estimated"):
+        lines.append(f"ESTIMATED plan: {plan.get('basis')}")
+    for name, dim in plan["dimensions"].items():
+        ranked = ", ".join(
+            f"{o['option']} {o['score']:+.2f}" + (" (excluded)" if o["excluded"] else "") for o in dim["options"]
+        )
+        lines.append(f"{name:<9} -> {dim['chosen']}   [{ranked}]")
+    lines.append(capacity_headline(plan["capacity"]).replace("**", ""))
+    lines += [f"  {line}" for line in plan["capacity"]["arithmetic"]]
+    lines += [f"warning: {w['text']}" for w in plan["warnings"]]
+    if plan.get("defaults"):
+        lines.append("answers nlpops assumed (its defaults; set them in nlpops.yaml if they are not yours):")
+        lines += [f"  {d['path']} = {_fmt(d['value'])}: {d['question']}" for d in plan["defaults"]]
+    return lines
+
+
+__all__ = [
+    "capacity_headline",
+    "compare_plans",
+    "render_comparison",
+    "render_markdown",
+    "render_summary",
+    "runtime_rows",
+]

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from nlpops.errors import PlanError
 
 RULES_VERSION = 1
-Scale = Literal["linear", "log", "nines", "bool", "match"]
+Scale = Literal["linear", "log", "nines", "bool", "match", "ratio"]
 Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "in"]
 
 
@@ -45,11 +45,23 @@ class Signal(_Spec):
                 raise ValueError(f"scale log needs low > 0, got {self.low}")
         if self.scale == "match" and not self.values:
             raise ValueError("scale match needs values: {answer: signal, ...}")
+        if self.scale == "ratio" and (self.high is None or self.high <= 1):
+            raise ValueError(f"scale ratio needs high > 1 (the ratio that counts as fully met), got {self.high}")
         return self
 
 
+class Condition(_Spec):
+    """``fact op value`` (or ``fact op value_fact``)."""
+
+    fact: str
+    op: Op
+    value: Any = None
+    value_fact: str | None = None
+
+
 class Rule(_Spec):
-    """One piece of evidence: a signal and the weight it carries for each option."""
+    """One piece of evidence: a signal and the weight it carries for each option, counted only ``when`` every
+    condition holds (e.g. online facts only for online traffic)."""
 
     id: str
     factor: str
@@ -58,6 +70,7 @@ class Rule(_Spec):
     signal: Signal
     weights: dict[str, float] = Field(default_factory=dict)
     weight: float | None = None
+    when: list[Condition] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
@@ -69,15 +82,6 @@ class Rule(_Spec):
         if not per_option and (self.weight is not None or not self.weights):
             raise ValueError(f"rule {self.id}: give 'weights: {{option: number}}' (only option.* facts take 'weight')")
         return self
-
-
-class Condition(_Spec):
-    """``fact op value`` (or ``fact op value_fact``)."""
-
-    fact: str
-    op: Op
-    value: Any = None
-    value_fact: str | None = None
 
 
 class Constraint(_Spec):
@@ -105,8 +109,6 @@ class OptionSpec(_Spec):
     description: str = ""
     prior: float = 0.0
     latency_overhead_ms: float = 0.0
-    footprint: Literal["onnx", "native", "gpu"] | None = None
-    latency_factor: dict[str, float] = Field(default_factory=dict)
 
 
 class DimensionSpec(_Spec):
@@ -130,10 +132,10 @@ class AdvisorRulesSettings(_Spec):
     slo_share_for_batching: float = Field(0.5, gt=0, le=1)
     memory_headroom: float = Field(1.5, ge=1)
     serverless_package_limit_mb: float = Field(250, gt=0)
-    batch_window_hours: float = Field(6, gt=0)
+    serverless_memory_limit_mb: float = Field(10240, gt=0)
+    base_image_mb: float = Field(125, ge=0)
     neutral_below: float = Field(0.05, ge=0)
     availability_spares: list[Spare] = Field(default_factory=list)
-    native_footprint_mb: dict[str, float] = Field(default_factory=dict)
 
 
 class RuleBook(_Spec):

@@ -19,6 +19,14 @@ def signal_value(signal: Signal, value: Any) -> float | None:
         return 1.0 if bool(value) else signal.false_signal
     if signal.scale == "match":
         return float(signal.values.get(str(value), signal.default))
+    if signal.scale == "ratio":
+        # Met with room (ratio >= high) counts +1; below that the signal keeps falling with every halving, without
+        # a floor, so a runtime at half the latency always scores better than one at the full latency.
+        assert signal.high is not None
+        ratio = float(value)
+        if ratio <= 0:
+            return None
+        return min(1.0, math.log(ratio) / math.log(signal.high))
     assert signal.low is not None and signal.high is not None
     x, low, high = float(value), signal.low, signal.high
     if signal.scale == "nines":
@@ -79,7 +87,8 @@ def score_dimension(dimension: str, facts: dict[str, Any], book: RuleBook) -> di
     entries = []
     for name, option in spec.options.items():
         local = {**facts, **option_facts(dimension, name, facts, book)}
-        evidence = [e for r in rules if (e := _evidence(r, name, local, neutral_below)) is not None]
+        applicable = [r for r in rules if all(holds(cond, local) for cond in r.when)]
+        evidence = [e for r in applicable if (e := _evidence(r, name, local, neutral_below)) is not None]
         covered = {e["factor"] for e in evidence}
         for factor in book.factors:
             if factor not in covered:
@@ -114,8 +123,11 @@ def score_dimension(dimension: str, facts: dict[str, Any], book: RuleBook) -> di
             "evidence": evidence,
         }
         if "option.p95_ms" in local:
-            entry["expected_p95_ms"] = round(float(local["option.p95_ms"]), 3)
-            entry["meets_slo"] = bool(local["option.p95_ms"] <= facts["latency.p95_ms"])
+            p95 = local["option.p95_ms"]
+            entry["expected_p95_ms"] = None if p95 is None else round(float(p95), 3)
+            entry["meets_slo"] = None if p95 is None else bool(p95 <= facts["latency.p95_ms"])
+        if dimension == "runtime":
+            entry["status"] = local["option.status"]
         entries.append(entry)
     entries.sort(key=lambda e: (bool(e["excluded"]), -e["score"], e["option"]))
     for rank, entry in enumerate(entries, start=1):

@@ -80,13 +80,30 @@ def _answer_paths(book: RuleBook, answers: dict[str, Any]) -> list[str]:
         "languages.count": "languages.languages",
         "languages.min_examples_ratio": "languages.min_examples_per_language",
         "retraining.scheduled": "retraining.schedule",
+        "retraining.runs_per_month": "retraining.schedule",
         "infrastructure.cloud_account": "infrastructure.cloud",
+        "traffic.burst_ratio": "traffic.average_rps",
+        "traffic.online": "traffic.mode",
+        "traffic.batch": "traffic.mode",
+        "batch.workers_needed": "traffic.batch_window_hours",
+        "batch.cpu_hours_per_run": "traffic.batch_rows_per_run",
+        "monitoring.stack_wanted": "monitoring.alerting",
+        "infrastructure.caller": "infrastructure.caller_language",
+        "infrastructure.container_host": "infrastructure.docker",
+        "monitoring.dashboards_ready": "monitoring.dashboards",
     }
+    for rule in book.rules:
+        facts |= {c.fact for c in rule.when}
     paths = {derived.get(f, f) for f in facts} | {"latency.p95_ms"}
     out = []
     for path in sorted(paths):
         section, _, key = path.partition(".")
-        if section in FACTOR_SECTIONS and key in answers.get(section, {}):
+        # per-language maps have no single alternative
+        if (
+            section in FACTOR_SECTIONS
+            and key in answers.get(section, {})
+            and not isinstance(answers[section][key], dict)
+        ):
             out.append(path)
     return out
 

@@ -12,6 +12,34 @@ from nlpops.cli.output import print_json, stdout_console
 from nlpops.errors import PlanError
 
 
+def _thread_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or any(n < 1 for n in counts):
+        raise PlanError(f'--threads takes thread counts >= 1 separated by commas, e.g. "1,2,4". Got "{text}".')
+    return counts
+
+
+def _describe_runtime(option: str, entry: dict[str, Any]) -> list[str]:
+    if entry.get("status") != "measured":
+        return [f"{option:<14} {entry.get('status')}: {entry.get('reason')}"]
+    lines = [
+        f"{option:<14} image {entry['image_bytes'] / 1e6:.0f} MB (packages and model), cold start "
+        f"{entry['cold_start_s']:.2f} s, peak memory {entry['peak_rss_bytes'] / 1e6:.0f} MB"
+    ]
+    for threads, figures in entry["threads"].items():
+        lat = figures["latency_ms"]
+        rates = ", ".join(f"b{r['batch_size']} {r['texts_per_s']:.0f}/s" for r in figures["throughput"])
+        lines.append(
+            f"{'':<14} {threads} thread(s): p50 {lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms "
+            f"(spread {lat.get('spread', 0):.0%}); {rates}; others used "
+            f"{figures.get('machine_load', {}).get('background_cpus', 0):.1f} CPU"
+        )
+    return lines
+
+
 def profile_command(
     ref: Annotated[str, typer.Argument(help="A bundle path, NAME, NAME@ALIAS or NAME:VERSION.")],
     config: ConfigOption = None,
@@ -19,11 +47,25 @@ def profile_command(
     texts: Annotated[
         Path | None, typer.Option("--texts", help="Texts to use (.txt or .csv); default: the bundle's.")
     ] = None,
-    budget_s: Annotated[float, typer.Option("--budget-s", help="About how long to measure, in seconds.")] = 4.0,
-    threads: Annotated[int, typer.Option("--threads", help="Math threads in the measuring process.")] = 1,
+    budget_s: Annotated[
+        float, typer.Option("--budget-s", help="About how long each runtime is measured at each thread count.")
+    ] = 2.0,
+    threads: Annotated[
+        str, typer.Option("--threads", help="Math-thread counts to measure, e.g. 1,2,4 (up to this machine's CPUs).")
+    ] = "1,2,4",
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Rounds per measurement (medians count).")] = 3,
+    runtimes: Annotated[
+        str, typer.Option("--runtimes", help="Runtime options to measure: native-cpu,onnx-cpu,onnx-int8-cpu,gpu.")
+    ] = "native-cpu,onnx-cpu,onnx-int8-cpu,gpu",
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Refuse (exit 1) when the spread or the machine's load makes figures unreliable."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Measure a bundle here: size, runtime footprint, cold start, memory, latency and throughput."""
+    """Measure a bundle here: each runtime it can be served with, at 1, 2 and 4 threads, and how reliable that is."""
     from nlpops.loadtest import read_texts
     from nlpops.profile import profile_bundle, save_profile
     from nlpops.registry import resolve_bundle
@@ -31,7 +73,15 @@ def profile_command(
     resolved = resolve_bundle(ref, load_cli_config(config).registry)
     bundle_dir, entry, registry = resolved.path, resolved.entry, resolved.registry
     chosen = read_texts(texts) if texts is not None else None
-    profile = profile_bundle(bundle_dir, texts=chosen, budget_s=budget_s, threads=threads)
+    profile = profile_bundle(
+        bundle_dir,
+        texts=chosen,
+        budget_s=budget_s,
+        threads=_thread_counts(threads),
+        repeats=repeats,
+        runtimes=tuple(r.strip() for r in runtimes.split(",") if r.strip()),
+        strict=strict,
+    )
     if entry is not None and registry is not None:
         registry.save_attachment(entry.name, entry.version, "profile", profile)
         profile["registry"] = {"name": entry.name, "version": entry.version}
@@ -41,45 +91,49 @@ def profile_command(
         print_json(profile)
         return
     console = stdout_console()
-    lat = profile["latency_ms"]
+    bundle = profile["bundle"]
+    machine = profile["machine"]
+    console.print(f"bundle         {bundle['name']} ({bundle['family']}, {bundle['runtime']})", markup=False)
     console.print(
-        f"bundle      {profile['bundle']['name']} ({profile['bundle']['family']}, {profile['bundle']['runtime']})"
+        f"machine        {machine['cpu_count']} CPU(s), GPU present: {machine['gpu_present']}; "
+        f"{profile['settings']['repeats']} round(s) per measurement",
+        markup=False,
     )
-    footprint = profile["footprint"]
-    console.print(
-        f"size        {profile['size_bytes'] / 1e6:.2f} MB on disk; runtime footprint "
-        f"{footprint['runtime']['bytes'] / 1e6:.0f} MB (ONNX runtime {footprint['onnx']['bytes'] / 1e6:.0f} MB)"
-    )
-    console.print(f"cold start  {profile['cold_start_s']:.2f} s; peak RSS {profile['peak_rss_bytes'] / 1e6:.0f} MB")
-    console.print(f"latency     p50 {lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms, p99 {lat['p99']:.2f} ms (batch 1)")
-    for row in profile["throughput"]:
-        console.print(f"throughput  batch {row['batch_size']:>4}: {row['texts_per_s']:.0f} texts/s")
-    console.print(f"GPU         present: {profile['gpu']['present']}, used: {profile['gpu']['used']}")
+    for option, runtime in profile["runtimes"].items():
+        for line in _describe_runtime(option, runtime):
+            console.print(line, markup=False)
+    for lang, measured in profile["languages"].items():
+        for line in _describe_runtime(f"{lang} model", measured["runtimes"]["native-cpu"]):
+            console.print(line, markup=False)
+    reliability = profile["reliability"]
+    verdict = "reliable" if reliability["reliable"] else "NOT reliable: " + "; ".join(reliability["problems"])
+    console.print(f"figures        {verdict}", markup=False)
     if entry is not None:
-        console.print(f"saved with {entry.name}:{entry.version} in the registry")
+        console.print(f"saved with {entry.name}:{entry.version} in the registry", markup=False)
 
 
 def _profile_for(profile_ref: str | None, profile_file: Path | None, config: Any) -> dict[str, Any]:
-    from nlpops.profile import check_profile, load_profile, profile_bundle
+    from nlpops.profile import check_profile, estimate_profile, load_profile, profile_bundle
     from nlpops.registry import resolve_bundle
 
     if profile_file is not None:
         return load_profile(profile_file)
-    if profile_ref is None:
-        raise PlanError(
-            "nlpops plan needs measured facts: pass --profile REF (a bundle or registry ref) or --profile-file FILE."
-        )
-    resolved = resolve_bundle(profile_ref, config.registry)
+    model = config.model.model_dump(mode="json")
+    ref = profile_ref or config.model.reference
+    if ref is None:
+        return estimate_profile(model)  # PlanError unless model.size_mb describes the model
+    resolved = resolve_bundle(ref, config.registry)
     bundle_dir, entry, registry = resolved.path, resolved.entry, resolved.registry
+    measured: dict[str, Any] | None = None
     if entry is not None and registry is not None:
         saved = registry.load_attachment(entry.name, entry.version, "profile")
         if saved is not None:
-            check_profile(saved, f"{entry.name}:{entry.version}")
-            return dict(saved)
-    profile = profile_bundle(bundle_dir)
-    if entry is not None and registry is not None:
-        registry.save_attachment(entry.name, entry.version, "profile", profile)
-    return profile
+            measured = check_profile(saved, f"{entry.name}:{entry.version}")
+    if measured is None:
+        measured = profile_bundle(bundle_dir)
+        if entry is not None and registry is not None:
+            registry.save_attachment(entry.name, entry.version, "profile", measured)
+    return measured if profile_ref is not None else estimate_profile(model, measured)
 
 
 def plan_command(
@@ -99,17 +153,30 @@ def plan_command(
     loadtest: Annotated[
         Path | None, typer.Option("--loadtest", help="A nlpops loadtest result to attach as verified.")
     ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse (exit 1) a profile whose figures are unreliable.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Score the deployment options against the checklist and the measured profile; write the plan report."""
+    """Score the deployment options against the checklist and the measured profile; write the plan report.
+
+    Without --profile or --profile-file the model is planned before training, from model.size_mb and, when
+    set, a reference model (model.reference) measured in its place: the plan is labelled ESTIMATED.
+    """
     from nlpops.advisor import compare_plans, load_plan, load_rules, make_plan, save_plan
-    from nlpops.advisor.report import render_comparison
+    from nlpops.advisor.report import render_comparison, render_summary
     from nlpops.loadtest import load_loadtest
 
     settings = load_cli_config(config)
     rules_file = settings.advisor.rules_file
     book = load_rules(rules_file)
     measured = _profile_for(profile, profile_file, settings)
+    reliability = measured.get("reliability") or {}
+    if strict and reliability.get("reliable") is not True:
+        problems = "; ".join(reliability.get("problems") or ["no reliability record"])
+        raise PlanError(
+            f"The profile's figures are not reliable ({problems}). Re-run nlpops profile on a quiet machine."
+        )
     verified = load_loadtest(loadtest) if loadtest is not None else None
     sources = ["rules.yaml"] + ([str(rules_file)] if rules_file else [])
     plan = make_plan(settings, measured, book, loadtest=verified, rules_sources=sources)
@@ -118,26 +185,19 @@ def plan_command(
     if as_json:
         print_json(
             {
+                "estimated": plan["estimated"],
                 "chosen": plan["chosen"],
                 "capacity": plan["capacity"],
                 "warnings": plan["warnings"],
+                "defaults": plan["defaults"],
                 "comparison": comparison,
                 "files": {k: str(v) for k, v in paths.items()},
             }
         )
         return
     console = stdout_console()
-    for name, dim in plan["dimensions"].items():
-        ranked = ", ".join(
-            f"{o['option']} {o['score']:+.2f}" + (" (excluded)" if o["excluded"] else "") for o in dim["options"]
-        )
-        console.print(f"{name:<9} -> {dim['chosen']}   [{ranked}]", markup=False)
-    console.print(
-        f"replicas {plan['capacity']['replicas']}, memory request {plan['capacity']['memory_request_mib']} MiB",
-        markup=False,
-    )
-    for warning in plan["warnings"]:
-        console.print(f"warning: {warning['text']}", markup=False)
+    for line in render_summary(plan):
+        console.print(line, markup=False)
     if comparison is not None:
         console.print("\n".join(render_comparison(comparison)), markup=False)
     console.print(f"Wrote {paths['markdown']}, {paths['html']} and {paths['json']}", markup=False)

@@ -41,6 +41,8 @@ def _shown(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
     return str(value)
 
 
@@ -63,7 +65,7 @@ def ask_checklist(ask: Ask, echo: Callable[[str], None]) -> dict[str, Any]:
         while True:
             text = ask(question.text, default_text)
             try:
-                answers[question.path] = parse_answer(question.path, text if text != default_text else "")
+                answers[question.path] = parse_answer(question.path, text if text != default_text else "", answers)
                 break
             except ConfigError as exc:
                 echo(f"  {exc}")

@@ -62,7 +62,10 @@ def _service_memory(bundle_dir: Path) -> int:
     """RSS of a fresh process that loaded the bundle and predicted (``nlpops profile``'s measurement)."""
     from nlpops.profile import profile_bundle
 
-    return int(profile_bundle(bundle_dir, budget_s=0.2, batch_sizes=(1,))["rss_after_load_bytes"])
+    profile = profile_bundle(
+        bundle_dir, budget_s=0.2, batch_sizes=(1,), threads=1, repeats=1, runtimes=("own",), languages=False
+    )
+    return int(profile["rss_after_load_bytes"])
 
 
 def print_comparison(result: Any) -> None:

@@ -37,18 +37,23 @@ def _meta(name: str, labels: dict[str, str]) -> dict[str, Any]:
     return {"name": name, "labels": labels}
 
 
-def _resources(ctx: DeployContext, processes: int = 1) -> dict[str, Any]:
-    """Requests and limits of one pod running ``processes`` model processes (a batch run's workers)."""
+def _resources(ctx: DeployContext, processes: int = 1, lang: str | None = None) -> dict[str, Any]:
+    """Requests and limits of one pod running ``processes`` model processes (a batch run's workers); a language's
+    service gets its own measured figures when the plan sized languages apart. The GPU is requested (and
+    limited) when the plan chose the GPU runtime."""
     cap = ctx.capacity
+    own = (cap.get("languages") or {}).get(lang) if lang is not None else None
+    cpu = float(own["threads"] if own else cap["cpu_request"])
+    memory = float(own["memory_request_mib"] if own else cap["memory_request_mib"])
+    limit = memory * 2 if own else float(cap["memory_limit_mib"])
     resources: dict[str, Any] = {
-        "requests": {
-            "cpu": f"{float(cap['cpu_request']) * processes:g}",
-            "memory": memory_quantity(cap["memory_request_mib"] * processes),
-        },
-        "limits": {"memory": memory_quantity(cap["memory_limit_mib"] * processes)},
+        "requests": {"cpu": f"{cpu * processes:g}", "memory": memory_quantity(memory * processes)},
+        "limits": {"memory": memory_quantity(limit * processes)},
     }
-    if ctx.gpu:
-        resources["limits"]["nvidia.com/gpu"] = 1
+    gpus = int(cap.get("gpu_request") or (1 if ctx.gpu else 0))
+    if gpus:
+        resources["requests"]["nvidia.com/gpu"] = gpus
+        resources["limits"]["nvidia.com/gpu"] = gpus
     return resources
 
 
@@ -121,7 +126,7 @@ def _server_pod(ctx: DeployContext, lang: str | None, container_name: str) -> di
         "args": args,
         "ports": [{"name": "http", "containerPort": ctx.container_port, "protocol": "TCP"}],
         "envFrom": _env_sources(ctx),
-        "resources": _resources(ctx),
+        "resources": _resources(ctx, lang=lang),
         "startupProbe": _probe("/readyz", 2, 60),
         "livenessProbe": _probe("/healthz", 10, 3),
         "readinessProbe": _probe("/readyz", 5, 2),

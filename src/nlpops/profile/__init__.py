@@ -1,35 +1,40 @@
 """Measured facts about a bundle on the machine at hand (``nlpops profile``).
 
-Everything is measured, nothing estimated: size on disk, the installed size of the packages its runtime
-needs (and of the ONNX runtime, for comparison), cold start (process start to first prediction), memory
-(RSS after load, peak RSS, and the model's own share: the growth when a second copy is loaded),
-single-text latency percentiles and throughput per batch size, measured in a fresh interpreter on the
-bundle's own reference texts. The result is a JSON-able dict whose layout is
-documented in docs/advisor.md (``PROFILE_SCHEMA_VERSION``).
+Everything is measured, nothing derived with assumed factors: for every runtime the bundle can be served
+with (its own, its ONNX export, its int8 export, the GPU when this machine has one; the exports are written
+to a temporary folder with the parity check of ``nlpops export``), at 1, 2 and 4 math threads (as many as
+this machine has CPUs), in a fresh interpreter each: cold start, memory, single-text latency and throughput
+per batch size, each the median of repeated rounds with its spread. The installed size of each runtime's
+packages and of the service stack is read from package metadata. The machine's load during the measurement
+is recorded, and ``reliability`` says whether the figures can be trusted. A model set is also measured one
+language model at a time, for per-language sizing. The layout is in docs/advisor.md
+(``PROFILE_SCHEMA_VERSION``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
-import subprocess
-import sys
-import time
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from nlpops.bundle import load_bundle
+from nlpops.bundle import Bundle, load_bundle
 from nlpops.errors import PlanError
-from nlpops.profile.footprint import measure_footprint
+from nlpops.profile.candidates import EXCLUDED, MEASURED, OWN, RUNTIME_OPTIONS, Candidate, runtime_candidates
+from nlpops.profile.estimate import estimate_profile
+from nlpops.profile.files import PROFILE_SCHEMA_VERSION, check_profile, load_profile, save_profile
+from nlpops.profile.footprint import SERVICE_PACKAGES, image_bytes, measure_footprint
+from nlpops.profile.measure import Job, run_measurement
+from nlpops.profile.reliability import MAX_BACKGROUND_SHARE, MAX_SPREAD, assess
 
-PROFILE_SCHEMA_VERSION = 1
 DEFAULT_BATCH_SIZES = (1, 8, 32, 128)
+DEFAULT_THREADS = (1, 2, 4)
 ONNX_REQUIREMENTS = ("onnxruntime",)
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+_ROUTING_FILE = "routing.json"
 
 
 def gpu_present() -> bool:
@@ -47,66 +52,145 @@ def _texts_for(bundle_texts: list[str] | None, texts: Sequence[str] | None, path
     return chosen
 
 
+def _measure_runtime(
+    candidate: Candidate, texts: list[str], threads: Sequence[int], settings: dict[str, Any], service: dict[str, Any]
+) -> dict[str, Any]:
+    """One runtime's entry: its size and footprint, and its figures at each thread count."""
+    if candidate.status != MEASURED or candidate.bundle is None:
+        return {"status": candidate.status, "reason": candidate.reason}
+    bundle = candidate.bundle
+    footprint = measure_footprint(bundle.manifest.requirements)
+    entry: dict[str, Any] = {
+        "status": MEASURED,
+        "bundle_runtime": bundle.manifest.runtime,
+        "quantized": bool(bundle.manifest.runtime_options.get("quantized")),
+        "device": candidate.device,
+        "size_bytes": bundle.size_bytes,
+        "footprint": footprint,
+        "image_bytes": image_bytes(service, footprint) + bundle.size_bytes,
+        "threads": {},
+    }
+    if candidate.export:
+        entry["export"] = candidate.export
+    counts = [1] if candidate.device != "cpu" else list(threads)
+    for n in counts:
+        job = Job(
+            bundle.path,
+            texts,
+            settings["batch_sizes"],
+            settings["budget_s"],
+            settings["repeats"],
+            n,
+            candidate.device,
+            model_memory=n == counts[0],
+        )
+        result = run_measurement(job, settings["timeout_s"])
+        if candidate.device != "cpu" and not str(result["device"]).startswith(candidate.device):
+            reason = f"the model ran on {result['device']} although {candidate.device} was asked for"
+            return {"status": EXCLUDED, "reason": reason}
+        if n == counts[0]:
+            for key in ("cold_start_s", "load_s", "rss_after_load_bytes", "model_rss_bytes"):
+                entry[key] = result[key]
+        entry["threads"][str(n)] = {
+            key: result[key] for key in ("latency_ms", "throughput", "peak_rss_bytes", "machine_load", "cold_start_s")
+        }
+    entry["peak_rss_bytes"] = max(t["peak_rss_bytes"] for t in entry["threads"].values())
+    return entry
+
+
+def _language_models(bundle: Bundle) -> dict[str, Bundle]:
+    """The per-language models of a model set (runtime router), by language."""
+    import json
+
+    if bundle.manifest.runtime != "router":
+        return {}
+    routing = json.loads((bundle.path / _ROUTING_FILE).read_text(encoding="utf-8"))
+    return {str(lang): load_bundle(bundle.path / str(route)) for lang, route in (routing.get("routes") or {}).items()}
+
+
+def _thread_counts(requested: Sequence[int] | int, cpus: int) -> tuple[list[int], dict[str, str]]:
+    wanted = [requested] if isinstance(requested, int) else list(requested)
+    if not wanted or any(n < 1 for n in wanted):
+        raise PlanError(f"Thread counts must be >= 1, got {wanted}.")
+    measured = sorted({n for n in wanted if n <= cpus}) or [min(wanted)]
+    skipped = {str(n): f"this machine has {cpus} CPU(s)" for n in sorted(set(wanted) - set(measured))}
+    return measured, skipped
+
+
 def profile_bundle(
     bundle_dir: Path | str,
     *,
     texts: Sequence[str] | None = None,
     batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES,
-    budget_s: float = 4.0,
-    threads: int = 1,
+    budget_s: float = 2.0,
+    threads: Sequence[int] | int = DEFAULT_THREADS,
+    repeats: int = 3,
+    runtimes: Sequence[str] = RUNTIME_OPTIONS,
+    languages: bool = True,
+    strict: bool = False,
+    max_spread: float = MAX_SPREAD,
+    max_background_share: float = MAX_BACKGROUND_SHARE,
     timeout_s: float = 600.0,
 ) -> dict[str, Any]:
-    """Measure a bundle in a fresh Python process.
+    """Measure a bundle, its candidate runtimes and (for a model set) each language's model.
 
     Args:
         bundle_dir: the bundle directory.
         texts: texts to predict; default: the bundle's reference texts (``manifest.reference["texts"]``).
         batch_sizes: batch sizes for the throughput measurement.
-        budget_s: about how long the latency and throughput loops run, in total.
-        threads: math-library threads in the measuring process (1 = what one CPU of a replica gives).
-        timeout_s: the measuring process is killed after this long.
+        budget_s: about how long each measurement (one runtime at one thread count) runs.
+        threads: math-thread counts to measure (counts above this machine's CPUs are recorded as unmeasured).
+        repeats: rounds per measurement; figures are their medians.
+        runtimes: runtime options to measure (``native-cpu``, ``onnx-cpu``, ``onnx-int8-cpu``, ``gpu``; ``own``:
+            the bundle's own runtime, whichever it is).
+        languages: also measure each language's model of a model set.
+        strict: refuse (PlanError) when the figures are unreliable.
+        max_spread: largest spread between rounds before the figures count as unreliable.
+        max_background_share: largest share of the CPUs other processes may use meanwhile.
+        timeout_s: each measuring process is killed after this long.
 
     Returns:
         The profile (see docs/advisor.md for the fields).
 
     Raises:
         BundleError: the bundle fails verification.
-        PlanError: no texts, or the measuring process failed or timed out.
+        PlanError: no texts, a bad setting, the measuring process failed, or ``strict`` and unreliable figures.
     """
     bundle = load_bundle(bundle_dir)
     manifest = bundle.manifest
     sample = _texts_for(manifest.reference.get("texts"), texts, bundle.path)
-    if any(size < 1 for size in batch_sizes):
+    if any(size < 1 for size in batch_sizes) or not batch_sizes:
         raise PlanError(f"Batch sizes must be >= 1, got {list(batch_sizes)}.")
-    job = {"bundle": str(bundle.path), "texts": sample, "batch_sizes": list(batch_sizes), "budget_s": budget_s}
-    env = dict(os.environ)
-    env.update({name: str(threads) for name in _THREAD_VARS})
-    started = time.time()
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "nlpops.profile.child"],
-            input=json.dumps(job),
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise PlanError(
-            f'Profiling "{bundle.path}" took longer than {timeout_s:.0f} s and was stopped. Lower --budget-s.'
-        ) from exc
-    try:
-        child = json.loads(proc.stdout or "{}")
-    except json.JSONDecodeError:
-        child = {}
-    if proc.returncode != 0 or "error" in child or not child:
-        detail = child.get("error") or (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise PlanError(f'Profiling "{bundle.path}" failed in the measuring process: {detail}')
-    runtime = measure_footprint(manifest.requirements)
-    onnx = measure_footprint(ONNX_REQUIREMENTS)
+    unknown = [r for r in runtimes if r not in (*RUNTIME_OPTIONS, OWN)]
+    if unknown or not runtimes:
+        choices = ", ".join((*RUNTIME_OPTIONS, OWN))
+        raise PlanError(f"Unknown runtime option(s) {unknown or '(none)'}; choose from {choices}.")
+    cpus = os.cpu_count() or 1
+    counts, skipped = _thread_counts(threads, cpus)
+    settings = {
+        "batch_sizes": list(batch_sizes),
+        "budget_s": budget_s,
+        "repeats": max(1, repeats),
+        "timeout_s": timeout_s,
+    }
+    service = measure_footprint(SERVICE_PACKAGES)
+    present = gpu_present()
+    with tempfile.TemporaryDirectory(prefix="nlpops-profile-") as tmp:
+        candidates = runtime_candidates(bundle, Path(tmp), gpu_present=present, wanted=tuple(runtimes))
+        measured = {c.option: _measure_runtime(c, sample, counts, settings, service) for c in candidates}
+    per_language: dict[str, Any] = {}
+    if languages:
+        for lang, model in _language_models(bundle).items():
+            own_texts = _texts_for(model.manifest.reference.get("texts"), None, model.path)
+            native = Candidate("native-cpu", model, MEASURED)
+            per_language[lang] = {
+                "name": model.manifest.name,
+                "runtimes": {"native-cpu": _measure_runtime(native, own_texts, counts, settings, service)},
+            }
+    own = next((e for e in measured.values() if e.get("status") == MEASURED and e["device"] == "cpu"), None)
     fingerprint = manifest.data.model_dump() if manifest.data is not None else {}
-    return {
+    onnx_entry = next((e for k, e in measured.items() if k == "onnx-cpu" and e.get("status") == MEASURED), None)
+    profile: dict[str, Any] = {
         "schema_version": PROFILE_SCHEMA_VERSION,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "bundle": {
@@ -122,67 +206,56 @@ def profile_bundle(
             "rows": fingerprint.get("rows"),
         },
         "machine": {
-            "cpu_count": os.cpu_count() or 1,
+            "cpu_count": cpus,
             "platform": platform.platform(),
             "python": platform.python_version(),
-            "threads": threads,
+            "threads": counts,
+            "threads_unmeasured": skipped,
+            "gpu_present": present,
         },
+        "settings": {**settings, "threads": counts},
         "texts": {"count": len(sample), "mean_chars": sum(map(len, sample)) / len(sample)},
         "size_bytes": bundle.size_bytes,
-        "footprint": {"runtime": runtime, "onnx": onnx},
-        "cold_start_s": child["first_prediction_at"] - started,
-        "load_s": child["load_s"],
-        "rss_after_load_bytes": child["rss_after_load_bytes"],
-        "model_rss_bytes": child["model_rss_bytes"],
-        "peak_rss_bytes": child["peak_rss_bytes"],
-        "latency_ms": child["latency_ms"],
-        "throughput": child["throughput"],
-        "gpu": {"present": gpu_present(), "used": child["device"].startswith("cuda")},
+        "footprint": {
+            "runtime": measure_footprint(manifest.requirements),
+            "onnx": onnx_entry["footprint"] if onnx_entry else measure_footprint(ONNX_REQUIREMENTS),
+            "service": service,
+        },
+        "runtimes": measured,
+        "languages": per_language,
+        "gpu": {"present": present, "used": measured.get("gpu", {}).get("status") == MEASURED},
     }
-
-
-def save_profile(profile: dict[str, Any], path: Path | str) -> Path:
-    """Write a profile as JSON (creating parent folders)."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(profile, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return out
-
-
-def load_profile(path: Path | str) -> dict[str, Any]:
-    """Read a profile JSON file written by ``nlpops profile --out``.
-
-    Raises:
-        PlanError: missing, not JSON, or of an unknown schema version.
-    """
-    file = Path(path)
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise PlanError(f'Profile file "{file}" does not exist. Run: nlpops profile REF --out {file}') from exc
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PlanError(f'Profile file "{file}" cannot be read as JSON: {exc}. Re-run nlpops profile.') from exc
-    check_profile(data, str(file))
-    return dict(data)
-
-
-def check_profile(data: Any, source: str) -> None:
-    """Raise PlanError unless ``data`` looks like a profile of a schema version this nlpops reads."""
-    if not isinstance(data, dict) or data.get("schema_version") != PROFILE_SCHEMA_VERSION:
-        got = data.get("schema_version") if isinstance(data, dict) else type(data).__name__
-        raise PlanError(
-            f'Profile "{source}" has schema version {got!r}; this nlpops reads {PROFILE_SCHEMA_VERSION}. '
-            "Re-run: nlpops profile REF --out FILE"
+    if own is not None:  # the bundle's own runtime at one thread, where older readers look for it
+        first = own["threads"][str(counts[0])]
+        profile.update(
+            {
+                "cold_start_s": own["cold_start_s"],
+                "load_s": own["load_s"],
+                "rss_after_load_bytes": own["rss_after_load_bytes"],
+                "model_rss_bytes": own["model_rss_bytes"],
+                "peak_rss_bytes": own["peak_rss_bytes"],
+                "latency_ms": first["latency_ms"],
+                "throughput": first["throughput"],
+            }
         )
-    missing = [k for k in ("bundle", "latency_ms", "throughput", "peak_rss_bytes", "footprint") if k not in data]
-    if missing:
-        raise PlanError(f'Profile "{source}" lacks {", ".join(missing)}. Re-run: nlpops profile REF --out FILE')
+    profile["reliability"] = assess(profile, max_spread, max_background_share)
+    if strict and not profile["reliability"]["reliable"]:
+        raise PlanError(
+            "The measurements are unreliable: "
+            + "; ".join(profile["reliability"]["problems"])
+            + ". Re-run on a quiet machine, or without --strict to keep them with a warning."
+        )
+    return profile
 
 
 __all__ = [
     "DEFAULT_BATCH_SIZES",
+    "DEFAULT_THREADS",
+    "OWN",
     "PROFILE_SCHEMA_VERSION",
+    "RUNTIME_OPTIONS",
     "check_profile",
+    "estimate_profile",
     "gpu_present",
     "load_profile",
     "profile_bundle",

@@ -15,6 +15,28 @@ from packaging.utils import canonicalize_name
 
 from nlpops.errors import BundleError
 
+# What the nlpops service itself installs beside any runtime (deploy.context.SERVICE_REQUIREMENTS, by name;
+# a test keeps the two lists equal).
+SERVICE_PACKAGES: tuple[str, ...] = (
+    "numpy",
+    "py3langid",
+    "pydantic",
+    "pydantic-settings",
+    "pyyaml",
+    "typer",
+    "rich",
+    "uvicorn",
+    "httptools",
+    "uvloop",
+    "prometheus-client",
+    "orjson",
+    "httpx",
+    "filelock",
+    "psutil",
+    "packaging",
+    "questionary",
+)
+
 
 def _distribution(name: str) -> metadata.Distribution | None:
     try:
@@ -83,4 +105,14 @@ def measure_footprint(requirements: Iterable[str]) -> dict[str, object]:
     return {"bytes": sum(packages.values()), "packages": packages, "missing": missing}
 
 
-__all__ = ["dependency_closure", "distribution_size_bytes", "measure_footprint"]
+def image_bytes(*footprints: dict[str, object]) -> int:
+    """The installed size of the union of several footprints' packages (shared dependencies counted once)."""
+    union: dict[str, int] = {}
+    for footprint in footprints:
+        packages = footprint.get("packages")
+        if isinstance(packages, dict):
+            union.update({str(name): int(size) for name, size in packages.items()})
+    return sum(union.values())
+
+
+__all__ = ["SERVICE_PACKAGES", "dependency_closure", "distribution_size_bytes", "image_bytes", "measure_footprint"]
