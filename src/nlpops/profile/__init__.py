@@ -115,6 +115,7 @@ def profile_bundle(
             "version": manifest.version,
             "family": manifest.family,
             "runtime": manifest.runtime,
+            "task": manifest.task,
             "quantized": bool(manifest.runtime_options.get("quantized", False)),
             "labels": len(manifest.labels),
             "languages": list(manifest.languages),

@@ -31,18 +31,18 @@ def _rss_bytes() -> int:
 
 def measure(bundle_dir: str, texts: list[str], batch_sizes: list[int], budget_s: float) -> dict[str, Any]:
     """Load, predict once, then measure latency and throughput within about ``budget_s`` seconds."""
-    from nlpops.runtimes import load_predictor
+    from nlpops.runtimes import load_predictor, predict_output
 
     started = time.time()
     predictor = load_predictor(bundle_dir)
     loaded = time.time()
-    predictor.predict_proba(texts[:1])
+    predict_output(predictor, texts[:1])
     first = time.time()
     rss_after_load = _rss_bytes()
     # The model's own memory: load a second copy once every library is imported, and measure the growth.
     gc.collect()
     second = load_predictor(bundle_dir)
-    second.predict_proba(texts[:1])
+    predict_output(second, texts[:1])
     model_rss = max(0, _rss_bytes() - rss_after_load)
     del second
     gc.collect()
@@ -54,7 +54,7 @@ def measure(bundle_dir: str, texts: list[str], batch_sizes: list[int], budget_s:
     while (time.perf_counter() < deadline or len(samples) < 20) and len(samples) < 20000:
         text = texts[i % len(texts)]
         t0 = time.perf_counter()
-        predictor.predict_proba([text])
+        predict_output(predictor, [text])
         samples.append(time.perf_counter() - t0)
         i += 1
 
@@ -67,7 +67,7 @@ def measure(bundle_dir: str, texts: list[str], batch_sizes: list[int], budget_s:
         while time.perf_counter() < deadline or len(batch_times) < 3:
             batch = [texts[(rows + k) % len(texts)] for k in range(size)]
             t0 = time.perf_counter()
-            predictor.predict_proba(batch)
+            predict_output(predictor, batch)
             batch_times.append(time.perf_counter() - t0)
             rows += size
         busy_s = sum(batch_times)
