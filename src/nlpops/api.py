@@ -9,14 +9,14 @@ from typing import Any
 
 from nlpops.bundle import Bundle, load_bundle
 from nlpops.checklist import NlpopsConfig, load_config
-from nlpops.data import Dataset, read_dataset, split_dataset
-from nlpops.errors import ConfigError
+from nlpops.data import BadRow, Dataset, read_dataset, split_dataset
+from nlpops.errors import ConfigError, DataError
 from nlpops.families import build_bundle
 from nlpops.languages import train_by_language
-from nlpops.metrics import classification_report
+from nlpops.metrics import task_report
 from nlpops.names import model_name_problem
 from nlpops.registry import ModelVersion, open_registry, resolve_bundle
-from nlpops.runtimes import Predictor, load_predictor
+from nlpops.runtimes import Predictor, load_predictor, predict_output
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class TrainResult:
 
     bundle: Bundle
     registered: ModelVersion | None = None
+    skipped: tuple[tuple[str, BadRow], ...] = ()
+    """Rows left out with ``data.skip_bad_rows``: ``(source, row)``."""
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -50,7 +52,12 @@ def read_labelled(path: str | Path, config: NlpopsConfig) -> Dataset:
     """Read a labelled dataset with the column names of ``config.data``."""
     settings = config.data
     return read_dataset(
-        path, text_column=settings.text_column, label_column=settings.label_column, lang_column=settings.lang_column
+        path,
+        text_column=settings.text_column,
+        label_column=settings.label_column,
+        lang_column=settings.lang_column,
+        task=config.model.task,
+        skip_bad_rows=settings.skip_bad_rows,
     )
 
 
@@ -65,6 +72,7 @@ def train(
     overwrite: bool = False,
     strategy: str | None = None,
     progress: Callable[[str], None] | None = None,
+    family: str | None = None,
 ) -> TrainResult:
     """Train the configured family, evaluate it, write a bundle, and optionally register it.
 
@@ -72,6 +80,15 @@ def train(
     is held out. ``out`` defaults to ``models/<name>``. With a language ``strategy`` (``per-language``,
     ``multilingual``, ``auto``), or when the data has a language column with several languages, training
     follows ``config.languages`` and may produce a model set (one model per language, routed).
+
+    The task is ``config.model.task``, else inferred from the data (a ``labels`` list: multilabel; ``entities``:
+    entities). ``family`` (``nlpops train --family``) must train that task; without it ``config.model.family``
+    is used when it does, else the task's default family.
+
+    Raises:
+        DataError: unreadable data, bad rows (unless ``config.data.skip_bad_rows``), or a language strategy for
+            a task other than classification.
+        FamilyError: ``family`` does not train the data's task.
     """
     cfg = _config(config)
     model_name = name or cfg.name
@@ -79,22 +96,29 @@ def train(
     if problem is not None:  # before anything is read or written: the name becomes the folder models/<name>
         raise ConfigError(f"{problem} Pass another --name (or set name in nlpops.yaml).")
     train_set = data if isinstance(data, Dataset) else read_labelled(data, cfg)
+    skipped = [(train_set.source, row) for row in train_set.skipped]
     if test is None:
         train_set, test_set = split_dataset(train_set, cfg.data.test_size, cfg.data.seed)
     else:
         test_set = test if isinstance(test, Dataset) else read_labelled(test, cfg)
+        skipped += [(test_set.source, row) for row in test_set.skipped]
     out_path = Path(out) if out is not None else Path("models") / model_name
     several_languages = train_set.langs is not None and len(set(train_set.langs)) > 1
-    if strategy is not None or several_languages:
+    if strategy is not None and train_set.task != "classification":
+        raise DataError(
+            f"--strategy {strategy}: language strategies train classification models; this is {train_set.task} "
+            "data. Train without --strategy (one model for every language)."
+        )
+    if (strategy is not None or several_languages) and train_set.task == "classification":
         bundle = train_by_language(
             cfg, train_set, test_set, out_path, model_name, strategy, overwrite=overwrite, progress=progress
         )
     else:
         bundle = build_bundle(
-            cfg, train_set, test_set, out_path, name=model_name, overwrite=overwrite, progress=progress
+            cfg, train_set, test_set, out_path, name=model_name, overwrite=overwrite, progress=progress, family=family
         )
     registered = open_registry(cfg.registry).register(bundle.path, model_name) if register else None
-    return TrainResult(bundle, registered)
+    return TrainResult(bundle, registered, tuple(skipped))
 
 
 def evaluate(
@@ -103,12 +127,30 @@ def evaluate(
     *,
     config: NlpopsConfig | str | Path | None = None,
 ) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class scores, confusion matrix (and per language) of a model on ``data``."""
+    """The model's task's metrics on ``data`` (:func:`nlpops.metrics.task_report`).
+
+    classification: accuracy, macro-F1, per-class scores, confusion matrix (and per language); multilabel:
+    micro/macro-F1, per-label precision/recall/F1 and the thresholds used. The data is read as the model's task.
+
+    Raises:
+        DataError: the data is labelled for another task than the model's.
+    """
     cfg = _config(config)
     predictor = ref if isinstance(ref, Predictor) else load(ref, config=cfg)
-    dataset = data if isinstance(data, Dataset) else read_labelled(data, cfg)
-    predicted = [label for label, _ in predictor.predict(dataset.texts)]
-    report = classification_report(dataset.labels, predicted, predictor.labels, dataset.langs)
+    task = predictor.task
+    if isinstance(data, Dataset):
+        dataset = data
+    else:
+        dataset = read_labelled(data, cfg.model_copy(update={"model": cfg.model.model_copy(update={"task": task})}))
+    if dataset.task != task:
+        raise DataError(
+            f'"{dataset.source}" is {dataset.task} data; model {predictor.manifest.name} is a {task} model.'
+        )
+    output = predict_output(predictor, dataset.texts)
+    report = task_report(
+        task, dataset.answers, output, predictor.labels, thresholds=predictor.thresholds, langs=dataset.langs
+    )
+    report["task"] = task
     report["model"] = predictor.manifest.name
     report["version"] = predictor.manifest.version
     report["data"] = dataset.source

@@ -27,11 +27,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from nlpops._version import __version__
 from nlpops.errors import BundleError
 from nlpops.preprocess import check_steps
+from nlpops.tasks import TaskName
 
 logger = logging.getLogger("nlpops.bundle")
 
@@ -55,7 +56,12 @@ class DataFingerprint(BaseModel):
 
 
 class BundleManifest(BaseModel):
-    """The manifest ``nlpops-bundle.json``. Unknown keys are kept (forward compatible within a major)."""
+    """The manifest ``nlpops-bundle.json``. Unknown keys are kept (forward compatible within a major).
+
+    ``task`` says what the model does (:mod:`nlpops.tasks`; bundles written before tasks existed are
+    ``classification``). A ``multilabel`` bundle holds a threshold for each of its labels in ``thresholds``
+    (a label is predicted when its probability reaches it); other tasks have none.
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True, protected_namespaces=())
 
@@ -65,7 +71,9 @@ class BundleManifest(BaseModel):
     created_at: str
     family: str
     runtime: str
+    task: TaskName = "classification"
     labels: list[str]
+    thresholds: dict[str, float] = Field(default_factory=dict)
     languages: list[str] = Field(default_factory=list)
     preprocessing: list[str] = Field(default_factory=list)
     metrics: dict[str, Any] = Field(default_factory=dict)
@@ -77,6 +85,21 @@ class BundleManifest(BaseModel):
     nlpops_version: str = __version__
     files: dict[str, str] = Field(default_factory=dict)
     manifest_sha256: str | None = None
+
+    @model_validator(mode="after")
+    def _check_thresholds(self) -> BundleManifest:
+        if self.task != "multilabel":
+            if self.thresholds:
+                raise ValueError(f"thresholds are for multilabel bundles; this one is {self.task}")
+            return self
+        missing = [label for label in self.labels if label not in self.thresholds]
+        extra = sorted(set(self.thresholds) - set(self.labels))
+        if missing or extra:
+            raise ValueError(f"a multilabel bundle needs one threshold per label (missing {missing}, unknown {extra})")
+        bad = {label: value for label, value in self.thresholds.items() if not 0.0 <= value <= 1.0}
+        if bad:
+            raise ValueError(f"thresholds must be between 0 and 1, got {bad}")
+        return self
 
 
 @dataclass(frozen=True)

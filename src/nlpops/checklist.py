@@ -81,7 +81,12 @@ class SpacySettings(_Section):
 class ModelSettings(_Section):
     """Factor 1 (model type): which family to train and whether a GPU is available."""
 
-    family: Literal["tfidf", "spacy", "transformer"] = "tfidf"
+    family: Literal["tfidf", "spacy", "transformer"] = Field(
+        "tfidf", description="a task this family does not train uses the task's own default (spacy for entities)"
+    )
+    task: Literal["classification", "multilabel", "entities", "embedding"] | None = Field(
+        None, description="what the model does; null: inferred from the training data"
+    )
     gpu: bool = Field(False, description="is a GPU available where the model is served?")
     size_mb: float | None = Field(
         None, gt=0, description="expected size of the model on disk, to plan before it is trained; null: measured"
@@ -103,6 +108,9 @@ class DataSettings(_Section):
     id_column: str | None = None
     test_size: float = Field(0.2, gt=0, lt=1, description="held-out share when no --test file is given")
     seed: int = 42
+    skip_bad_rows: bool = Field(
+        False, description="leave unusable rows out of training data (counted and reported) instead of refusing"
+    )
 
 
 class LanguageSettings(_Section):
@@ -156,8 +164,10 @@ class RetrainingSettings(_Section):
     location: Literal["local", "kubernetes", "ray", "ci", "separate"] = Field(
         "local", description="where retraining runs; separate: its own machines, models reach serving via the registry"
     )
-    min_macro_f1: float = Field(0.0, ge=0, le=1, description="gate: challenger must reach this")
-    max_regression: float = Field(0.01, ge=0, le=1, description="gate: allowed macro-F1 drop vs champion")
+    min_macro_f1: float = Field(
+        0.0, ge=0, le=1, description="gate: challenger's task metric (macro-F1 for classifiers) must reach this"
+    )
+    max_regression: float = Field(0.01, ge=0, le=1, description="gate: allowed task-metric drop vs champion")
     max_latency_regression: float = Field(0.5, ge=0, description="gate: allowed relative p50 slowdown")
 
     @field_validator("schedule")

@@ -16,6 +16,7 @@
     │   ├── RequestError             HTTP 400/413/422  (a client sent something wrong)
     │   ├── AuthError                HTTP 401
     │   └── OverloadedError          HTTP 503          (queue full; retry later)
+    ├── TaskError                    exit 1, HTTP 409  (a model asked for another task's prediction)
     └── PlanError                    exit 1            (advisor, deploy)
 
 The CLI and the server map these in one handler each; nothing else catches bare ``Exception``.
@@ -106,6 +107,13 @@ class OverloadedError(ServingError):
     http_status = 503
 
 
+class TaskError(NlpopsError):
+    """A model was asked for a prediction its task does not make (entities of a classifier, say), or an
+    unknown task was named. A service answers 409: the endpoint does not fit the model it serves."""
+
+    http_status = 409
+
+
 class PlanError(NlpopsError):
     """The advisor or deploy step got an unusable plan or requirements."""
 
@@ -126,4 +134,5 @@ __all__ = [
     "RequestError",
     "RuntimeLoadError",
     "ServingError",
+    "TaskError",
 ]

@@ -1,9 +1,20 @@
-"""Classification metrics: accuracy, macro-F1, per-class scores, confusion matrix, per language."""
+"""Evaluation metrics per task: one report function per task in :data:`TASK_REPORTS`, called through
+:func:`task_report` by training, ``nlpops evaluate`` and retraining.
+
+- classification: accuracy, macro-F1, per-class scores, confusion matrix, per language.
+- multilabel: micro- and macro-F1 over labels, exact-match ratio, per-label precision/recall/F1 with the
+  threshold used, per language.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
+
+from nlpops.errors import TaskError
+from nlpops.tasks import TaskName, TaskOutput, label_decisions
 
 
 def classification_report(
@@ -49,4 +60,145 @@ def classification_report(
     return report
 
 
-__all__ = ["classification_report"]
+def multilabel_report(
+    gold: Sequence[Sequence[str]],
+    proba: np.ndarray,
+    labels: Sequence[str],
+    thresholds: Sequence[float],
+    langs: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Metrics of a multi-label model's predictions (``proba >= thresholds``) against gold label sets.
+
+    Gold labels the model does not know count as missed (they lower recall in ``micro_f1``, not per label).
+
+    Returns:
+        ``{"rows", "micro_f1", "macro_f1", "samples_f1", "exact_match", "label_cardinality",
+        "per_label": {label: {precision, recall, f1, support, threshold}}, "thresholds": {label: t},
+        "unknown_labels": n, "per_language": {lang: {rows, micro_f1, macro_f1}}}``
+    """
+    labels = list(labels)
+    truth = indicator(gold, labels)
+    predicted = label_decisions(np.asarray(proba), thresholds) if len(gold) else np.zeros((0, len(labels)), bool)
+    unknown = sum(1 for answer in gold for label in answer if label not in set(labels))
+    report: dict[str, Any] = {"rows": len(gold), **_multilabel_scores(truth, predicted, unknown)}
+    if len(gold):
+        hits = (truth & predicted).sum(axis=1)
+        report["samples_f1"] = float(np.mean(2 * hits / np.maximum(truth.sum(axis=1) + predicted.sum(axis=1), 1)))
+        report["exact_match"] = float(np.mean((truth == predicted).all(axis=1)))
+        report["label_cardinality"] = float(predicted.sum(axis=1).mean())
+    tp = (truth & predicted).sum(axis=0)
+    precision = tp / np.maximum(predicted.sum(axis=0), 1)
+    recall = tp / np.maximum(truth.sum(axis=0), 1)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    report["per_label"] = {
+        label: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(truth[:, i].sum()),
+            "threshold": float(thresholds[i]),
+        }
+        for i, label in enumerate(labels)
+    }
+    report["thresholds"] = {label: float(t) for label, t in zip(labels, thresholds, strict=True)}
+    report["unknown_labels"] = unknown
+    if langs is not None:
+        per_lang: dict[str, Any] = {}
+        for lang in sorted(set(langs)):
+            idx = np.asarray([i for i, x in enumerate(langs) if x == lang], dtype=np.intp)
+            per_lang[lang] = {"rows": len(idx), **_multilabel_scores(truth[idx], predicted[idx], 0)}
+        report["per_language"] = per_lang
+    return report
+
+
+def indicator(gold: Sequence[Sequence[str]], labels: Sequence[str]) -> np.ndarray:
+    """A boolean matrix ``(len(gold), len(labels))``: which of ``labels`` each gold label set holds."""
+    index = {label: i for i, label in enumerate(labels)}
+    out = np.zeros((len(gold), len(labels)), dtype=bool)
+    for row, answer in enumerate(gold):
+        for label in answer:
+            column = index.get(label)
+            if column is not None:
+                out[row, column] = True
+    return out
+
+
+def _multilabel_scores(truth: np.ndarray, predicted: np.ndarray, unknown: int) -> dict[str, float]:
+    if not len(truth):
+        return {"micro_f1": 0.0, "macro_f1": 0.0}
+    tp = (truth & predicted).sum(axis=0).astype(np.float64)
+    fp = (~truth & predicted).sum(axis=0).astype(np.float64)
+    fn = (truth & ~predicted).sum(axis=0).astype(np.float64)
+    micro_den = 2 * tp.sum() + fp.sum() + fn.sum() + unknown
+    per_label = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+    present = (truth.sum(axis=0) + predicted.sum(axis=0)) > 0
+    macro = float(per_label[present].mean()) if present.any() else 0.0
+    return {"micro_f1": float(2 * tp.sum() / micro_den) if micro_den else 0.0, "macro_f1": macro}
+
+
+ReportFn = Callable[
+    [Sequence[Any], TaskOutput, Sequence[str], Sequence[float] | None, Sequence[str] | None], dict[str, Any]
+]
+"""``(gold answers, model output, labels, thresholds, langs) -> report``: a task's evaluation."""
+
+
+def _classification(
+    gold: Sequence[Any],
+    output: TaskOutput,
+    labels: Sequence[str],
+    thresholds: Sequence[float] | None,
+    langs: Sequence[str] | None,
+) -> dict[str, Any]:
+    proba = np.asarray(output)
+    predicted = [labels[i] for i in proba.argmax(axis=1).tolist()] if len(proba) else []
+    return classification_report(list(gold), predicted, labels, langs)
+
+
+def _multilabel(
+    gold: Sequence[Any],
+    output: TaskOutput,
+    labels: Sequence[str],
+    thresholds: Sequence[float] | None,
+    langs: Sequence[str] | None,
+) -> dict[str, Any]:
+    if thresholds is None:
+        raise TaskError("A multilabel evaluation needs the model's per-label thresholds.")
+    return multilabel_report(gold, np.asarray(output), labels, thresholds, langs)
+
+
+TASK_REPORTS: dict[TaskName, ReportFn] = {"classification": _classification, "multilabel": _multilabel}
+"""The metrics layer's per-task piece: how each task's predictions are scored against gold answers."""
+
+
+def task_report(
+    task: TaskName,
+    gold: Sequence[Any],
+    output: TaskOutput,
+    labels: Sequence[str],
+    *,
+    thresholds: Sequence[float] | None = None,
+    langs: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Score a model's output for ``task`` against the gold answers of the same texts.
+
+    Args:
+        task: the model's task.
+        gold: one gold answer per text (``Dataset.answers``).
+        output: the model's answer for the texts (:func:`nlpops.runtimes.predict_output`).
+        labels: the model's labels.
+        thresholds: per-label thresholds (multilabel).
+        langs: each text's language, for per-language figures.
+
+    Returns:
+        The task's report; its headline metric is ``TASKS[task].metric``.
+
+    Raises:
+        TaskError: nlpops cannot score this task.
+    """
+    report = TASK_REPORTS.get(task)
+    if report is None:
+        raise TaskError(f"nlpops cannot evaluate {task} models yet.")
+    return report(gold, output, labels, thresholds, langs)
+
+
+__all__ = ["TASK_REPORTS", "ReportFn", "classification_report", "indicator", "multilabel_report", "task_report"]

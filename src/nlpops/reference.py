@@ -1,4 +1,9 @@
-"""Reference statistics recorded in a bundle at training time, the baseline for drift detection."""
+"""Reference statistics recorded in a bundle at training time, the baseline for drift detection.
+
+What is counted follows the task's drift statistics (:data:`nlpops.tasks.TASKS`): text length always; the
+predicted-label mix and confidence for classifiers; labels (or entities) per text for multilabel and entity
+models. "Predicted labels" are :func:`nlpops.tasks.predicted_counts`, the same counts the live monitor keeps.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
+
+from nlpops.tasks import CARDINALITY_EDGES, TASKS, TaskName, TaskOutput, predicted_counts
 
 # Fixed bin edges, shared by the reference and live statistics so they compare directly.
 LENGTH_EDGES = [0, 10, 20, 40, 60, 80, 120, 160, 240, 320, 480, 640, 1000, 2000, 5000]
@@ -48,14 +55,42 @@ def oov_rate(texts: Sequence[str], vocabulary: AbstractSet[str]) -> float:
     return int(oov.sum()) / total if total else 0.0
 
 
+def task_keys(task: TaskName) -> frozenset[str]:
+    """The statistics keys a task's drift checks read (``length_hist``, ``cardinality_hist``...)."""
+    return frozenset(statistic.key for statistic in TASKS[task].drift_statistics)
+
+
+def task_counts(task: TaskName, counts: np.ndarray) -> dict[str, Any]:
+    """The additive counters a task's drift statistics need beyond length, confidence and the label mix.
+
+    Args:
+        task: the model's task.
+        counts: :func:`~nlpops.tasks.predicted_counts` of the texts (one row per text).
+
+    Returns:
+        ``{"cardinality_hist": [...]}`` (labels or entities per text) for multilabel and entity models, else
+        ``{}``. Values add up across windows (lists element-wise, numbers, dicts per key).
+    """
+    out: dict[str, Any] = {}
+    if "cardinality_hist" in task_keys(task):
+        out["cardinality_hist"] = histogram(counts.sum(axis=1).tolist(), CARDINALITY_EDGES)
+    return out
+
+
 def reference_statistics(
     texts: Sequence[str],
-    proba: np.ndarray,
+    proba: TaskOutput,
     labels: Sequence[str],
     langs: Sequence[str] | None = None,
     vocabulary: set[str] | None = None,
+    *,
+    task: TaskName = "classification",
+    thresholds: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Text length, language mix, predicted labels, confidence (and OOV counts and rate) of a sample of texts.
+
+    ``proba`` is the model's output for ``texts`` in its task's form (probabilities for classifiers); for a
+    multilabel or entity model ``cardinality_hist`` counts the labels (entities) predicted per text.
 
     With a ``vocabulary`` (vocabulary-based models), ``tokens`` and ``oov_tokens`` count word tokens and those
     not in it, the baseline of the live out-of-vocabulary check, and ``oov_rate`` is their ratio.
@@ -63,17 +98,21 @@ def reference_statistics(
     With more than one language, ``by_language`` holds the length, confidence and label statistics of each
     language, the baseline of per-language drift detection.
     """
-    predicted = proba.argmax(axis=1) if len(texts) else np.zeros(0, dtype=int)
-    confidence = proba.max(axis=1) if len(texts) else np.zeros(0)
+    counts, scores = predicted_counts(task, proba, labels, thresholds)
+    confidence = scores if scores is not None else np.zeros(0)
+    keys = task_keys(task)
     stats: dict[str, Any] = {
         "rows": len(texts),
         "length_edges": LENGTH_EDGES,
         "length_hist": histogram([len(t) for t in texts], LENGTH_EDGES),
         "confidence_edges": CONFIDENCE_EDGES,
         "confidence_hist": histogram(confidence.tolist(), CONFIDENCE_EDGES),
-        "label_counts": {label: int((predicted == i).sum()) for i, label in enumerate(labels)},
+        "label_counts": {label: int(counts[:, i].sum()) for i, label in enumerate(labels)},
         "languages": dict(Counter(langs)) if langs is not None else {},
     }
+    if "cardinality_hist" in keys:
+        stats["cardinality_edges"] = CARDINALITY_EDGES
+    stats.update(task_counts(task, counts))
     tokens = oov = None
     if vocabulary is not None:
         tokens, oov = oov_counts(texts, vocabulary)
@@ -83,7 +122,9 @@ def reference_statistics(
         by_language = {}
         for lang in sorted(set(langs)):
             rows = [i for i, x in enumerate(langs) if x == lang]
-            by_language[lang] = _language_statistics(texts, predicted, confidence, labels, rows)
+            by_language[lang] = _language_statistics(texts, counts, confidence, labels, rows)
+            if "cardinality_hist" in keys:
+                by_language[lang]["cardinality_hist"] = histogram(counts[rows].sum(axis=1).tolist(), CARDINALITY_EDGES)
             if tokens is not None and oov is not None:
                 by_language[lang]["tokens"] = int(tokens[rows].sum())
                 by_language[lang]["oov_tokens"] = int(oov[rows].sum())
@@ -92,17 +133,26 @@ def reference_statistics(
 
 
 def _language_statistics(
-    texts: Sequence[str], predicted: np.ndarray, confidence: np.ndarray, labels: Sequence[str], rows: list[int]
+    texts: Sequence[str], counts: np.ndarray, confidence: np.ndarray, labels: Sequence[str], rows: list[int]
 ) -> dict[str, Any]:
     """Length, confidence and label statistics of the texts at ``rows`` (one language)."""
     index = np.asarray(rows, dtype=np.int64)
-    chosen = predicted[index]
+    chosen = counts[index]
     return {
         "rows": len(rows),
         "length_hist": histogram([len(texts[i]) for i in rows], LENGTH_EDGES),
-        "confidence_hist": histogram(confidence[index].tolist(), CONFIDENCE_EDGES),
-        "label_counts": {label: int((chosen == i).sum()) for i, label in enumerate(labels)},
+        "confidence_hist": histogram(confidence[index].tolist() if len(confidence) else [], CONFIDENCE_EDGES),
+        "label_counts": {label: int(chosen[:, i].sum()) for i, label in enumerate(labels)},
     }
 
 
-__all__ = ["CONFIDENCE_EDGES", "LENGTH_EDGES", "histogram", "oov_counts", "oov_rate", "reference_statistics"]
+__all__ = [
+    "CONFIDENCE_EDGES",
+    "LENGTH_EDGES",
+    "histogram",
+    "oov_counts",
+    "oov_rate",
+    "reference_statistics",
+    "task_counts",
+    "task_keys",
+]

@@ -1,9 +1,11 @@
 """Retraining: train a challenger, compare it with the champion on one held-out set, promote only through gates.
 
-Gates (the ``retraining`` section): ``min_macro_f1`` (absolute), ``max_regression`` (macro-F1 drop vs the
-champion, overall and per language) and ``max_latency_regression`` (relative p50 slowdown in a quick profile
-of both models measured in the same run). The challenger is always registered; the alias moves only when
-every gate passes, and running services following the alias hot-swap to it.
+Gates (the ``retraining`` section) compare the task's headline metric (``TASKS[task].metric``: macro-F1 for
+classification and multilabel): ``min_macro_f1`` (absolute; the gate is named ``min_<metric>``),
+``max_regression`` (drop vs the champion, overall and per language) and ``max_latency_regression`` (relative
+p50 slowdown in a quick profile of both models measured in the same run). The challenger is always
+registered; the alias moves only when every gate passes, and running services following the alias hot-swap
+to it.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from nlpops.checklist import NlpopsConfig, RetrainingSettings
 from nlpops.data import Dataset, split_dataset
 from nlpops.errors import ConfigError, DataError
 from nlpops.families import build_bundle
-from nlpops.metrics import classification_report
+from nlpops.metrics import task_report
 from nlpops.names import model_name_problem
 from nlpops.registry import DEFAULT_ALIAS, ModelVersion, Registry
-from nlpops.runtimes import Predictor, load_predictor
+from nlpops.runtimes import Predictor, load_predictor, predict_output
+from nlpops.tasks import TASKS
 
 _PROFILE_TEXTS = 32
+_METRIC_NAMES = {"macro_f1": "macro-F1", "micro_f1": "micro-F1", "f1": "F1", "knn_accuracy": "kNN accuracy"}
 _PROFILE_ROUNDS = 3
 
 
@@ -61,7 +65,7 @@ class RetrainReport:
         def summary(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
             if metrics is None:
                 return None
-            keys = ("rows", "accuracy", "macro_f1", "per_language")
+            keys = ("rows", "accuracy", "macro_f1", "micro_f1", "f1", "knn_accuracy", "per_language")
             return {k: metrics[k] for k in keys if k in metrics}
 
         return {
@@ -104,52 +108,55 @@ def evaluate_gates(
     challenger: dict[str, Any],
     champion: dict[str, Any] | None,
     latency_ms: dict[str, float],
+    metric: str = "macro_f1",
 ) -> list[Gate]:
     """The gates of ``settings`` applied to both models' metrics on the same held-out set.
 
     Args:
         settings: the ``retraining`` section.
-        challenger: the challenger's classification report.
+        challenger: the challenger's evaluation report (:func:`nlpops.metrics.task_report`).
         champion: the champion's report on the same rows, or None when there is no champion yet.
         latency_ms: ``{"challenger": p50, "champion": p50}`` from the same run.
+        metric: the report key the quality gates compare (the task's headline metric).
 
     Returns:
         The gates in the order they are checked.
     """
-    f1 = float(challenger["macro_f1"])
+    name = _METRIC_NAMES.get(metric, metric)
+    f1 = float(challenger[metric])
     gates = [
         Gate(
-            "min_macro_f1",
+            f"min_{metric}",
             f1 >= settings.min_macro_f1,
             f1,
             settings.min_macro_f1,
-            f"challenger macro-F1 {f1:.4f} vs minimum {settings.min_macro_f1:.4f}",
+            f"challenger {name} {f1:.4f} vs minimum {settings.min_macro_f1:.4f}",
         )
     ]
     if champion is None:
         return gates
-    drop = float(champion["macro_f1"]) - f1
+    drop = float(champion[metric]) - f1
     gates.append(
         Gate(
             "max_regression",
             drop <= settings.max_regression,
             drop,
             settings.max_regression,
-            f"macro-F1 {float(champion['macro_f1']):.4f} -> {f1:.4f} (drop {drop:+.4f})",
+            f"{name} {float(champion[metric]):.4f} -> {f1:.4f} (drop {drop:+.4f})",
         )
     )
     for lang, scores in sorted((challenger.get("per_language") or {}).items()):
         before = (champion.get("per_language") or {}).get(lang)
-        if before is None:
+        if before is None or metric not in before or metric not in scores:
             continue
-        lang_drop = float(before["macro_f1"]) - float(scores["macro_f1"])
+        lang_drop = float(before[metric]) - float(scores[metric])
         gates.append(
             Gate(
                 f"max_regression[{lang}]",
                 lang_drop <= settings.max_regression,
                 lang_drop,
                 settings.max_regression,
-                f"{lang}: macro-F1 {float(before['macro_f1']):.4f} -> {float(scores['macro_f1']):.4f}",
+                f"{lang}: {name} {float(before[metric]):.4f} -> {float(scores[metric]):.4f}",
             )
         )
     if latency_ms.get("champion"):
@@ -179,12 +186,12 @@ def profile_p50_ms(predictors: dict[str, Predictor], texts: Sequence[str]) -> di
     sample = list(texts[:_PROFILE_TEXTS]) or ["hello"]
     timings: dict[str, list[float]] = {name: [] for name in predictors}
     for predictor in predictors.values():
-        predictor.predict_proba(sample[:1])  # warm up
+        predict_output(predictor, sample[:1])  # warm up
     for _ in range(_PROFILE_ROUNDS):
         for text in sample:
             for name, predictor in predictors.items():
                 started = time.perf_counter()
-                predictor.predict_proba([text])
+                predict_output(predictor, [text])
                 timings[name].append((time.perf_counter() - started) * 1000.0)
     return {name: sorted(values)[len(values) // 2] for name, values in timings.items()}
 
@@ -241,7 +248,8 @@ def retrain(
     step(f"scoring on {len(test)} held-out rows")
     reports = {key: _score(p, test) for key, p in predictors.items()}
     latency = profile_p50_ms(predictors, test.texts) if champion is not None else {}
-    gates = evaluate_gates(config.retraining, reports["challenger"], reports.get("champion"), latency)
+    metric = TASKS[data.task].metric
+    gates = evaluate_gates(config.retraining, reports["challenger"], reports.get("champion"), latency, metric)
     failed = [g for g in gates if not g.passed]
     if not failed:
         registry.promote(model_name, challenger.version, alias)
@@ -261,8 +269,10 @@ def retrain(
 
 
 def _score(predictor: Predictor, test: Dataset) -> dict[str, Any]:
-    predicted = [label for label, _ in predictor.predict(test.texts)]
-    return classification_report(test.labels, predicted, predictor.labels, test.langs)
+    output = predict_output(predictor, test.texts)
+    return task_report(
+        predictor.task, test.answers, output, predictor.labels, thresholds=predictor.thresholds, langs=test.langs
+    )
 
 
 def next_run(cron: str, after: datetime) -> datetime:

@@ -52,5 +52,5 @@ def test_evaluate_counts_whitespace_only_texts_and_refuses_empty_ones(tiny_bundl
     data.write_text('text,label\nmy card is lost,card\n"   ",money\nrefund the fee,money\n', encoding="utf-8")
     assert nlpops.evaluate(tiny_bundle.path, data)["rows"] == 3
     data.write_text('text,label\nmy card is lost,card\n"",money\nrefund the fee,money\n', encoding="utf-8")
-    with pytest.raises(DataError, match='row 2: empty text in column "text"'):
+    with pytest.raises(DataError, match='line 3: empty text in field "text"'):
         nlpops.evaluate(tiny_bundle.path, data)

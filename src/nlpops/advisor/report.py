@@ -171,7 +171,8 @@ def render_markdown(plan: dict[str, Any], comparison: dict[str, Any] | None = No
         "",
         "## Measured facts",
         "",
-        f"Bundle `{bundle['name']}` ({bundle['family']}, runtime {bundle['runtime']}), "
+        f"Bundle `{bundle['name']}` ({bundle.get('task', 'classification')}, {bundle['family']}, "
+        f"runtime {bundle['runtime']}), "
         f"measured {profile.get('measured_at', '?')} on {machine.get('cpu_count', '?')} CPU(s); "
         + (
             "figures reliable."

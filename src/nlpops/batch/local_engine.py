@@ -21,7 +21,7 @@ from nlpops.batch.options import BatchOptions, BatchResult
 from nlpops.batch.progress import ProgressSink
 from nlpops.batch.records import RecordSource
 from nlpops.batch.workers import ChunkTask, PartSpec, run_chunks
-from nlpops.batch.writers import OutputSchema, empty_predictions, empty_rejects, join_parts
+from nlpops.batch.writers import empty_predictions, empty_rejects, join_parts, output_schema
 from nlpops.bundle import MANIFEST_NAME, load_bundle
 from nlpops.data import detect_format
 from nlpops.errors import DataError
@@ -103,12 +103,7 @@ def run_local(bundle_dir: Path, options: BatchOptions, progress: ProgressSink | 
 
     manifest = load_bundle(bundle_dir).manifest
     source = RecordSource(options.input_path, options.text_column, options.id_column)
-    schema = OutputSchema(
-        format=detect_format(options.output_path),
-        id_name=options.id_column or "row",
-        labels=tuple(manifest.labels),
-        all_scores=options.all_scores,
-    )
+    schema = output_schema(manifest, options)
     spec = PartSpec(options.state_dir, schema, detect_format(options.rejects_file), options.batch_size)
     signature = _signature(options, bundle_dir)
     checkpoint_path = options.state_dir / "checkpoint.json"

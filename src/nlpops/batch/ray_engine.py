@@ -21,12 +21,23 @@ import numpy as np
 
 from nlpops.batch.options import BatchOptions, BatchResult
 from nlpops.batch.records import check_id, check_text
-from nlpops.batch.writers import OutputSchema, empty_predictions, empty_rejects, join_parts, write_predictions
+from nlpops.batch.writers import (
+    OutputSchema,
+    empty_predictions,
+    empty_rejects,
+    join_parts,
+    output_schema,
+    write_predictions,
+)
 from nlpops.batch.writers import write_rejects as _write_rejects
 from nlpops.bundle import load_bundle
 from nlpops.data import detect_format
-from nlpops.errors import DataError, MissingExtraError, NlpopsError
-from nlpops.runtimes import load_predictor
+from nlpops.errors import ConfigError, DataError, MissingExtraError, NlpopsError
+from nlpops.runtimes import load_predictor, predict_output
+from nlpops.tasks import TaskName
+
+RAY_TASKS: tuple[TaskName, ...] = ("classification", "multilabel")
+"""The tasks whose predictions the Ray engine writes (their answers are probability rows)."""
 
 
 class RayPredictor:
@@ -65,7 +76,7 @@ class RayPredictor:
                 good.append(text)
         proba = np.zeros((len(texts), len(self.predictor.labels)), dtype=np.float64)
         if good:
-            proba[ok] = self.predictor.predict_proba(good)
+            proba[ok] = np.asarray(predict_output(self.predictor, good))
         return {
             "ok": ok,
             "reason": np.array(reasons, dtype=object),
@@ -163,9 +174,12 @@ def run_ray(bundle_dir: Path, options: BatchOptions) -> BatchResult:
     if not options.input_path.is_file():
         raise DataError(f'Input file "{options.input_path}" does not exist. Check the --input path.')
     manifest = load_bundle(bundle_dir).manifest
-    schema = OutputSchema(
-        detect_format(options.output_path), options.id_column or "row", tuple(manifest.labels), options.all_scores
-    )
+    if manifest.task not in RAY_TASKS:
+        raise ConfigError(
+            f"--engine ray writes the predictions of {' and '.join(RAY_TASKS)} models; this is a {manifest.task} "
+            "model. Use the local engine (--engine local)."
+        )
+    schema = output_schema(manifest, options)
     shutil.rmtree(options.state_dir, ignore_errors=True)
     options.state_dir.mkdir(parents=True)
     replicas = max(options.workers, 1)

@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from nlpops import errors
 from nlpops.batch.checkpoint import ChunkStats
 from nlpops.batch.writers import OutputSchema, write_predictions, write_rejects
 from nlpops.bundle import read_manifest
 from nlpops.errors import NlpopsError
-from nlpops.runtimes import RUNTIMES, Predictor, load_predictor
+from nlpops.runtimes import RUNTIMES, Predictor, load_predictor, predict_output
+from nlpops.tasks import join_outputs
 
 _POLL_S = 0.2
 # Modules a runtime imports only when it loads a model (by name: this process never imports them).
@@ -80,14 +79,12 @@ def process_chunk(predictor: Predictor, task: ChunkTask, spec: PartSpec) -> Chun
     """
     if task.rejects:
         write_rejects(spec.rejects_path(task.index), spec.rejects_format, task.rejects)
-    n_labels = len(spec.schema.labels)
     blocks = [
-        predictor.predict_proba(task.texts[start : start + spec.batch_size])
+        predict_output(predictor, task.texts[start : start + spec.batch_size])
         for start in range(0, len(task.texts), spec.batch_size)
     ]
-    proba = np.vstack(blocks) if blocks else np.zeros((0, n_labels))
-    if len(task.texts):
-        write_predictions(spec.part_path(task.index), spec.schema, task.ids, proba)
+    if blocks:
+        write_predictions(spec.part_path(task.index), spec.schema, task.ids, join_outputs(blocks), task.texts)
     return ChunkStats(read=task.read, written=len(task.texts), rejected=len(task.rejects), span=task.span)
 
 

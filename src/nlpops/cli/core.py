@@ -9,9 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config, spinner
-from nlpops.cli.output import print_json, stdout_console
+from nlpops.cli.output import print_json, stderr_console, stdout_console
 from nlpops.data import is_classifiable
 from nlpops.errors import ConfigError, DataError
+from nlpops.tasks import TASKS
 
 
 def train_command(
@@ -39,16 +40,37 @@ def train_command(
     ] = None,
     text_column: Annotated[str | None, typer.Option("--text-column", help="Column holding the text.")] = None,
     label_column: Annotated[str | None, typer.Option("--label-column", help="Column holding the label.")] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            help="classification, multilabel, entities or embedding (model.task). Default: from the data "
+            '(a "labels" list: multilabel; "entities": entities).',
+        ),
+    ] = None,
+    skip_bad_rows: Annotated[
+        bool,
+        typer.Option(
+            "--skip-bad-rows", help="Leave unusable rows out (counted and listed) instead of refusing the data."
+        ),
+    ] = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Train a model on a dataset and write a verified bundle (optionally registered)."""
+    """Train a model on a dataset and write a verified bundle (optionally registered).
+
+    The task comes from the data (or --task) and picks the family unless --family names one: tfidf for
+    classification and multilabel, spacy for entities.
+    """
     from nlpops.api import train
 
     overrides: dict[str, Any] = {}
-    if family:
-        overrides["model"] = {"family": family}
-    columns = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v}
+    model: dict[str, Any] = {k: v for k, v in (("family", family), ("task", task)) if v}
+    if model:
+        overrides["model"] = model
+    columns: dict[str, Any] = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v}
+    if skip_bad_rows:
+        columns["skip_bad_rows"] = True
     if columns:
         overrides["data"] = columns
     if strategy:
@@ -67,6 +89,7 @@ def train_command(
             overwrite=overwrite,
             strategy=strategy,
             progress=update,
+            family=family,
         )
     promoted = None
     if result.registered is not None and promote:
@@ -75,13 +98,17 @@ def train_command(
         open_registry(cfg.registry).promote(result.registered.name, result.registered.version, promote)
         promoted = promote
     manifest = result.bundle.manifest
+    headline = TASKS[manifest.task].metric
     summary: dict[str, Any] = {
         "bundle": str(result.bundle.path),
         "name": manifest.name,
         "family": manifest.family,
+        "task": manifest.task,
         "labels": len(manifest.labels),
         "accuracy": manifest.metrics.get("accuracy"),
         "macro_f1": manifest.metrics.get("macro_f1"),
+        headline: manifest.metrics.get(headline),
+        "micro_f1": manifest.metrics.get("micro_f1"),
         "runtime": manifest.runtime,
         "languages": manifest.languages,
         "models": sorted(manifest.metrics.get("sub_models", {})) or None,
@@ -89,16 +116,21 @@ def train_command(
         "size_bytes": result.bundle.size_bytes,
         "registered": None if result.registered is None else f"{result.registered.name}:{result.registered.version}",
         "promoted": promoted,
+        "skipped_rows": [{"source": source, "line": row.line, "reason": row.reason} for source, row in result.skipped],
     }
     if as_json:
         print_json(summary)
         return
-    console = stdout_console()
-    console.print(f"Trained [bold]{manifest.name}[/] ({manifest.family}, {len(manifest.labels)} labels)")
-    if manifest.metrics:
-        console.print(
-            f"  test accuracy {manifest.metrics['accuracy']:.4f}   macro-F1 {manifest.metrics['macro_f1']:.4f}"
+    if result.skipped:
+        lines = ", ".join(str(row.line) for _, row in result.skipped[:20]) + (
+            ", ..." if len(result.skipped) > 20 else ""
         )
+        stderr_console().print(f"Skipped {len(result.skipped)} bad rows (--skip-bad-rows; lines {lines}).")
+    console = stdout_console()
+    kind = "" if manifest.task == "classification" else f"{manifest.task}, "
+    console.print(f"Trained [bold]{manifest.name}[/] ({kind}{manifest.family}, {len(manifest.labels)} labels)")
+    if manifest.metrics:
+        console.print("  " + _headline(manifest.task, manifest.metrics))
     if summary["models"]:
         console.print(f"  model set: one model per language ({', '.join(summary['models'])}), routed by language")
     for lang, f1 in summary["per_language"].items():
@@ -109,13 +141,24 @@ def train_command(
         console.print(line + (f", alias {promoted}" if promoted else ""))
 
 
+def _headline(task: str, metrics: dict[str, Any]) -> str:
+    """The test figures of a training run, in the task's terms."""
+    if task == "multilabel":
+        return f"test micro-F1 {metrics['micro_f1']:.4f}   macro-F1 {metrics['macro_f1']:.4f} (tuned thresholds)"
+    if "accuracy" in metrics:
+        return f"test accuracy {metrics['accuracy']:.4f}   macro-F1 {metrics['macro_f1']:.4f}"
+    metric = TASKS[task].metric  # type: ignore[index]
+    return f"test {metric} {metrics.get(metric, float('nan')):.4f}"
+
+
 def evaluate_command(
     ref: Annotated[str, typer.Argument(help="Bundle path, NAME@ALIAS or NAME:VERSION.")],
     data: Annotated[Path, typer.Option("--data", "-d", help="Labelled test data (CSV, JSONL or Parquet).")],
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Evaluate a model: accuracy, macro-F1, per-class precision/recall/F1, confusions (per language too)."""
+    """Evaluate a model with its task's metrics: accuracy, macro-F1, per-class precision/recall/F1 and confusions
+    (classification); micro/macro-F1, per-label precision/recall/F1 and thresholds (multilabel); per language too."""
     from nlpops.api import evaluate
 
     report = evaluate(ref, data, config=load_cli_config(config))
@@ -127,6 +170,9 @@ def evaluate_command(
 
 def print_report(report: dict[str, Any]) -> None:
     """Human-readable evaluation report."""
+    if report.get("task", "classification") == "multilabel":
+        print_multilabel_report(report)
+        return
     from rich.table import Table
 
     console = stdout_console()
@@ -157,6 +203,34 @@ def print_report(report: dict[str, Any]) -> None:
         langs = Table("language", "rows", "accuracy", "macro-F1", title="Per language")
         for lang, row in report["per_language"].items():
             langs.add_row(lang, str(row["rows"]), f"{row['accuracy']:.4f}", f"{row['macro_f1']:.4f}")
+        console.print(langs)
+
+
+def print_multilabel_report(report: dict[str, Any]) -> None:
+    """Human-readable evaluation report of a multi-label model."""
+    from rich.table import Table
+
+    console = stdout_console()
+    console.print(
+        f"[bold]{report['model']}[/] {report['version']} on {report['data']} ({report['rows']} rows): "
+        f"micro-F1 [bold]{report['micro_f1']:.4f}[/]  macro-F1 [bold]{report['macro_f1']:.4f}[/]  "
+        f"exact match {report.get('exact_match', 0.0):.4f}"
+    )
+    table = Table("label", "threshold", "precision", "recall", "F1", "support", title="Per label")
+    for label, row in report["per_label"].items():
+        table.add_row(
+            label,
+            f"{row['threshold']:.3f}",
+            f"{row['precision']:.3f}",
+            f"{row['recall']:.3f}",
+            f"{row['f1']:.3f}",
+            str(row["support"]),
+        )
+    console.print(table)
+    if report.get("per_language"):
+        langs = Table("language", "rows", "micro-F1", "macro-F1", title="Per language")
+        for lang, row in report["per_language"].items():
+            langs.add_row(lang, str(row["rows"]), f"{row['micro_f1']:.4f}", f"{row['macro_f1']:.4f}")
         console.print(langs)
 
 
@@ -199,7 +273,8 @@ def predict_command(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """Classify texts with a model (in process) or a running service (--url); prints label and score."""
+    """Classify texts with a model (in process) or a running service (--url); prints label and score (a
+    multi-label model: every label above its threshold, comma-separated)."""
     import json
 
     items = list(texts or [])
@@ -207,22 +282,42 @@ def predict_command(
         items.insert(0, ref)  # with --url every argument is a text
         ref = None
     inputs = read_input_texts(items, file)
+    multilabel = False
     if url is not None:
         from nlpops.serve.client import classify
 
         answer = classify(url, inputs, api_key=api_key, timeout_s=timeout_s)
-        results = [(p["label"], float(p["score"])) for p in answer["predictions"]]
+        predictions = answer["predictions"]
+        multilabel = bool(predictions) and "labels" in predictions[0]
+        results = [
+            [(x["label"], float(x["score"])) for x in p["labels"]] if multilabel else [(p["label"], float(p["score"]))]
+            for p in predictions
+        ]
     elif ref is None:
         raise DataError("Name a model (bundle path, NAME@ALIAS or NAME:VERSION) or pass --url URL.")
     else:
         from nlpops.api import load
 
-        results = load(ref, config=load_cli_config(config)).predict(inputs)
-    for text, (label, score) in zip(inputs, results, strict=True):
+        predictor = load(ref, config=load_cli_config(config))
+        multilabel = predictor.task == "multilabel"
+        results = predictor.predict_labels(inputs)
+    for text, found in zip(inputs, results, strict=True):
         if as_json:
-            sys.stdout.write(json.dumps({"text": text, "label": label, "score": round(score, 6)}, ensure_ascii=False))
+            if multilabel:
+                record: dict[str, Any] = {
+                    "text": text,
+                    "labels": [{"label": x, "score": round(y, 6)} for x, y in found],
+                }
+            else:
+                record = {"text": text, "label": found[0][0], "score": round(found[0][1], 6)}
+            sys.stdout.write(json.dumps(record, ensure_ascii=False))
             sys.stdout.write("\n")
+        elif multilabel:
+            labels = ",".join(label for label, _ in found)
+            scores = ",".join(f"{score:.4f}" for _, score in found)
+            sys.stdout.write(f"{labels}\t{scores}\t{text}\n")
         else:
+            label, score = found[0]
             sys.stdout.write(f"{label}\t{score:.4f}\t{text}\n")
 
 

@@ -1,7 +1,9 @@
 """Model families: a dataset and the model settings in, a verified bundle out.
 
-Each family module exposes ``train_<family>(settings, texts, labels) -> TrainedModel`` and imports its
-framework lazily; asking for a family whose extra is missing raises MissingExtraError naming the install.
+Each family module exposes one trainer per task it trains, ``(settings, texts, answers) -> TrainedModel``
+(answers in the task's form: labels, label sets, spans), and imports its framework lazily; asking for a
+family whose extra is missing raises MissingExtraError naming the install. :data:`TRAINERS` is the families'
+per-task piece: which family trains which task, and with what.
 """
 
 from __future__ import annotations
@@ -13,32 +15,79 @@ from typing import Any
 
 from nlpops._version import __version__
 from nlpops.bundle import Bundle, new_version, save_bundle
-from nlpops.checklist import NlpopsConfig
+from nlpops.checklist import ModelSettings, NlpopsConfig
 from nlpops.data import Dataset, check_trainable, fingerprint
-from nlpops.errors import FamilyError
-from nlpops.families.base import TrainedModel
-from nlpops.metrics import classification_report
+from nlpops.errors import DataError, FamilyError
+from nlpops.families.base import TrainedModel, trained_output
+from nlpops.metrics import task_report
 from nlpops.preprocess import DEFAULT_STEPS, build_preprocessor
 from nlpops.reference import reference_statistics
+from nlpops.tasks import TASKS, TaskName
 
 FAMILIES: dict[str, str] = {
     "tfidf": "nlpops.families.tfidf:train_tfidf",
     "spacy": "nlpops.families.spacy:train_spacy",
     "transformer": "nlpops.families.transformer:train_transformer",
 }
+"""The classification trainer of each family."""
+
+TRAINERS: dict[tuple[str, TaskName], str] = {
+    **{(family, "classification"): target for family, target in FAMILIES.items()},
+}
+"""``(family, task) -> "module:function"``: the trainer of each task a family trains."""
+
 REFERENCE_TEXTS = 200  # texts kept in the bundle for parity checks after export
 
 
-def train_model(config: NlpopsConfig, texts: list[str], labels: list[str]) -> TrainedModel:
-    """Train the configured family on preprocessed texts."""
-    family = config.model.family
-    target = FAMILIES.get(family)
+def families_for(task: TaskName) -> list[str]:
+    """The families that train ``task`` models."""
+    return [family for family, trained in TRAINERS if trained == task]
+
+
+def resolve_family(model: ModelSettings, task: TaskName, family: str | None = None) -> str:
+    """The family to train ``task`` with.
+
+    An explicit ``family`` (``nlpops train --family``) must train the task. Otherwise ``model.family`` is used
+    when it trains the task, else the task's default family (:data:`nlpops.tasks.TASKS`): spacy for entities.
+
+    Raises:
+        FamilyError: an explicit family does not train this task (the message names those that do).
+    """
+    if family is None:
+        family = model.family if (model.family, task) in TRAINERS else TASKS[task].default_family
+    if (family, task) not in TRAINERS:
+        others = ", ".join(families_for(task)) or "none yet"
+        raise FamilyError(
+            f"The {family} family does not train {task} models (families that do: {others}). "
+            f"Pass --family {families_for(task)[0] if families_for(task) else '...'} or set model.family."
+        )
+    return family
+
+
+def train_model(
+    config: NlpopsConfig,
+    texts: list[str],
+    answers: list[Any],
+    task: TaskName = "classification",
+    family: str | None = None,
+) -> TrainedModel:
+    """Train a family on preprocessed texts and their answers (labels, label sets or spans, by task).
+
+    Args:
+        config: the config (``model`` section: the family and its settings).
+        texts: preprocessed texts.
+        answers: one gold answer per text, in the task's form.
+        task: the task to train for.
+        family: the family; default :func:`resolve_family`.
+    """
+    family = resolve_family(config.model, task, family)
+    target = TRAINERS.get((family, task))
     if target is None:
-        raise FamilyError(f'Unknown model family "{family}" (known: {", ".join(FAMILIES)}).')
+        raise FamilyError(f'Unknown model family "{family}" for {task} (known: {", ".join(families_for(task))}).')
     module_name, func_name = target.split(":")
     train: Callable[..., TrainedModel] = getattr(importlib.import_module(module_name), func_name)
     settings = getattr(config.model, family)
-    return train(settings, texts, labels)
+    return train(settings, texts, answers)
 
 
 def build_bundle(
@@ -50,6 +99,7 @@ def build_bundle(
     name: str | None = None,
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
+    family: str | None = None,
 ) -> Bundle:
     """Train, evaluate on ``test``, and write a bundle with metrics, fingerprint and reference statistics.
 
@@ -59,20 +109,29 @@ def build_bundle(
         BundleError: ``out`` exists.
     """
     step = progress or (lambda _msg: None)
+    task = train.task
+    if test is not None and test.task != task:
+        raise DataError(
+            f'The training data "{train.source}" is {task} data but the test data "{test.source}" is {test.task} '
+            "data. Give test data labelled for the same task (or pass --task)."
+        )
     check_trainable(train)
-    preprocess = build_preprocessor(DEFAULT_STEPS)
-    step(f"training {config.model.family} on {len(train)} rows")
-    model = train_model(config, preprocess(train.texts), train.labels)
+    family = resolve_family(config.model, task, family)
+    steps = DEFAULT_STEPS if TASKS[task].preprocessing else ()
+    preprocess = build_preprocessor(steps)
+    step(f"training {family} ({task}) on {len(train)} rows")
+    model = train_model(config, preprocess(train.texts), list(train.answers), task, family)
     metrics: dict[str, Any] = {}
     sample = test if test is not None and len(test) else train
     step(f"evaluating on {len(sample)} rows")
-    proba = model.predict_proba(preprocess(sample.texts))
+    output = trained_output(model, preprocess(sample.texts))
     if test is not None and len(test):
-        predicted = [model.labels[i] for i in proba.argmax(axis=1)]
-        metrics = classification_report(test.labels, predicted, model.labels, test.langs)
+        metrics = task_report(task, test.answers, output, model.labels, thresholds=model.thresholds, langs=test.langs)
         metrics["test_fingerprint"] = fingerprint(test)["sha256"]
     vocabulary = model.vocabulary() if hasattr(model, "vocabulary") else None
-    reference = reference_statistics(sample.texts, proba, model.labels, sample.langs, vocabulary)
+    reference = reference_statistics(
+        sample.texts, output, model.labels, sample.langs, vocabulary, task=task, thresholds=model.thresholds
+    )
     reference["texts"] = sample.texts[:REFERENCE_TEXTS]
     languages = sorted(set(train.langs)) if train.langs is not None else list(config.languages.languages)
     fields = {
@@ -80,9 +139,11 @@ def build_bundle(
         "version": new_version(),
         "family": model.family,
         "runtime": model.runtime,
+        "task": task,
         "labels": model.labels,
+        "thresholds": dict(zip(model.labels, model.thresholds, strict=True)) if model.thresholds else {},
         "languages": languages,
-        "preprocessing": list(DEFAULT_STEPS),
+        "preprocessing": list(steps),
         "metrics": metrics,
         "data": fingerprint(train),
         "reference": reference,
@@ -95,4 +156,4 @@ def build_bundle(
     return save_bundle(out, fields, model.save, overwrite=overwrite)
 
 
-__all__ = ["FAMILIES", "build_bundle", "train_model"]
+__all__ = ["FAMILIES", "TRAINERS", "build_bundle", "families_for", "resolve_family", "train_model"]

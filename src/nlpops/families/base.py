@@ -2,28 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from nlpops.errors import TaskError
+from nlpops.tasks import TaskName, TaskOutput
+
 
 class TrainedModel(Protocol):
     """A freshly trained model, before it becomes a bundle.
 
-    ``predict_proba`` takes texts that were already preprocessed with the bundle's steps.
+    Its task's prediction method takes texts that were already preprocessed with the bundle's steps:
+    ``predict_proba`` (classification, multilabel), ``predict_entities`` (entities), ``embed`` (embedding);
+    :data:`TRAINED_OUTPUTS` says which. ``thresholds`` holds the per-label thresholds of a multilabel model
+    (label order), None for the other tasks.
     """
 
     family: str
     runtime: str
+    task: TaskName
     labels: list[str]
+    thresholds: list[float] | None
     requirements: list[str]
     runtime_options: dict[str, Any]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def save(self, directory: Path) -> None: ...
+
+
+def _proba(model: TrainedModel, texts: Sequence[str]) -> TaskOutput:
+    return model.predict_proba(texts)
+
+
+TRAINED_OUTPUTS: dict[TaskName, Callable[[Any, Sequence[str]], TaskOutput]] = {
+    "classification": _proba,
+    "multilabel": _proba,
+}
+"""The families' per-task piece for freshly trained models: how each task's model answers (evaluation,
+reference statistics)."""
+
+
+def trained_output(model: TrainedModel, texts: Sequence[str]) -> TaskOutput:
+    """A trained model's answer for preprocessed ``texts``, in its task's form.
+
+    Raises:
+        TaskError: no family can answer this task in memory yet.
+    """
+    answer = TRAINED_OUTPUTS.get(model.task)
+    if answer is None:
+        raise TaskError(f"nlpops cannot use freshly trained {model.task} models yet.")
+    return answer(model, texts)
 
 
 def package_versions(*names: str) -> list[str]:
@@ -39,4 +71,4 @@ def package_versions(*names: str) -> list[str]:
     return pins
 
 
-__all__ = ["TrainedModel", "package_versions"]
+__all__ = ["TRAINED_OUTPUTS", "TrainedModel", "package_versions", "trained_output"]

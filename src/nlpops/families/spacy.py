@@ -15,6 +15,7 @@ from nlpops.checklist import SpacySettings
 from nlpops.errors import FamilyError
 from nlpops.families.base import package_versions
 from nlpops.runtimes.spacy import PIPELINE_DIR, TEXTCAT, import_spacy, textcat_proba
+from nlpops.tasks import TaskName
 
 FAMILY = "spacy"
 
@@ -60,6 +61,8 @@ class SpacyModel:
 
     family = FAMILY
     runtime = "spacy"
+    task: TaskName = "classification"
+    thresholds: list[float] | None = None
 
     def __init__(self, nlp: Any, labels: list[str], base: str) -> None:
         self.nlp = nlp

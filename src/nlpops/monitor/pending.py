@@ -14,10 +14,9 @@ from collections import deque
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 
-import numpy as np
-
 from nlpops.monitor.live import LiveStats
 from nlpops.serve import Langs, Observation
+from nlpops.tasks import join_outputs
 
 VocabularyFor = Callable[[str, str], AbstractSet[str] | None]
 
@@ -71,19 +70,21 @@ class PendingObservations:
             self.live.observe(first, vocabulary=vocabulary)
             return
         texts = [text for entry in run for text in entry.texts]
-        proba = np.concatenate([np.asarray(entry.proba) for entry in run])
+        output = join_outputs([entry.output for entry in run])
         langs: Langs
         if all(isinstance(entry.langs, str | None) and entry.langs == first.langs for entry in run):
             langs = first.langs
         else:
             langs = [lang for entry in run for lang in entry.langs_per_text()]
-        joined = Observation(texts, proba, first.labels, langs, first.model, first.version)
+        joined = Observation(
+            texts, output, first.labels, langs, first.model, first.version, first.task, first.thresholds
+        )
         self.live.observe(joined, vocabulary=vocabulary)
 
 
 def _same_model(entry: Observation, first: Observation) -> bool:
     same_labels = entry.labels is first.labels or entry.labels == first.labels
-    return entry.model == first.model and entry.version == first.version and same_labels
+    return entry.model == first.model and entry.version == first.version and same_labels and entry.task == first.task
 
 
 __all__ = ["PendingObservations", "VocabularyFor"]

@@ -85,6 +85,7 @@ def check_drift(
         model=name,
         version=version,
         languages=manifest.languages,
+        task=manifest.task,
     )
 
 

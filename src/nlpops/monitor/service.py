@@ -154,6 +154,7 @@ class ServiceMonitor:
             model=model.name,
             version=model.version,
             languages=model.manifest.languages,
+            task=model.manifest.task,
         )
         if self.gauges is not None:
             self.gauges.update(report)

@@ -10,8 +10,9 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nlpops.errors import ConfigError
 
@@ -28,7 +29,8 @@ CREATE TABLE IF NOT EXISTS window_stats (
     confidence_hist TEXT NOT NULL,
     label_counts TEXT NOT NULL,
     tokens INTEGER NOT NULL DEFAULT 0,
-    oov_tokens INTEGER NOT NULL DEFAULT 0
+    oov_tokens INTEGER NOT NULL DEFAULT 0,
+    task_counts TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS window_stats_model ON window_stats (model, version, ts_end);
 CREATE TABLE IF NOT EXISTS texts (
@@ -59,6 +61,9 @@ class WindowRecord:
     label_counts: dict[str, int]
     tokens: int = 0  # word tokens seen (vocabulary-based models; 0 otherwise)
     oov_tokens: int = 0  # of which not in the model's vocabulary
+    task_counts: dict[str, Any] = field(
+        default_factory=dict
+    )  # the task's own additive counters (reference.task_counts)
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,11 @@ class TextRecord:
 
 
 # Columns added after the first release: a store written by an older nlpops gets them (zeros) on open.
-_ADDED_COLUMNS = {"tokens": "INTEGER NOT NULL DEFAULT 0", "oov_tokens": "INTEGER NOT NULL DEFAULT 0"}
+_ADDED_COLUMNS = {
+    "tokens": "INTEGER NOT NULL DEFAULT 0",
+    "oov_tokens": "INTEGER NOT NULL DEFAULT 0",
+    "task_counts": "TEXT NOT NULL DEFAULT '{}'",
+}
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
@@ -143,13 +152,15 @@ class StatsStore:
                 json.dumps(r.label_counts),
                 r.tokens,
                 r.oov_tokens,
+                json.dumps(r.task_counts),
             )
             for r in records
         ]
         with self._connect() as conn:
             conn.executemany(
                 "INSERT INTO window_stats (ts_start, ts_end, model, version, lang, rows, length_hist, "
-                "confidence_hist, label_counts, tokens, oov_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "confidence_hist, label_counts, tokens, oov_tokens, task_counts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -186,7 +197,7 @@ class StatsStore:
         """
         query = (
             "SELECT ts_start, ts_end, model, version, lang, rows, length_hist, confidence_hist, label_counts, "
-            "tokens, oov_tokens FROM window_stats WHERE model = ? AND ts_end >= ?"
+            "tokens, oov_tokens, task_counts FROM window_stats WHERE model = ? AND ts_end >= ?"
         )
         params: list[object] = [model, since_ts]
         if version is not None:
@@ -195,8 +206,8 @@ class StatsStore:
         with self._connect() as conn:
             found = conn.execute(query + " ORDER BY id", params).fetchall()
         return [
-            WindowRecord(a, b, m, v, lang, n, json.loads(lh), json.loads(ch), json.loads(lc), tok, oov)
-            for a, b, m, v, lang, n, lh, ch, lc, tok, oov in found
+            WindowRecord(a, b, m, v, lang, n, json.loads(lh), json.loads(ch), json.loads(lc), tok, oov, json.loads(tc))
+            for a, b, m, v, lang, n, lh, ch, lc, tok, oov, tc in found
         ]
 
     def load_texts(self, model: str | None = None, *, limit: int = 1000) -> list[TextRecord]:

@@ -199,6 +199,7 @@ def profile_bundle(
             "version": manifest.version,
             "family": manifest.family,
             "runtime": manifest.runtime,
+            "task": manifest.task,
             "quantized": bool(manifest.runtime_options.get("quantized", False)),
             "labels": len(manifest.labels),
             "languages": list(manifest.languages),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nlpops.bundle import Bundle, load_bundle
 from nlpops.errors import RuntimeLoadError
-from nlpops.runtimes.base import BasePredictor, Predictor, RoutingDecision
+from nlpops.runtimes.base import TASK_OUTPUTS, BasePredictor, Predictor, RoutingDecision, labels_of, predict_output
 
 # runtime name in the manifest -> "module:class"; a module is imported only when a bundle needs it.
 RUNTIMES: dict[str, str] = {
@@ -41,4 +41,13 @@ def load_predictor(bundle: Bundle | Path | str) -> Predictor:
     return predictor
 
 
-__all__ = ["RUNTIMES", "BasePredictor", "Predictor", "RoutingDecision", "load_predictor"]
+__all__ = [
+    "RUNTIMES",
+    "TASK_OUTPUTS",
+    "BasePredictor",
+    "Predictor",
+    "RoutingDecision",
+    "labels_of",
+    "load_predictor",
+    "predict_output",
+]

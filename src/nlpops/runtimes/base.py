@@ -3,19 +3,26 @@
 Callers never probe a predictor with ``getattr``: what they may ask is declared here. A model set (the
 ``router`` runtime) and a single model answer the same protocol; for a single model the routing methods are
 trivial (:meth:`Predictor.route` gives None, :meth:`Predictor.for_language` refuses).
+
+Every predictor declares its :attr:`~Predictor.task` (:mod:`nlpops.tasks`, from the manifest) and answers the
+task's own method: :meth:`~Predictor.predict_proba` (``classification``, ``multilabel`` with
+:attr:`~Predictor.thresholds`), :meth:`~Predictor.predict_entities` (``entities``) or :meth:`~Predictor.embed`
+(``embedding``); asked for another task's output it raises :class:`~nlpops.errors.TaskError`.
+:func:`predict_output` calls the right one for any predictor: serving, batch, evaluation and profiling use it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from nlpops.bundle import Bundle, BundleManifest
-from nlpops.errors import ConfigError
+from nlpops.errors import ConfigError, TaskError
 from nlpops.preprocess import build_preprocessor
+from nlpops.tasks import Spans, TaskName, TaskOutput, label_decisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +55,27 @@ class RoutingDecision:
 
 @runtime_checkable
 class Predictor(Protocol):
-    """A loaded model. ``predict_proba`` returns an array of shape (n, len(labels)); rows sum to 1."""
+    """A loaded model of one :attr:`task`.
+
+    ``classification``: :meth:`predict_proba` returns an array of shape (n, len(labels)) whose rows sum to 1.
+    ``multilabel``: the same shape, independent per-label probabilities (rows need not sum to 1) and
+    :attr:`thresholds`. ``entities``: :meth:`predict_entities`. ``embedding``: :meth:`embed`.
+    """
+
+    @property
+    def task(self) -> TaskName:
+        """What the model does (the manifest's ``task``)."""
+        ...
 
     @property
     def labels(self) -> list[str]:
-        """The label of each probability column, in column order."""
+        """The label of each probability column, in column order (entity types for ``entities``; empty for
+        ``embedding``)."""
+        ...
+
+    @property
+    def thresholds(self) -> list[float] | None:
+        """Per-label thresholds in :attr:`labels` order (``multilabel``), else None."""
         ...
 
     @property
@@ -74,7 +97,28 @@ class Predictor(Protocol):
         ...
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        """The most probable label and its probability, per text."""
+        """The most probable label and its probability, per text (``classification``, ``multilabel``)."""
+        ...
+
+    def predict_labels(self, texts: Sequence[str]) -> list[list[tuple[str, float]]]:
+        """The labels predicted for each text with their probabilities: the most probable one
+        (``classification``), or every label that reaches its threshold, most probable first (``multilabel``)."""
+        ...
+
+    def predict_entities(self, texts: Sequence[str], routing: RoutingDecision | None = None) -> Spans:
+        """The entity spans of each text (``entities``), character offsets into the text as given.
+
+        Raises:
+            TaskError: the model is not an entity model.
+        """
+        ...
+
+    def embed(self, texts: Sequence[str], routing: RoutingDecision | None = None) -> np.ndarray:
+        """One vector per text, shape ``(len(texts), dim)`` (``embedding``).
+
+        Raises:
+            TaskError: the model is not an embedding model.
+        """
         ...
 
     def text_lengths(self, texts: Sequence[str]) -> list[int]:
@@ -104,6 +148,9 @@ class Predictor(Protocol):
         ...
 
 
+_PROBABILITY_TASKS = ("classification", "multilabel")
+
+
 class BasePredictor:
     """Shared behaviour of the runtimes: preprocessing from the manifest, ``predict`` from ``predict_proba``.
 
@@ -115,6 +162,16 @@ class BasePredictor:
         self._manifest = bundle.manifest
         self._labels = list(bundle.manifest.labels)
         self._preprocess = build_preprocessor(bundle.manifest.preprocessing)
+        self._thresholds = (
+            [float(bundle.manifest.thresholds[label]) for label in self._labels]
+            if bundle.manifest.task == "multilabel"
+            else None
+        )
+
+    @property
+    def task(self) -> TaskName:
+        """The manifest's task."""
+        return self._manifest.task
 
     @property
     def labels(self) -> list[str]:
@@ -122,12 +179,23 @@ class BasePredictor:
         return self._labels
 
     @property
+    def thresholds(self) -> list[float] | None:
+        """The manifest's per-label thresholds in label order (multilabel), else None."""
+        return self._thresholds
+
+    @property
     def manifest(self) -> BundleManifest:
         """The manifest of the loaded bundle."""
         return self._manifest
 
     def predict_proba(self, texts: Sequence[str], routing: RoutingDecision | None = None) -> np.ndarray:
-        """Probabilities over :attr:`labels` (``routing`` is ignored: a single model answers every text)."""
+        """Probabilities over :attr:`labels` (``routing`` is ignored: a single model answers every text).
+
+        Raises:
+            TaskError: the model is neither a classification nor a multilabel model.
+        """
+        if self._manifest.task not in _PROBABILITY_TASKS:
+            raise self._wrong_task("label probability", "classification or multilabel")
         if len(texts) == 0:
             return np.zeros((0, len(self._labels)), dtype=np.float64)
         return self._predict_proba(self._preprocess(texts))
@@ -140,6 +208,33 @@ class BasePredictor:
         proba = self.predict_proba(texts)
         best = proba.argmax(axis=1)
         return [(self._labels[i], float(proba[row, i])) for row, i in enumerate(best)]
+
+    def predict_labels(self, texts: Sequence[str]) -> list[list[tuple[str, float]]]:
+        """The most probable label (classification), or every label reaching its threshold (multilabel)."""
+        proba = self.predict_proba(texts)
+        return labels_of(proba, self._labels, self._thresholds)
+
+    def predict_entities(self, texts: Sequence[str], routing: RoutingDecision | None = None) -> Spans:
+        """Refused unless the runtime is an entity runtime (it overrides this).
+
+        Raises:
+            TaskError: naming the model's task.
+        """
+        raise self._wrong_task("entity", "entities")
+
+    def embed(self, texts: Sequence[str], routing: RoutingDecision | None = None) -> np.ndarray:
+        """Refused unless the runtime is an embedding runtime (it overrides this).
+
+        Raises:
+            TaskError: naming the model's task.
+        """
+        raise self._wrong_task("embedding", "embedding")
+
+    def _wrong_task(self, wanted: str, task: str) -> TaskError:
+        return TaskError(
+            f'Model "{self._manifest.name}" is a {self.task} model; it makes no {wanted} predictions. '
+            f"Use a bundle whose task is {task}."
+        )
 
     def text_lengths(self, texts: Sequence[str]) -> list[int]:
         """Cost of each text for batching budgets: characters here, tokens where a runtime has a tokenizer."""
@@ -166,4 +261,53 @@ class BasePredictor:
         )
 
 
-__all__ = ["BasePredictor", "Predictor", "RoutingDecision"]
+def labels_of(
+    proba: np.ndarray, labels: Sequence[str], thresholds: Sequence[float] | None
+) -> list[list[tuple[str, float]]]:
+    """The predicted labels of each row of ``proba``: the most probable one when ``thresholds`` is None,
+    else every label reaching its threshold, most probable first."""
+    proba = np.asarray(proba)
+    if thresholds is None:
+        best = proba.argmax(axis=1) if proba.shape[1] else np.zeros(len(proba), dtype=np.intp)
+        return [[(labels[i], float(proba[row, i]))] for row, i in enumerate(best.tolist())]
+    chosen = label_decisions(proba, thresholds)
+    out = []
+    for row, mask in enumerate(chosen):
+        columns = sorted(np.flatnonzero(mask).tolist(), key=lambda i: -proba[row, i])
+        out.append([(labels[i], float(proba[row, i])) for i in columns])
+    return out
+
+
+def _proba(predictor: Predictor, texts: Sequence[str], routing: RoutingDecision | None) -> TaskOutput:
+    return predictor.predict_proba(texts, routing)
+
+
+def _entities(predictor: Predictor, texts: Sequence[str], routing: RoutingDecision | None) -> TaskOutput:
+    return predictor.predict_entities(texts, routing)
+
+
+def _vectors(predictor: Predictor, texts: Sequence[str], routing: RoutingDecision | None) -> TaskOutput:
+    return predictor.embed(texts, routing)
+
+
+TASK_OUTPUTS: dict[TaskName, Callable[[Predictor, Sequence[str], RoutingDecision | None], TaskOutput]] = {
+    "classification": _proba,
+    "multilabel": _proba,
+    "entities": _entities,
+    "embedding": _vectors,
+}
+"""The runtimes' per-task piece: which Predictor method answers each task."""
+
+
+def predict_output(predictor: Predictor, texts: Sequence[str], routing: RoutingDecision | None = None) -> TaskOutput:
+    """The predictor's answer for ``texts`` in its task's form (:data:`nlpops.tasks.TaskOutput`).
+
+    Args:
+        predictor: any predictor.
+        texts: the texts.
+        routing: for a model set, how to route each text (None: routed here).
+    """
+    return TASK_OUTPUTS[predictor.task](predictor, texts, routing)
+
+
+__all__ = ["TASK_OUTPUTS", "BasePredictor", "Predictor", "RoutingDecision", "labels_of", "predict_output"]

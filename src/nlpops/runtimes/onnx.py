@@ -257,7 +257,7 @@ class OnnxPredictor(BasePredictor):
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         if self.kind == "sklearn":
             return self._sklearn_proba(texts)
-        return self.head.predict_proba(self.embed(texts, preprocessed=True))
+        return self.head.predict_proba(self.encode(texts, preprocessed=True))
 
     def _sklearn_proba(self, texts: list[str]) -> np.ndarray:
         if self._transform is not None:
@@ -272,8 +272,9 @@ class OnnxPredictor(BasePredictor):
             return softmax(scores)
         return np.asarray(scores / scores.sum(axis=1, keepdims=True))
 
-    def embed(self, texts: Sequence[str], *, preprocessed: bool = False) -> np.ndarray:
-        """Sentence embeddings (n, dim) of ``texts`` (encoder graphs only), batched by token length."""
+    def encode(self, texts: Sequence[str], *, preprocessed: bool = False) -> np.ndarray:
+        """Sentence embeddings (n, dim) of ``texts`` from the encoder graph (encoder graphs only), batched by token
+        length: what the head classifies. (``embed`` is the embedding task's answer, :class:`Predictor`.)"""
         items = list(texts) if preprocessed else self._preprocess(texts)
         encodings = self.tokenizer.encode_batch(items)
         out = np.zeros((len(items), self.head.coef.shape[1]), dtype=np.float32)

@@ -20,6 +20,7 @@ from nlpops.serve.hooks import ServiceHooks
 from nlpops.serve.metrics import ServiceMetrics
 from nlpops.serve.reload import ModelReloader
 from nlpops.serve.source import LoadedModel
+from nlpops.tasks import TaskOutput
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -87,7 +88,7 @@ class ServiceApp:
         return self.core.metrics
 
     @property
-    def batcher(self) -> MicroBatcher[LoadedModel]:
+    def batcher(self) -> MicroBatcher[LoadedModel, TaskOutput]:
         """The core's micro-batcher."""
         return self.core.batcher
 

@@ -14,6 +14,11 @@ batches fill up by themselves while the previous one runs. A batch:
 
 The queue is bounded by ``max_queue`` texts: beyond it :meth:`MicroBatcher.submit` raises
 :class:`~nlpops.errors.OverloadedError` (HTTP 503).
+
+The batcher is generic in what the model answers (:data:`~nlpops.tasks.TaskOutput`: probabilities, spans
+per text, vectors): anything whose ``len`` is the number of texts and whose slice ``[a:b]`` is the answer for
+texts ``a:b``. Each request gets the slices of the batches its texts went into, joined
+(:func:`~nlpops.tasks.join_outputs` by default).
 """
 
 from __future__ import annotations
@@ -24,17 +29,30 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, cast
 
 import numpy as np
+from typing_extensions import TypeVar
 
 from nlpops.errors import OverloadedError, ServingError
 from nlpops.runtimes import RoutingDecision
+from nlpops.tasks import join_outputs
+
+
+class Sliceable(Protocol):
+    """What a model's answer for a batch must be: one entry per text, sliceable by text."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: slice, /) -> Any: ...
+
 
 M = TypeVar("M")
+O = TypeVar("O", bound=Sliceable, default=np.ndarray)  # noqa: E741
 
-InferFn = Callable[[M, list[str], RoutingDecision | None], np.ndarray]
+InferFn = Callable[[M, list[str], RoutingDecision | None], O]
 LengthsFn = Callable[[M, Sequence[str]], list[int]]
+JoinFn = Callable[[list[O]], O]
 BatchObserver = Callable[[int, float], None]
 
 
@@ -62,35 +80,38 @@ class BatchLimits:
 
 
 @dataclass
-class _Entry(Generic[M]):
-    """One request's texts, pinned to a model; rows are filled in as its batches finish."""
+class _Entry(Generic[M, O]):
+    """One request's texts, pinned to a model; its parts are filled in as its batches finish."""
 
     model: M
     texts: list[str]
     routing: RoutingDecision | None
     lengths: list[int]
-    future: asyncio.Future[np.ndarray]
+    future: asyncio.Future[O]
     enqueued_at: float
     next_index: int = 0
     done_count: int = 0
-    rows: list[np.ndarray | None] = field(default_factory=list)
+    parts: list[tuple[int, O]] = field(default_factory=list)
 
 
 @dataclass
-class _Slice(Generic[M]):
-    entry: _Entry[M]
+class _Slice(Generic[M, O]):
+    entry: _Entry[M, O]
     start: int
     stop: int
 
 
-class MicroBatcher(Generic[M]):
+class MicroBatcher(Generic[M, O]):
     """Gathers concurrent requests into batches and runs them in one inference thread.
 
     Args:
-        infer: ``infer(model, texts, routing) -> array (len(texts), n_labels)``; runs in the inference thread
-            (``routing`` covers exactly ``texts``, or is None when the requests carried none).
+        infer: ``infer(model, texts, routing) -> answer`` with one entry per text (an array
+            ``(len(texts), n_labels)``, spans per text...); runs in the inference thread (``routing`` covers
+            exactly ``texts``, or is None when the requests carried none).
         lengths: ``lengths(model, texts) -> list[int]``, the cost of each text (``Predictor.text_lengths``).
         limits: the batch and queue bounds.
+        join: joins the consecutive parts of one request's answer (default
+            :func:`~nlpops.tasks.join_outputs`: arrays stacked, lists concatenated).
         on_batch: called on the event loop after each batch with ``(batch_size, seconds_in_model)``.
         on_queued: called with the seconds each request waited before its first batch started.
         clock: monotonic clock in seconds (tests may pass their own).
@@ -99,16 +120,18 @@ class MicroBatcher(Generic[M]):
 
     def __init__(
         self,
-        infer: InferFn[M],
+        infer: InferFn[M, O],
         lengths: LengthsFn[M],
         limits: BatchLimits,
         *,
+        join: JoinFn[O] | None = None,
         on_batch: BatchObserver | None = None,
         on_queued: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
         executor: Executor | None = None,
     ) -> None:
         self._infer = infer
+        self._join: JoinFn[O] = join if join is not None else cast(JoinFn[O], join_outputs)
         self._lengths = lengths
         self.limits = limits
         self._on_batch = on_batch
@@ -116,7 +139,7 @@ class MicroBatcher(Generic[M]):
         self._clock = clock
         self._own_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlpops-infer")
-        self._queue: deque[_Entry[M]] = deque()
+        self._queue: deque[_Entry[M, O]] = deque()
         self._pending_texts = 0
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -133,8 +156,8 @@ class MicroBatcher(Generic[M]):
             self._wakeup = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run(), name="nlpops-batcher")
 
-    async def submit(self, model: M, texts: Sequence[str], routing: RoutingDecision | None = None) -> np.ndarray:
-        """Queue ``texts`` for ``model`` and wait for their rows of probabilities.
+    async def submit(self, model: M, texts: Sequence[str], routing: RoutingDecision | None = None) -> O:
+        """Queue ``texts`` for ``model`` and wait for the model's answer for them.
 
         Args:
             model: the model to answer with (batches never mix models).
@@ -142,17 +165,17 @@ class MicroBatcher(Generic[M]):
             routing: how a model set routes ``texts`` (one entry per text), handed to ``infer`` with them.
 
         Returns:
-            An array of shape ``(len(texts), n_labels)``, in the order of ``texts``.
+            The answer for ``texts`` (one entry per text, in the order of ``texts``).
 
         Raises:
             OverloadedError: the queue is full (the caller answers 503 with Retry-After).
-            ServingError: the batcher is closed.
+            ServingError: the batcher is closed, or no texts were given.
             Exception: whatever the model raised for the batch holding these texts.
         """
         if self._closed:
             raise ServingError("The service is shutting down; retry on another instance.")
         if not texts:
-            return np.zeros((0, 0), dtype=np.float64)
+            raise ServingError("No texts to predict. This is a bug in the caller.")
         if self._pending_texts + len(texts) > self.limits.max_queue:
             raise OverloadedError(
                 f"The request queue is full ({self._pending_texts} texts waiting, limit "
@@ -160,8 +183,8 @@ class MicroBatcher(Generic[M]):
             )
         self.start()
         loop = asyncio.get_running_loop()
-        entry = _Entry(model, list(texts), routing, self._lengths(model, texts), loop.create_future(), self._clock())
-        entry.rows = [None] * len(texts)
+        future: asyncio.Future[O] = loop.create_future()
+        entry = _Entry(model, list(texts), routing, self._lengths(model, texts), future, self._clock())
         self._queue.append(entry)
         self._pending_texts += len(texts)
         assert self._wakeup is not None
@@ -191,10 +214,10 @@ class MicroBatcher(Generic[M]):
             batch = await self._gather()
             await self._execute(batch)
 
-    async def _gather(self) -> list[_Slice[M]]:
+    async def _gather(self) -> list[_Slice[M, O]]:
         """Take a batch from the queue; wait for more only while new requests keep arriving."""
         deadline = self._clock() + self.limits.max_wait_ms / 1000.0
-        batch: list[_Slice[M]] = []
+        batch: list[_Slice[M, O]] = []
         state = [0, 0]  # texts in batch, longest text
         while True:
             if self._take(batch, state):
@@ -203,7 +226,7 @@ class MicroBatcher(Generic[M]):
             if not self._queue or self._clock() >= deadline:
                 return batch  # nobody else is waiting (or we waited long enough): flush at once
 
-    def _take(self, batch: list[_Slice[M]], state: list[int]) -> bool:
+    def _take(self, batch: list[_Slice[M, O]], state: list[int]) -> bool:
         """Move texts from the queue head into ``batch``; True when the batch can take no more."""
         limits = self.limits
         while self._queue:
@@ -235,17 +258,17 @@ class MicroBatcher(Generic[M]):
                 return True  # this entry did not fit entirely: the batch is full
         return state[0] >= limits.max_batch_size
 
-    async def _execute(self, batch: list[_Slice[M]]) -> None:
+    async def _execute(self, batch: list[_Slice[M, O]]) -> None:
         model = batch[0].entry.model
         texts = [t for s in batch for t in s.entry.texts[s.start : s.stop]]
         routing = _joined_routing(batch)
         loop = asyncio.get_running_loop()
         started = self._clock()
         try:
-            proba = await loop.run_in_executor(self._executor, self._infer, model, texts, routing)
-            if proba.shape[0] != len(texts):
+            output = await loop.run_in_executor(self._executor, self._infer, model, texts, routing)
+            if len(output) != len(texts):
                 raise ServingError(
-                    f"The model returned {proba.shape[0]} rows for {len(texts)} texts. The runtime is broken."
+                    f"The model returned {len(output)} answers for {len(texts)} texts. The runtime is broken."
                 )
         except Exception as exc:  # the model's failure belongs to every request in the batch
             for s in batch:
@@ -255,17 +278,22 @@ class MicroBatcher(Generic[M]):
         if self._on_batch is not None:
             self._on_batch(len(texts), self._clock() - started)
         offset = 0
+        whole = len(batch) == 1
         for s in batch:
             entry = s.entry
-            for i in range(s.start, s.stop):
-                entry.rows[i] = proba[offset]
-                offset += 1
-            entry.done_count += s.stop - s.start
+            size = s.stop - s.start
+            entry.parts.append((s.start, output if whole else output[offset : offset + size]))
+            offset += size
+            entry.done_count += size
             if entry.done_count == len(entry.texts) and not entry.future.done():
-                entry.future.set_result(np.stack(entry.rows))  # type: ignore[arg-type]
+                parts = [part for _, part in sorted(entry.parts, key=lambda p: p[0])]
+                try:
+                    entry.future.set_result(parts[0] if len(parts) == 1 else self._join(parts))
+                except Exception as exc:  # a join that fails fails this request only
+                    entry.future.set_exception(exc)
 
 
-def _joined_routing(batch: list[_Slice[M]]) -> RoutingDecision | None:
+def _joined_routing(batch: list[_Slice[M, O]]) -> RoutingDecision | None:
     """The routing of a batch's texts: the slices' routings joined (None when the requests carried none)."""
     parts = [s.entry.routing.part(s.start, s.stop) for s in batch if s.entry.routing is not None]
     if not parts:

@@ -6,10 +6,11 @@ and call :meth:`ServingCore.handle`. Routing by path and method, API keys, body 
 micro-batcher, the hooks (monitoring), metrics and the mapping of errors to HTTP statuses live here, once.
 
 An inference route is an :class:`InferenceEndpoint`: one decoder (body → a request with ``texts`` and
-``lang``) and one encoder (:class:`Prediction` → body). Everything between them is shared: the model set
-routes the texts (:meth:`~nlpops.runtimes.Predictor.route`), the batcher batches them with their routing,
-the hooks observe the answer. The route table (:mod:`nlpops.serve.routes`) is also the one source of the
-OpenAPI document.
+``lang``), one encoder (:class:`Prediction` → body) and the tasks it answers. Everything between them is shared:
+the endpoint must fit the live model's task (else 409, one line), the model set routes the texts
+(:meth:`~nlpops.runtimes.Predictor.route`), the one batcher batches them with their routing and asks the model
+for its task's answer (:func:`~nlpops.runtimes.predict_output`: probabilities, spans or vectors), the hooks
+observe the answer. The route table (:mod:`nlpops.serve.routes`) is also the one source of the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import orjson
 
 from nlpops.checklist import MonitoringSettings, ServingSettings
-from nlpops.errors import AuthError, NlpopsError, OverloadedError, RequestError
-from nlpops.runtimes import RoutingDecision
+from nlpops.errors import AuthError, NlpopsError, OverloadedError, RequestError, TaskError
+from nlpops.runtimes import RoutingDecision, predict_output
 from nlpops.runtimes.langid import bounded_lang
 from nlpops.serve.auth import ApiKeys
 from nlpops.serve.batcher import BatchLimits, MicroBatcher
@@ -37,6 +39,7 @@ from nlpops.serve.metrics import ServiceMetrics
 from nlpops.serve.openapi import build_openapi
 from nlpops.serve.reload import ModelReloader
 from nlpops.serve.source import LoadedModel
+from nlpops.tasks import TaskName, TaskOutput, predicted_counts, wrong_task_message
 
 logger = logging.getLogger("nlpops.serve")
 
@@ -83,43 +86,71 @@ class InferenceRequest(Protocol):
 R = TypeVar("R", bound=InferenceRequest)
 
 
-@dataclass(slots=True)
+@dataclass
 class Prediction(Generic[R]):
     """What an encoder gets: the decoded request, the model that answered and its answer.
 
     Attributes:
         request: the decoded request.
         model: the model that computed the answer (pinned when the request arrived).
-        labels: the model's labels (column order of ``proba``).
-        proba: probabilities, shape ``(len(request.texts), len(labels))``.
-        best: the index of the most probable label, per text.
-        top: the probability of that label, per text.
+        labels: the model's labels (column order of probabilities; entity types).
+        output: the model's answer in its task's form (:data:`~nlpops.tasks.TaskOutput`): probabilities
+            ``(len(request.texts), len(labels))`` (classification, multilabel), spans per text (entities),
+            vectors (embedding).
         lang: the language of every text when ``routing`` is None (the request's ``lang``, or the model's
             only language, or None).
         routing: how a model set routed each text (its ``langs`` are the per-text languages), else None.
+        task: the model's task.
     """
 
     request: R
     model: LoadedModel
     labels: list[str]
-    proba: np.ndarray
-    best: list[int]
-    top: list[float]
+    output: TaskOutput
     lang: str | None
     routing: RoutingDecision | None
+    task: TaskName = "classification"
+
+    @property
+    def proba(self) -> np.ndarray:
+        """The probabilities (classification, multilabel): :attr:`output` as an array."""
+        return np.asarray(self.output)
+
+    @cached_property
+    def best(self) -> list[int]:
+        """The index of the most probable label, per text (classification, multilabel)."""
+        best: list[int] = self.proba.argmax(axis=1).tolist()
+        return best
+
+    @cached_property
+    def top(self) -> list[float]:
+        """The probability of the most probable label, per text."""
+        top: list[float] = self.proba[np.arange(len(self.best)), self.best].tolist()
+        return top
+
+    @property
+    def thresholds(self) -> list[float] | None:
+        """The per-label thresholds of a multilabel model, else None."""
+        return self.model.predictor.thresholds
+
+
+CLASSIFIERS: tuple[TaskName, ...] = ("classification", "multilabel")
 
 
 @dataclass(frozen=True)
 class InferenceEndpoint(Generic[R]):
-    """An inference route's two own stages; the core runs everything between them.
+    """An inference route's two own stages and the tasks it answers; the core runs everything between them.
 
     Args:
         decode: ``(body, limits) -> request``; raises :class:`~nlpops.errors.RequestError` for a bad body.
         encode: ``prediction -> response body``.
+        tasks: the model tasks whose answers ``encode`` can write; for a model of another task the core
+            answers 409 (:class:`~nlpops.errors.TaskError`) once the body is decoded.
     """
 
     decode: Callable[[bytes, RequestLimits], R]
     encode: Callable[[Prediction[R]], bytes]
+    tasks: tuple[TaskName, ...] = CLASSIFIERS
 
 
 class HttpError(Exception):
@@ -168,8 +199,8 @@ def body_too_large(limit: int, size: int | None = None) -> RequestError:
     return RequestError(f"The body exceeds {limit} bytes (serving.max_body_bytes). Send fewer texts.", 413)
 
 
-def _predict(model: LoadedModel, texts: list[str], routing: RoutingDecision | None) -> np.ndarray:
-    return np.asarray(model.predictor.predict_proba(texts, routing))
+def _predict(model: LoadedModel, texts: list[str], routing: RoutingDecision | None) -> TaskOutput:
+    return predict_output(model.predictor, texts, routing)
 
 
 def _lengths(model: LoadedModel, texts: Any) -> list[int]:
@@ -206,7 +237,7 @@ class ServingCore:
         self.keys = ApiKeys(serving.api_keys)
         self._protect_metrics = serving.protect_metrics and self.keys.enabled
         self.limits = RequestLimits(serving.max_texts_per_request, serving.max_chars_per_text, serving.truncate)
-        self.batcher: MicroBatcher[LoadedModel] = MicroBatcher(
+        self.batcher: MicroBatcher[LoadedModel, TaskOutput] = MicroBatcher(
             _predict,
             _lengths,
             BatchLimits(serving.max_batch_size, serving.max_wait_ms, serving.max_batch_tokens, serving.max_queue),
@@ -259,7 +290,7 @@ class ServingCore:
             if route.secured or (route.metrics and self._protect_metrics):
                 self.check_key(exchange.headers)
             if route.endpoint is not None:
-                status, body, headers = 200, await self._infer(route.endpoint, exchange), JSON_HEADERS
+                status, body, headers = 200, await self._infer(route, route.endpoint, exchange), JSON_HEADERS
             else:
                 assert route.handler is not None  # a route has an endpoint or a handler
                 status, body, headers = await route.handler(self, exchange)
@@ -299,32 +330,37 @@ class ServingCore:
                 raise body_too_large(limit, int(value))
         return await exchange.read_body(limit)
 
-    async def _infer(self, endpoint: InferenceEndpoint[Any], exchange: Exchange) -> bytes:
-        """decode → route → batch → observe → encode."""
+    async def _infer(self, route: Route, endpoint: InferenceEndpoint[Any], exchange: Exchange) -> bytes:
+        """decode → check the task → route → batch → observe → encode."""
         check_content_type(content_type_of(exchange.headers))
         request = endpoint.decode(await self.read_body(exchange), self.limits)
         model = self.reloader.current
         if model is None:
             raise OverloadedError("The model is still loading. Retry in a moment (see /readyz).")
         predictor = model.predictor
+        if predictor.task not in endpoint.tasks:
+            raise TaskError(wrong_task_message(route.path, model.name, model.version, predictor.task))
         texts = request.texts
         lang = bounded_lang(request.lang, predictor.manifest.languages)  # client labels stay bounded
         if self._log_payloads:
             self._log_payload(lang, texts)
+        task = predictor.task
         routing = predictor.route(texts, lang)
-        proba = await self.batcher.submit(model, texts, routing)
+        output = await self.batcher.submit(model, texts, routing)
         labels = predictor.labels
         if lang is None and routing is None:
             languages = predictor.manifest.languages
             if len(languages) == 1:
                 lang = languages[0]
+        prediction = Prediction(request, model, labels, output, lang, routing, task)
         if self.hooks is not None:
             langs = routing.langs if routing is not None else lang
-            self.hooks.observe(Observation(texts, proba, labels, langs, model.name, model.version))
-        best = proba.argmax(axis=1).tolist()
-        top = proba[np.arange(len(best)), best].tolist()
-        self._count_labels(model.name, labels, best)
-        return endpoint.encode(Prediction(request, model, labels, proba, best, top, lang, routing))
+            observation = Observation(
+                texts, output, labels, langs, model.name, model.version, task, predictor.thresholds
+            )
+            self.hooks.observe(observation)
+        self._count_labels(prediction)
+        return endpoint.encode(prediction)
 
     def _log_payload(self, lang: str | None, texts: list[str]) -> None:
         if self.hooks is not None:
@@ -332,14 +368,23 @@ class ServingCore:
         elif not self._redact_payloads:  # redaction needs the monitoring hooks; without them, log nothing
             logger.info("classify lang=%s texts=%s", lang, texts)
 
-    def _count_labels(self, model: str, labels: list[str], best: list[int]) -> None:
+    def _count_labels(self, prediction: Prediction[Any]) -> None:
+        """Count the predicted labels (``nlpops_predictions_total``): the best label of each text for a
+        classifier, every label reaching its threshold (multilabel), every entity's type."""
+        model, labels = prediction.model.name, prediction.labels
         counters = self._label_counters
-        for index in best:
+        if prediction.task == "classification":
+            pairs = [(index, 1) for index in prediction.best]
+        else:
+            counts, _ = predicted_counts(prediction.task, prediction.output, labels, prediction.thresholds)
+            totals = counts.sum(axis=0)
+            pairs = [(int(i), int(totals[i])) for i in np.flatnonzero(totals)]
+        for index, amount in pairs:
             key = (model, labels[index])
             child = counters.get(key)
             if child is None:
                 child = counters[key] = self.metrics.predictions.labels(model=model, label=labels[index])
-            child.inc()
+            child.inc(amount)
 
     def _observe_batch(self, size: int, seconds: float) -> None:
         self.metrics.batch_size.observe(size)
@@ -348,6 +393,7 @@ class ServingCore:
 
 
 __all__ = [
+    "CLASSIFIERS",
     "JSON_HEADERS",
     "Exchange",
     "Handler",

@@ -1,4 +1,8 @@
-"""Decoding ``POST /v1/classify`` bodies by hand (orjson, no per-request pydantic): the service's hot path.
+"""Decoding ``/v1`` inference bodies by hand (orjson, no per-request pydantic): the service's hot path.
+
+``POST /v1/classify``, ``/v1/entities`` and ``/v1/embed`` share one body: ``{"texts": [...]}`` or
+``{"text": "..."}`` and an optional ``"lang"``; each endpoint adds its own options (``return_scores`` for
+classify) and nothing else is allowed.
 
 Every way a body can be wrong becomes a :class:`~nlpops.errors.RequestError` naming the field:
 400 for invalid JSON, 413 for too many texts or too long a text (unless truncating), 415 for a body not
@@ -21,6 +25,9 @@ from nlpops.data import is_classifiable
 from nlpops.errors import RequestError
 
 ALLOWED_FIELDS = frozenset({"texts", "text", "lang", "return_scores"})
+"""The fields of a classify body."""
+TEXTS_FIELDS = frozenset({"texts", "text", "lang"})
+"""The fields every ``/v1`` inference body may have."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,15 @@ def check_content_type(content_type: bytes | str | None) -> None:
     )
 
 
+@dataclass(frozen=True)
+class TextsRequest:
+    """A decoded ``/v1/entities`` or ``/v1/embed`` request: the texts and the language hint."""
+
+    texts: list[str]
+    lang: str | None
+    single: bool
+
+
 def decode_classify(body: bytes, limits: RequestLimits) -> ClassifyRequest:
     """Decode and check a classify body: ``{"texts": [...]}`` or ``{"text": "..."}``, optional ``lang``.
 
@@ -91,15 +107,46 @@ def decode_classify(body: bytes, limits: RequestLimits) -> ClassifyRequest:
         RequestError: 400 invalid JSON; 413 too many/too long texts; 422 any other invalid field (the core
             checks the content type first: :func:`check_content_type`).
     """
+    data, texts, lang, single = decode_texts(body, limits, ALLOWED_FIELDS)
+    scores = data.get("return_scores", False)
+    if not isinstance(scores, bool):
+        raise RequestError(f'"return_scores" must be true or false, got {_kind(scores)}.')
+    return ClassifyRequest(texts, lang, scores, single)
+
+
+def decode_plain(body: bytes, limits: RequestLimits) -> TextsRequest:
+    """Decode and check a body of texts only (``/v1/entities``, ``/v1/embed``).
+
+    Raises:
+        RequestError: as :func:`decode_classify`.
+    """
+    _data, texts, lang, single = decode_texts(body, limits, TEXTS_FIELDS)
+    return TextsRequest(texts, lang, single)
+
+
+def decode_texts(
+    body: bytes, limits: RequestLimits, allowed: frozenset[str]
+) -> tuple[dict[str, Any], list[str], str | None, bool]:
+    """The part every ``/v1`` inference body shares: ``(fields, texts, lang, single)``.
+
+    Args:
+        body: the raw request body.
+        limits: the per-request limits.
+        allowed: every field the endpoint accepts (any other is refused with 422).
+
+    Raises:
+        RequestError: 400 invalid JSON; 413 too many/too long texts; 422 any other invalid field.
+    """
     try:
         data: Any = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise RequestError(f"The body is not valid JSON ({exc}). Send a JSON object.", 400) from exc
     if not isinstance(data, dict):
         raise RequestError(f'The body must be a JSON object like {{"texts": ["..."]}}, got {_kind(data)}.')
-    unknown = sorted(set(data) - ALLOWED_FIELDS)
+    unknown = sorted(set(data) - allowed)
     if unknown:
-        raise RequestError(f'Unknown field "{unknown[0]}". Allowed: texts, text, lang, return_scores.')
+        order = ["texts", "text", "lang", *sorted(allowed - TEXTS_FIELDS)]
+        raise RequestError(f'Unknown field "{unknown[0]}". Allowed: {", ".join(order)}.')
     if ("texts" in data) == ("text" in data):
         raise RequestError('Send exactly one of "texts" (a list of strings) or "text" (one string).')
     single = "text" in data
@@ -121,10 +168,7 @@ def decode_classify(body: bytes, limits: RequestLimits) -> ClassifyRequest:
     lang = data.get("lang")
     if lang is not None and (not isinstance(lang, str) or not lang or len(lang) > 32):
         raise RequestError(f'"lang" must be a language code such as "en", got {_kind(lang)}.')
-    scores = data.get("return_scores", False)
-    if not isinstance(scores, bool):
-        raise RequestError(f'"return_scores" must be true or false, got {_kind(scores)}.')
-    return ClassifyRequest(texts, lang, scores, single)
+    return data, texts, lang, single
 
 
 def _check_text(value: Any, field: str, limits: RequestLimits) -> str:
@@ -153,9 +197,13 @@ def _kind(value: Any) -> str:
 
 __all__ = [
     "ALLOWED_FIELDS",
+    "TEXTS_FIELDS",
     "ClassifyRequest",
     "RequestLimits",
+    "TextsRequest",
     "check_content_type",
     "content_type_of",
     "decode_classify",
+    "decode_plain",
+    "decode_texts",
 ]

@@ -1,18 +1,23 @@
 """Encoding answers (orjson, by hand: the hot path): the ``/v1`` documents and the error document.
 
 An encoder turns what the core computed (:class:`~nlpops.serve.core.Prediction`) into response bytes; a new
-endpoint or protocol brings its own encoder (and its own error document, if its protocol defines one).
+endpoint or protocol brings its own encoder (and its own error document, if its protocol defines one). The
+serving layer's per-task piece is here: ``/v1/classify`` writes a classifier's best label or a multi-label
+model's labels above their thresholds, ``/v1/entities`` spans, ``/v1/embed`` vectors.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
+
+from nlpops.tasks import Spans, label_decisions
 
 if TYPE_CHECKING:
     from nlpops.serve.core import Prediction
-    from nlpops.serve.decode import ClassifyRequest
+    from nlpops.serve.decode import ClassifyRequest, TextsRequest
     from nlpops.serve.source import LoadedModel
 
 ERROR_CODES = {
@@ -20,6 +25,7 @@ ERROR_CODES = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    409: "wrong_task",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
@@ -38,12 +44,29 @@ def error_document(status: int, message: str) -> bytes:
     return orjson.dumps({"error": {"code": ERROR_CODES.get(status, "internal_error"), "message": message}})
 
 
+def _langs(prediction: Prediction[Any]) -> list[str | None]:
+    if prediction.routing is not None:
+        return list(prediction.routing.langs)
+    return [prediction.lang] * len(prediction.request.texts)
+
+
+def _document(prediction: Prediction[Any], predictions: list[dict[str, Any]]) -> bytes:
+    model = prediction.model
+    return orjson.dumps({"model": model.name, "version": model.version, "predictions": predictions})
+
+
 def encode_classify(prediction: Prediction[ClassifyRequest]) -> bytes:
-    """The ``POST /v1/classify`` answer: ``{"model", "version", "predictions": [{"label", "score", "lang"}]}``.
+    """The ``POST /v1/classify`` answer: ``{"model", "version", "predictions": [...]}``.
+
+    A classifier's prediction is ``{"label", "score", "lang"}``; a multi-label model's is ``{"labels":
+    [{"label", "score"}, ...], "lang"}``: every label whose probability reaches its threshold, most probable
+    first (possibly none). ``"scores"`` (every label's probability) is added on request.
 
     Args:
         prediction: the model's answer to one decoded classify request.
     """
+    if prediction.task == "multilabel":
+        return _encode_multilabel(prediction)
     labels = prediction.labels
     proba = prediction.proba
     routed = prediction.routing.langs if prediction.routing is not None else None
@@ -59,6 +82,55 @@ def encode_classify(prediction: Prediction[ClassifyRequest]) -> bytes:
     return orjson.dumps({"model": model.name, "version": model.version, "predictions": predictions})
 
 
+def _encode_multilabel(prediction: Prediction[ClassifyRequest]) -> bytes:
+    labels = prediction.labels
+    proba = prediction.proba
+    thresholds = prediction.thresholds
+    chosen = label_decisions(proba, thresholds if thresholds is not None else [0.5] * len(labels))
+    with_scores = prediction.request.return_scores
+    predictions: list[dict[str, Any]] = []
+    for row, (mask, lang) in enumerate(zip(chosen, _langs(prediction), strict=True)):
+        scores = proba[row]
+        columns = sorted(np.flatnonzero(mask).tolist(), key=lambda i: -scores[i])
+        item: dict[str, Any] = {
+            "labels": [{"label": labels[i], "score": float(scores[i])} for i in columns],
+            "lang": lang,
+        }
+        if with_scores:
+            item["scores"] = dict(zip(labels, scores.tolist(), strict=True))
+        predictions.append(item)
+    return _document(prediction, predictions)
+
+
+def encode_entities(prediction: Prediction[TextsRequest]) -> bytes:
+    """The ``POST /v1/entities`` answer: ``{"model", "version", "predictions": [{"entities": [{"start", "end",
+    "label", "text", "score"}], "lang"}]}``; offsets are characters of the text as sent, end exclusive."""
+    spans: Spans = prediction.output  # type: ignore[assignment]
+    predictions = [
+        {
+            "entities": [
+                {"start": s.start, "end": s.end, "label": s.label, "text": text[s.start : s.end], "score": s.score}
+                for s in found
+            ],
+            "lang": lang,
+        }
+        for text, found, lang in zip(prediction.request.texts, spans, _langs(prediction), strict=True)
+    ]
+    return _document(prediction, predictions)
+
+
+def encode_embed(prediction: Prediction[TextsRequest]) -> bytes:
+    """The ``POST /v1/embed`` answer: ``{"model", "version", "dim", "predictions": [{"vector": [...], "lang"}]}``
+    (float32 values)."""
+    vectors = np.asarray(prediction.output, dtype=np.float32)
+    predictions = [
+        {"vector": vector, "lang": lang} for vector, lang in zip(vectors.tolist(), _langs(prediction), strict=True)
+    ]
+    model = prediction.model
+    dim = int(vectors.shape[1]) if vectors.ndim == 2 else 0
+    return orjson.dumps({"model": model.name, "version": model.version, "dim": dim, "predictions": predictions})
+
+
 def models_document(model: LoadedModel | None) -> bytes:
     """The ``GET /v1/models`` answer: the live model (an empty list while it loads)."""
     models = []
@@ -71,6 +143,7 @@ def models_document(model: LoadedModel | None) -> bytes:
                 "bundle_version": manifest.version,
                 "family": manifest.family,
                 "runtime": manifest.runtime,
+                "task": manifest.task,
                 "labels": list(model.predictor.labels),
                 "languages": list(manifest.languages),
             }
@@ -78,4 +151,4 @@ def models_document(model: LoadedModel | None) -> bytes:
     return orjson.dumps({"models": models})
 
 
-__all__ = ["ERROR_CODES", "encode_classify", "error_document", "models_document"]
+__all__ = ["ERROR_CODES", "encode_classify", "encode_embed", "encode_entities", "error_document", "models_document"]

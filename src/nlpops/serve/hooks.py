@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from nlpops.errors import ConfigError
+from nlpops.tasks import TaskName, TaskOutput
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -37,20 +38,30 @@ class Observation:
 
     Args:
         texts: the texts as received.
-        proba: the probabilities, shape ``(len(texts), len(labels))``.
-        labels: the model's labels (the column order of ``proba``).
+        output: the model's answer in its task's form (:data:`~nlpops.tasks.TaskOutput`): probabilities of
+            shape ``(len(texts), len(labels))`` for classification and multilabel, spans per text, vectors.
+        labels: the model's labels (the column order of probabilities; entity types).
         langs: the language each text was answered as: one per text (a model set routes each text), one
             for all (a request's ``lang``, or a single-language model's language), or None (unknown).
         model: the served model's name.
         version: the served version, as the service reports it.
+        task: the model's task.
+        thresholds: the per-label thresholds of a multilabel model, else None.
     """
 
     texts: Sequence[str]
-    proba: np.ndarray
+    output: TaskOutput
     labels: Sequence[str]
     langs: Langs
     model: str
     version: str
+    task: TaskName = "classification"
+    thresholds: Sequence[float] | None = None
+
+    @property
+    def proba(self) -> np.ndarray:
+        """The probabilities of a classification or multilabel model (:attr:`output` as an array)."""
+        return np.asarray(self.output)
 
     def langs_per_text(self) -> Sequence[str | None]:
         """:attr:`langs` as one entry per text."""

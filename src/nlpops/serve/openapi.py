@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from nlpops._version import __version__
 from nlpops.serve.decode import RequestLimits
+from nlpops.tasks import TASK_NAMES
 
 if TYPE_CHECKING:
     from nlpops.serve.core import Route
@@ -54,24 +55,40 @@ def build_openapi(
         return route.secured or (route.metrics and protect_metrics)
 
     plain_ok = {"200": {"description": "OK", "content": {_JSON: {"schema": _ref("Status")}}}}
-    operations: dict[str, Callable[[Route], dict[str, Any]]] = {
-        "classify": lambda route: op(
-            "Classify one or more texts",
+
+    def inference(route: Route, summary: str, operation: str, response: str, extra: dict[str, Any]) -> dict[str, Any]:
+        return op(
+            summary,
             {
-                "200": {
-                    "description": "One prediction per text",
-                    "content": {_JSON: {"schema": _ref("ClassifyResponse")}},
-                },
+                "200": {"description": "One prediction per text", "content": {_JSON: {"schema": _ref(response)}}},
                 "400": _error_response("The body is not valid JSON"),
+                "409": _error_response("The model served is of another task (the message names its endpoint)"),
                 "413": _error_response("Body, number of texts or a text too large"),
                 "415": _error_response("The body is not sent as application/json"),
                 "422": _error_response("A field is missing, empty or of the wrong type"),
                 "503": _error_response("Queue full or model not loaded yet; retry after Retry-After seconds"),
             },
             secured=secured(route),
-            operationId="classify",
-            requestBody=_classify_body(limits),
+            operationId=operation,
+            requestBody=_texts_body(limits, extra),
+        )
+
+    operations: dict[str, Callable[[Route], dict[str, Any]]] = {
+        "classify": lambda route: inference(
+            route,
+            "Classify texts: the best label (classification) or every label above its threshold (multilabel)",
+            "classify",
+            "ClassifyResponse",
+            {"return_scores": {"type": "boolean", "default": False, "description": "add every label's probability"}},
         ),
+        "entities": lambda route: inference(
+            route,
+            "Named entities of texts: labelled character spans (entity models)",
+            "entities",
+            "EntitiesResponse",
+            {},
+        ),
+        "embed": lambda route: inference(route, "One vector per text (embedding models)", "embed", "EmbedResponse", {}),
         "models": lambda route: op(
             "The model being served",
             {"200": {"description": "The live model", "content": {_JSON: {"schema": _ref("Models")}}}},
@@ -115,7 +132,7 @@ def build_openapi(
             paths.setdefault(route.path, {})[route.method.lower()] = operations[route.operation_id](route)
     return {
         "openapi": "3.0.3",
-        "info": {"title": "nlpops text classification service", "version": __version__},
+        "info": {"title": "nlpops text model service", "version": __version__},
         "paths": paths,
         "components": {
             "securitySchemes": {
@@ -127,17 +144,13 @@ def build_openapi(
     }
 
 
-def _classify_body(limits: RequestLimits) -> dict[str, Any]:
+def _texts_body(limits: RequestLimits, extra: dict[str, Any]) -> dict[str, Any]:
     text_schema: dict[str, Any] = {"type": "string", "minLength": 1}
     if not limits.truncate:
         text_schema["maxLength"] = limits.max_chars_per_text
     texts = {"type": "array", "items": text_schema, "minItems": 1, "maxItems": limits.max_texts_per_request}
-    return {
-        "required": True,
-        "content": {
-            _JSON: {"schema": {"oneOf": [_body({"texts": texts}, "texts"), _body({"text": text_schema}, "text")]}}
-        },
-    }
+    bodies = [_body({"texts": texts, **extra}, "texts"), _body({"text": text_schema, **extra}, "text")]
+    return {"required": True, "content": {_JSON: {"schema": {"oneOf": bodies}}}}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -158,7 +171,6 @@ def _body(texts: dict[str, Any], required: str) -> dict[str, Any]:
                 "maxLength": 32,
                 "description": "language code, echoed back (null: none)",
             },
-            "return_scores": {"type": "boolean", "default": False, "description": "add every label's probability"},
         },
     }
 
@@ -174,13 +186,93 @@ _SCHEMAS: dict[str, Any] = {
             "lang": {"type": "string", "nullable": True},
         },
     },
+    "MultilabelPrediction": {
+        "type": "object",
+        "required": ["labels", "lang"],
+        "properties": {
+            "labels": {
+                "type": "array",
+                "description": "every label whose probability reaches its threshold, most probable first",
+                "items": {
+                    "type": "object",
+                    "required": ["label", "score"],
+                    "properties": {
+                        "label": {"type": "string"},
+                        "score": {"type": "number", "minimum": 0, "maximum": 1},
+                    },
+                },
+            },
+            "scores": {"type": "object", "additionalProperties": {"type": "number"}},
+            "lang": {"type": "string", "nullable": True},
+        },
+    },
     "ClassifyResponse": {
         "type": "object",
         "required": ["model", "version", "predictions"],
         "properties": {
             "model": {"type": "string"},
             "version": {"type": "string"},
-            "predictions": {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}},
+            "predictions": {
+                "type": "array",
+                "items": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/Prediction"},
+                        {"$ref": "#/components/schemas/MultilabelPrediction"},
+                    ]
+                },
+            },
+        },
+    },
+    "EntitiesResponse": {
+        "type": "object",
+        "required": ["model", "version", "predictions"],
+        "properties": {
+            "model": {"type": "string"},
+            "version": {"type": "string"},
+            "predictions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["entities", "lang"],
+                    "properties": {
+                        "entities": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["start", "end", "label", "text", "score"],
+                                "properties": {
+                                    "start": {"type": "integer", "minimum": 0},
+                                    "end": {"type": "integer", "minimum": 1, "description": "exclusive"},
+                                    "label": {"type": "string"},
+                                    "text": {"type": "string"},
+                                    "score": {"type": "number", "minimum": 0, "maximum": 1},
+                                },
+                            },
+                        },
+                        "lang": {"type": "string", "nullable": True},
+                    },
+                },
+            },
+        },
+    },
+    "EmbedResponse": {
+        "type": "object",
+        "required": ["model", "version", "dim", "predictions"],
+        "properties": {
+            "model": {"type": "string"},
+            "version": {"type": "string"},
+            "dim": {"type": "integer", "minimum": 0},
+            "predictions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["vector", "lang"],
+                    "properties": {
+                        "vector": {"type": "array", "items": {"type": "number"}},
+                        "lang": {"type": "string", "nullable": True},
+                    },
+                },
+            },
         },
     },
     "Models": {
@@ -198,6 +290,7 @@ _SCHEMAS: dict[str, Any] = {
                         "bundle_version": {"type": "string"},
                         "family": {"type": "string"},
                         "runtime": {"type": "string"},
+                        "task": {"type": "string", "enum": list(TASK_NAMES)},
                         "labels": {"type": "array", "items": {"type": "string"}},
                         "languages": {"type": "array", "items": {"type": "string"}},
                     },

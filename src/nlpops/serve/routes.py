@@ -10,25 +10,45 @@ observe between them) or a plain handler. Adding an endpoint (a task, a protocol
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import orjson
 
 from nlpops.checklist import MonitoringSettings, ServingSettings
 from nlpops.serve.core import Exchange, HttpError, InferenceEndpoint, Reply, Route, ServingCore
-from nlpops.serve.decode import ClassifyRequest, decode_classify
-from nlpops.serve.encode import encode_classify, models_document
+from nlpops.serve.decode import ClassifyRequest, TextsRequest, decode_classify, decode_plain
+from nlpops.serve.encode import encode_classify, encode_embed, encode_entities, models_document
 from nlpops.serve.hooks import HooksFactory, ServiceView
 from nlpops.serve.metrics import CONTENT_TYPE, ServiceMetrics
 from nlpops.serve.openapi import docs_page
 from nlpops.serve.reload import ModelReloader
+from nlpops.tasks import tasks_of_endpoint
 
 _JSON: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
 _HTML: list[tuple[bytes, bytes]] = [(b"content-type", b"text/html; charset=utf-8")]
 _METRICS: list[tuple[bytes, bytes]] = [(b"content-type", CONTENT_TYPE.encode())]
 
-CLASSIFY: InferenceEndpoint[ClassifyRequest] = InferenceEndpoint(decode_classify, encode_classify)
-"""``POST /v1/classify``: :func:`~nlpops.serve.decode.decode_classify` and
-:func:`~nlpops.serve.encode.encode_classify`."""
+CLASSIFY: InferenceEndpoint[ClassifyRequest] = InferenceEndpoint(
+    decode_classify, encode_classify, tasks=tasks_of_endpoint("/v1/classify")
+)
+"""``POST /v1/classify`` (classification and multilabel models): :func:`~nlpops.serve.decode.decode_classify`
+and :func:`~nlpops.serve.encode.encode_classify`."""
+ENTITIES: InferenceEndpoint[TextsRequest] = InferenceEndpoint(
+    decode_plain, encode_entities, tasks=tasks_of_endpoint("/v1/entities")
+)
+"""``POST /v1/entities`` (entity models)."""
+EMBED: InferenceEndpoint[TextsRequest] = InferenceEndpoint(
+    decode_plain, encode_embed, tasks=tasks_of_endpoint("/v1/embed")
+)
+"""``POST /v1/embed`` (embedding models)."""
+TASK_ENDPOINTS: dict[str, tuple[str, InferenceEndpoint[Any]]] = {
+    "/v1/classify": ("classify", CLASSIFY),
+    "/v1/entities": ("entities", ENTITIES),
+    "/v1/embed": ("embed", EMBED),
+}
+"""The serving layer's per-task piece: each task's endpoint (``TASKS[task].endpoint``) with its OpenAPI
+operation and its decoder and encoder. Every endpoint is served whatever the model; one that does not fit
+the live model's task answers 409."""
 
 
 async def _models(core: ServingCore, exchange: Exchange) -> Reply:
@@ -76,11 +96,14 @@ def service_routes(*, status_routes: bool = False) -> list[Route]:
         status_routes: add ``GET /`` (status page) and ``GET /v1/status`` (the service has hooks).
 
     Returns:
-        ``/v1/classify``, ``/v1/models``, ``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``, ``/docs``
-        (and the status routes).
+        ``/v1/classify``, ``/v1/entities``, ``/v1/embed`` (:data:`TASK_ENDPOINTS`), ``/v1/models``,
+        ``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``, ``/docs`` (and the status routes).
     """
     routes = [
-        Route("/v1/classify", "POST", "classify", secured=True, endpoint=CLASSIFY),
+        Route(path, "POST", operation, secured=True, endpoint=endpoint)
+        for path, (operation, endpoint) in TASK_ENDPOINTS.items()
+    ]
+    routes += [
         Route("/v1/models", "GET", "models", secured=True, handler=_models),
         Route("/healthz", "GET", "healthz", handler=_healthz),
         Route("/readyz", "GET", "readyz", handler=_readyz),
@@ -120,4 +143,4 @@ def build_core(
     return ServingCore(reloader, serving, monitoring, metrics, routes, hooks=built)
 
 
-__all__ = ["CLASSIFY", "build_core", "service_routes"]
+__all__ = ["CLASSIFY", "EMBED", "ENTITIES", "TASK_ENDPOINTS", "build_core", "service_routes"]

@@ -17,7 +17,8 @@ import numpy as np
 
 from nlpops.bundle import read_manifest
 from nlpops.errors import NlpopsError, RuntimeLoadError, ServingError
-from nlpops.runtimes import Predictor, load_predictor
+from nlpops.runtimes import Predictor, load_predictor, predict_output
+from nlpops.tasks import Spans, TaskOutput
 
 if TYPE_CHECKING:
     from nlpops.checklist import RegistrySettings
@@ -125,14 +126,14 @@ def load_model(pointer: ModelPointer) -> LoadedModel:
     Raises:
         BundleError / RuntimeLoadError / MissingExtraError: the bundle cannot be loaded.
         ConfigError: ``pointer.lang`` is set but the bundle is a single model, not a model set.
-        ServingError: the loaded model's outputs are malformed (wrong shape, not probabilities).
+        ServingError: the loaded model's outputs are malformed for its task (:func:`check_output`).
     """
     predictor = load_predictor(pointer.bundle_path)
     if pointer.lang is not None:
         predictor = predictor.for_language(pointer.lang)
     texts = verification_texts(predictor)
     try:
-        proba = np.asarray(predictor.predict_proba(texts))
+        output = predict_output(predictor, texts)
     except NlpopsError:
         raise
     except Exception as exc:  # a runtime failing on its own reference texts: refuse the version
@@ -140,22 +141,50 @@ def load_model(pointer: ModelPointer) -> LoadedModel:
             f'Model {pointer.name} version {pointer.version} ("{pointer.bundle_path}") fails on its reference '
             f"texts: {type(exc).__name__}: {exc}. Keep the current version and fix the bundle."
         ) from exc
-    expected = (len(texts), len(predictor.labels))
-    if proba.shape != expected or not np.all(np.isfinite(proba)):
+    problem = check_output(predictor, texts, output)
+    if problem is not None:
         raise ServingError(
-            f"Model {pointer.name} version {pointer.version} returned probabilities of shape {proba.shape} "
-            f"(expected {expected}) or non-finite values. Refusing to serve it; check the bundle."
-        )
-    sums = proba.sum(axis=1)
-    if not all(math.isclose(float(s), 1.0, abs_tol=1e-3) for s in sums):
-        raise ServingError(
-            f"Model {pointer.name} version {pointer.version}: probability rows do not sum to 1 "
-            f"(got {float(sums.min()):.4f}..{float(sums.max()):.4f}). Refusing to serve it."
+            f"Model {pointer.name} version {pointer.version} ({predictor.task}): {problem}. "
+            "Refusing to serve it; check the bundle."
         )
     for _ in range(_WARMUP_ROUNDS):
-        predictor.predict_proba(texts[:1])
-        predictor.predict_proba(texts)
+        predict_output(predictor, texts[:1])
+        predict_output(predictor, texts)
     return LoadedModel(pointer, predictor)
+
+
+def check_output(predictor: Predictor, texts: list[str], output: TaskOutput) -> str | None:
+    """What is wrong with a model's answer for ``texts`` (None: nothing), by the model's task.
+
+    classification: probabilities of shape (n, n_labels), finite, rows summing to 1; multilabel: the same shape,
+    each value in [0, 1]; entities: one span list per text, each span inside its text; embedding: a finite
+    (n, dim) array.
+    """
+    task = predictor.task
+    if task == "entities":
+        spans: Spans = output  # type: ignore[assignment]
+        if len(spans) != len(texts):
+            return f"returned spans for {len(spans)} of {len(texts)} texts"
+        for text, found in zip(texts, spans, strict=True):
+            if any(not 0 <= s.start < s.end <= len(text) for s in found):
+                return "returned spans outside their text"
+        return None
+    values = np.asarray(output)
+    if task == "embedding":
+        if values.ndim != 2 or len(values) != len(texts) or not np.all(np.isfinite(values)):
+            return f"returned vectors of shape {values.shape} for {len(texts)} texts, or non-finite values"
+        return None
+    expected = (len(texts), len(predictor.labels))
+    if values.shape != expected or not np.all(np.isfinite(values)):
+        return f"returned probabilities of shape {values.shape} (expected {expected}) or non-finite values"
+    if task == "multilabel":
+        if not np.all((values >= -1e-6) & (values <= 1 + 1e-6)):
+            return "returned probabilities outside [0, 1]"
+        return None
+    sums = values.sum(axis=1)
+    if not all(math.isclose(float(v), 1.0, abs_tol=1e-3) for v in sums):
+        return f"probability rows do not sum to 1 (got {float(sums.min()):.4f}..{float(sums.max()):.4f})"
+    return None
 
 
 def verification_texts(predictor: Predictor) -> list[str]:
@@ -170,6 +199,7 @@ __all__ = [
     "ModelPointer",
     "ModelSource",
     "bundle_source",
+    "check_output",
     "follows_alias",
     "load_model",
     "registry_source",

@@ -5,8 +5,9 @@ A front end (:class:`FrontEnd`) starts a real service for a ref and serving sett
 :class:`RayFrontEnd` (the Ray Serve deployment, one application per service on a running Serve instance).
 :func:`check_serving_conformance` sends the same requests to three services (a single model with API keys and
 tight limits, a model set, the same model set with ``serving.lang``), checks what the HTTP contract promises
-(statuses, error codes, ``Retry-After`` on 503, ``Allow`` on 405, per-text ``lang``, predictions equal to
-the model's in-process ones) and returns every answer, so that two front ends can be compared byte for byte.
+(statuses, error codes, ``Retry-After`` on 503, ``Allow`` on 405, 409 for another task's endpoint, per-text
+``lang``, predictions equal to the model's in-process ones) and returns every answer, so that two front ends
+can be compared byte for byte.
 """
 
 from __future__ import annotations
@@ -183,6 +184,9 @@ def _single_model(url: str) -> dict[str, Answer]:
             "413_body_too_large": _ask(client, "POST", "/v1/classify", body={"text": "x" * 300}, **auth),
             "422_empty_texts": _ask(client, "POST", "/v1/classify", body={"texts": []}, **auth),
             "422_unknown_field": _ask(client, "POST", "/v1/classify", body={"texts": ["a"], "x": 1}, **auth),
+            # another task's endpoint on a classifier: 409 with one line naming the right endpoint
+            "409_entities_on_classifier": _ask(client, "POST", "/v1/entities", body={"texts": texts[:1]}, **auth),
+            "409_embed_on_classifier": _ask(client, "POST", "/v1/embed", body={"text": texts[0]}, **auth),
             # three texts are within max_texts_per_request (3) but beyond max_queue (2)
             "503_queue_full": _ask(client, "POST", "/v1/classify", body={"texts": ["a", "b", "c"]}, **auth),
         }
@@ -205,7 +209,7 @@ def _check_single_model(answers: dict[str, Answer], bundle: Bundle) -> None:
         (bundle.manifest.name, bundle.manifest.version, list(predictor.labels))
     ]
     assert answers["healthz"].json() == {"status": "ok"} and answers["readyz"].json() == {"status": "ready"}
-    assert set(answers["openapi"].json()["paths"]) >= {"/v1/classify", "/v1/models"}
+    assert set(answers["openapi"].json()["paths"]) >= {"/v1/classify", "/v1/entities", "/v1/embed", "/v1/models"}
     _expect(answers, "400_invalid_json", 400, "invalid_json")
     for case in ("401_no_key", "401_wrong_key"):
         _expect(answers, case, 401, "unauthorized")
@@ -217,6 +221,10 @@ def _check_single_model(answers: dict[str, Answer], bundle: Bundle) -> None:
         _expect(answers, case, 413, "payload_too_large")
     for case in ("422_empty_texts", "422_unknown_field"):
         _expect(answers, case, 422, "invalid_request")
+    for case in ("409_entities_on_classifier", "409_embed_on_classifier"):
+        _expect(answers, case, 409, "wrong_task")
+        message = answers[case].json()["error"]["message"]
+        assert "\n" not in message and "classification model" in message and "/v1/classify" in message, message
     _expect(answers, "503_queue_full", 503, "unavailable")
     assert answers["503_queue_full"].headers.get("retry-after") == "1"
 
