@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from nlpops.errors import FamilyError
-from nlpops.families.base import TrainedModel
+from nlpops.families.base import ProbabilityModel
 from nlpops.metrics import indicator
 
 THRESHOLD_GRID = np.round(np.arange(0.02, 0.99, 0.01), 2)
@@ -79,13 +80,13 @@ def holdout_split(label_sets: Sequence[Sequence[str]], share: float, seed: int) 
 
 
 def train_with_thresholds(
-    fit: Callable[[list[str], list[tuple[str, ...]]], TrainedModel],
+    fit: Callable[[list[str], list[tuple[str, ...]]], Any],
     texts: Sequence[str],
     label_sets: Sequence[Sequence[str]],
     *,
     holdout: float,
     seed: int,
-) -> TrainedModel:
+) -> ProbabilityModel:
     """Fit a multi-label model whose per-label thresholds were tuned on held-out data.
 
     Args:
@@ -108,10 +109,10 @@ def train_with_thresholds(
             f"Cannot hold out texts to tune the thresholds of {len(answers)} multi-label texts: every label needs "
             "at least 2 examples. Add data or raise model.thresholds_holdout."
         )
-    first = fit([texts[i] for i in fit_rows], [answers[i] for i in fit_rows])
+    first: ProbabilityModel = fit([texts[i] for i in fit_rows], [answers[i] for i in fit_rows])
     proba = np.asarray(first.predict_proba([texts[i] for i in held]))
     thresholds = tune_thresholds(proba, indicator([answers[i] for i in held], first.labels))
-    model = fit(list(texts), answers)
+    model: ProbabilityModel = fit(list(texts), answers)
     if model.labels != first.labels:  # the fitting side keeps every label, so this cannot happen
         raise FamilyError("The labels changed between the tuning fit and the final fit. This is a bug in nlpops.")
     model.thresholds = thresholds
