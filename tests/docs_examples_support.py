@@ -162,7 +162,9 @@ def _with_markers(block: Block, markers: list[tuple[int, str]]) -> Block:
             raise DocsFormatError(f"{where}: cannot read the docs-test marker {body!r}: {exc}") from exc
         directive, args = (words[0], words[1:]) if words else ("", [])
         if directive not in _DIRECTIVES:
-            raise DocsFormatError(f"{where}: unknown docs-test directive {directive!r}; use one of {sorted(_DIRECTIVES)}")
+            raise DocsFormatError(
+                f"{where}: unknown docs-test directive {directive!r}; use one of {sorted(_DIRECTIVES)}"
+            )
         if directive == "skip":
             if len(args) != 1 or not args[0].startswith("reason=") or not args[0][7:].strip():
                 raise DocsFormatError(f'{where}: a skip needs a reason: <!-- docs-test: skip reason="..." -->')
@@ -227,6 +229,7 @@ class Scenario:
         self.env = _base_env(home, port)
         self.background: list[_Background] = []
         self.ran: list[str] = []
+        self.timings: list[tuple[str, float]] = []
 
     def run_block(self, block: Block) -> None:
         for command in block.commands():
@@ -259,6 +262,7 @@ class Scenario:
                 f"  stderr (tail):\n{_tail(_text(exc.stderr))}"
             ) from None
         took = time.monotonic() - started
+        self.timings.append((f"{where} {command.text[:70]}", took))
         if done.returncode not in block.allowed_exits:
             raise AssertionError(
                 f"{where}: `{command.text}` exited {done.returncode} after {took:.1f} s "

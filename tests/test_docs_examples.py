@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from docs_examples_support import (
     ROOT,
     Block,
@@ -77,6 +78,8 @@ class _Scenarios:
             problems = scenario.stop()
         if failure is None and problems:
             failure = "\n".join(problems)
+        for what, took in scenario.timings:  # shown with pytest -s: where the minutes go
+            print(f"{took:6.1f} s  {what}")
         state = _State(scenario.workdir, home, failure)
         self.states[rel] = state
         return state
