@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,8 +21,11 @@ from typing import Any
 
 from nlpops.annotations import Answer, answer_fields, answer_labels, infer_task, read_answer
 from nlpops.errors import DataError
+from nlpops.language_codes import UND, CodeMapping, is_language_code, map_codes, normalize_lang
 from nlpops.rows import detect_format, iter_numbered, iter_records
 from nlpops.tasks import TASK_NAMES, Span, TaskName
+
+logger = logging.getLogger("nlpops.data")
 
 DATASETS_DIR = Path(__file__).parent / "datasets"
 FORMATS = ("csv", "jsonl", "parquet")
@@ -42,7 +46,8 @@ class Dataset:
     The answers depend on the :attr:`task`: ``labels`` (one label per text: classification, and the optional
     labels of an embedding dataset), ``label_sets`` (multilabel: the sorted, distinct labels of each text) or
     ``spans`` (entities: each text's spans, sorted). :attr:`answers` gives the task's own list.
-    ``skipped`` lists the bad rows left out when reading with ``skip_bad_rows``.
+    ``skipped`` lists the bad rows left out when reading with ``skip_bad_rows``. Languages are normalised
+    codes (:func:`nlpops.language_codes.normalize_lang`); ``lang_codes`` says how the file wrote them.
     """
 
     texts: list[str]
@@ -54,6 +59,7 @@ class Dataset:
     label_sets: list[tuple[str, ...]] | None = None
     spans: list[tuple[Span, ...]] | None = None
     skipped: tuple[BadRow, ...] = field(default=(), compare=False)
+    lang_codes: CodeMapping | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -207,7 +213,42 @@ def read_dataset(
         label_sets=rows.label_sets if kind == "multilabel" else None,
         spans=rows.spans if kind == "entities" else None,
         skipped=tuple(rows.bad),
+        lang_codes=_report_codes(path, rows.raw_langs) if has_lang else None,
     )
+
+
+def _report_codes(path: Path, raw: set[str]) -> CodeMapping:
+    """How ``path`` wrote its language codes; codes merged into one language are warned about (never silent)."""
+    mapping = map_codes(raw)
+    for code, codes in mapping.merged.items():
+        logger.warning(
+            '"%s": the language codes %s all name one language, "%s"; their rows are merged into it. '
+            "Write one code per language to silence this.",
+            path,
+            ", ".join(codes),
+            code,
+        )
+    return mapping
+
+
+def normalize_languages(dataset: Dataset) -> Dataset:
+    """``dataset`` with normalised language codes (as :func:`read_dataset` gives them; data built in memory may
+    not have them), merged codes warned about.
+
+    Raises:
+        DataError: a code is not a language code (two or three letters once normalised).
+    """
+    if dataset.langs is None or dataset.lang_codes is not None:
+        return dataset
+    normal = {raw: normalize_lang(raw) for raw in set(dataset.langs)}
+    bad = sorted(raw for raw, code in normal.items() if not is_language_code(code))
+    if bad:
+        raise DataError(
+            f'"{dataset.source}": {bad[0]!r} is not a language code. Use ISO 639 codes (it, fur, pt-BR), '
+            f'"{UND}" for unknown, or leave the language out.'
+        )
+    mapping = _report_codes(Path(dataset.source), set(normal))
+    return replace(dataset, langs=[normal[x] for x in dataset.langs], lang_codes=mapping)
 
 
 @dataclass
@@ -221,6 +262,8 @@ class _Rows:
     langs: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     bad: list[BadRow] = field(default_factory=list)
+    raw_langs: set[str] = field(default_factory=set)
+    """Every language code as the file wrote it (for the mapping report)."""
 
     def add(
         self,
@@ -236,6 +279,9 @@ class _Rows:
         if reason is None and not is_classifiable(text):
             reason = f'empty text in field "{text_column}"'
         answer: Answer | None = None
+        lang = ""
+        if reason is None and lang_column:
+            lang, reason = _as_lang(record.get(lang_column), lang_column)
         if reason is None and fields:
             field_name = next((f for f in fields if f in record), fields[0])
             answer, reason = read_answer(task, record.get(field_name), text)
@@ -252,7 +298,9 @@ class _Rows:
         elif task == "entities":
             self.spans.append(answer)  # type: ignore[arg-type]
         if lang_column:
-            self.langs.append(str(record.get(lang_column) or "und").strip() or "und")
+            raw = str(record.get(lang_column) or "").strip()
+            self.raw_langs.add(raw or UND)
+            self.langs.append(lang)
         if id_column:
             self.ids.append(str(record.get(id_column)))
 
@@ -265,6 +313,19 @@ def _as_text(value: Any, column: str, *, strict: bool) -> tuple[str, str | None]
     if isinstance(value, int | float) and not isinstance(value, bool) and not strict:
         return str(value), None
     return "", f'field "{column}" holds {type(value).__name__}, not text'
+
+
+def _as_lang(value: Any, column: str) -> tuple[str, str | None]:
+    """The normalised language of a row (``und`` when empty), or why the value is not a language code."""
+    raw = str(value if value is not None else "").strip()
+    code = normalize_lang(raw)
+    if not is_language_code(code):
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        return "", (
+            f'language column "{column}" holds {shown!r}, not a language code (use ISO 639 codes such as it, fur, '
+            f'pt-BR, or "{UND}")'
+        )
+    return code, None
 
 
 def _bad_rows_summary(bad: Sequence[BadRow], path: Path) -> str:
@@ -401,6 +462,7 @@ __all__ = [
     "is_classifiable",
     "iter_numbered",
     "iter_records",
+    "normalize_languages",
     "read_dataset",
     "split_dataset",
 ]

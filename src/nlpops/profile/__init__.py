@@ -204,6 +204,8 @@ def profile_bundle(
             "labels": len(manifest.labels),
             "languages": list(manifest.languages),
             "language_counts": dict(fingerprint.get("languages") or {}),
+            # per-language vs multilingual as served, when measured (a model set, or --strategy auto)
+            "strategy_figures": manifest.metrics.get("strategy_choice") or manifest.metrics.get("strategies"),
             "rows": fingerprint.get("rows"),
         },
         "machine": {
