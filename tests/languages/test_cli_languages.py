@@ -84,7 +84,9 @@ def test_cli_detect_language_and_one_line_errors(tmp_path: Path) -> None:
     result = _run("detect-language", "Guten Morgen, wie geht es Ihnen?", "😀", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert [row["lang"] for row in json.loads(result.stdout)] == ["de", "und"]
-    bad = _run("detect-language", "hello", "--languages", "en,xx", cwd=tmp_path)
+    bad = _run("detect-language", "hello", "--languages", "en,fur", cwd=tmp_path)
     assert bad.returncode == 1
-    assert "does not know xx" in bad.stderr
+    assert "does not know fur" in bad.stderr  # names the language...
+    assert "Leave fur out of the languages to detect" in bad.stderr  # ...and what to do instead
+    assert "send lang with each request" in bad.stderr
     assert "Traceback" not in bad.stderr

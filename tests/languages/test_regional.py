@@ -22,9 +22,11 @@ from language_support import (
 )
 
 from nlpops.bundle import Bundle
-from nlpops.checklist import MonitoringSettings, ServingSettings
+from nlpops.api import evaluate
+from nlpops.checklist import MonitoringSettings, RegistrySettings, ServingSettings
 from nlpops.data import Dataset, bundled_dataset, read_dataset
 from nlpops.languages import sub_bundle_paths
+from nlpops.registry import open_registry
 from nlpops.runtimes import load_predictor
 from nlpops.serve import build_app, bundle_source
 from nlpops.testing.serving import live_server
@@ -80,6 +82,23 @@ def test_served_without_lang_regional_texts_do_not_reach_a_relative(
     assert metrics["routed_by"] == "detection"
     assert metrics["routed_by_stated_lang"]["macro_f1"] == pytest.approx(true_f1, abs=1e-12)
     assert set(metrics["routing"]["per_language"]) == set(langs)
+
+
+def test_evaluate_and_the_registry_give_the_served_figures(
+    regional_set: Bundle, regional_test: Dataset, tmp_path: Path
+) -> None:
+    metrics = regional_set.manifest.metrics
+    report = evaluate(regional_set.path, regional_test)
+    assert report["macro_f1"] == metrics["macro_f1"] and report["routed_by"] == "detection"
+    assert report["routed_by_stated_lang"] == metrics["routed_by_stated_lang"]
+    assert report["routing"] == metrics["routing"]
+    entry = open_registry(RegistrySettings(home=tmp_path)).register(regional_set.path, "regional")
+    assert entry.metrics["macro_f1"] == metrics["macro_f1"]
+    assert entry.metrics["routed_by_stated_lang"]["macro_f1"] == metrics["routed_by_stated_lang"]["macro_f1"]
+    # a model set's fallback is the multilingual model: both strategies measured as served, with a verdict
+    strategies = metrics["strategies"]
+    assert strategies["per-language"] == metrics["macro_f1"] and strategies["on"] == "test"
+    assert strategies["multilingual"] == metrics["sub_models"]["fallback"]["macro_f1"]
 
 
 def test_a_stated_lang_reaches_its_model(regional_set: Bundle, regional_test: Dataset) -> None:

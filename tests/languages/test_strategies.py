@@ -9,7 +9,7 @@ import pytest
 from language_support import fast_config, per_language_sample
 
 from nlpops.data import bundled_dataset, read_dataset
-from nlpops.errors import ConfigError
+from nlpops.errors import ConfigError, DataError
 from nlpops.languages import build_model_set, plan_languages, recommend_strategy, sub_bundle_paths, train_by_language
 from nlpops.runtimes import load_predictor
 
@@ -70,3 +70,12 @@ def test_train_detects_languages_when_the_data_has_no_column(uneven, tmp_path: P
     assert sorted(sub_bundle_paths(bundle)) == ["de", "en", "es", "fallback", "fr"]
     assert bundle.manifest.data is not None
     assert bundle.manifest.data.languages["de"] >= 95
+
+
+def test_undetectable_declared_languages_without_a_column_name_the_language(uneven, tmp_path: Path) -> None:
+    config = fast_config(languages={"languages": ["it", "fur"]})
+    with pytest.raises(DataError) as caught:
+        train_by_language(config, replace(uneven, langs=None), None, tmp_path / "x", "topics", "per-language")
+    message = caught.value.message
+    assert "py3langid does not know fur" in message and "Add a lang column" in message
+    assert not (tmp_path / "x").exists()

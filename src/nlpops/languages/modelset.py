@@ -13,7 +13,6 @@ languages as the service routes the reference texts, so that serving them matche
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -50,8 +49,9 @@ def union_labels(label_lists: Sequence[Sequence[str]]) -> list[str]:
 
 def systematic_sample(texts: Sequence[str], limit: int) -> list[str]:
     """Up to ``limit`` texts, evenly spaced over ``texts``, so that their language mix is the data's."""
-    step = max(1, math.ceil(len(texts) / limit)) if limit > 0 else 1
-    return list(texts[::step])[:limit]
+    if len(texts) <= limit:
+        return list(texts)
+    return [texts[i * len(texts) // limit] for i in range(limit)]
 
 
 def build_model_set(
@@ -115,13 +115,20 @@ def build_model_set(
         for lang in routed:
             lang_test = test.subset(language_rows(test, lang)) if test is not None else None
             step(f"language {lang}: {len(language_rows(train, lang))} training rows")
-            sub_bundles[lang] = build_bundle(
-                config,
-                train.subset(language_rows(train, lang)),
-                lang_test if lang_test is not None and len(lang_test) else None,
-                work / "models" / lang,
-                name=f"{name}-{lang}",
-            )
+            try:
+                sub_bundles[lang] = build_bundle(
+                    config,
+                    train.subset(language_rows(train, lang)),
+                    lang_test if lang_test is not None and len(lang_test) else None,
+                    work / "models" / lang,
+                    name=f"{name}-{lang}",
+                )
+            except DataError as exc:
+                raise DataError(
+                    f'Language "{lang}" cannot train a model of its own: {exc.message} Or let the fallback answer '
+                    f"it: --strategy auto with languages.min_examples_per_language above its "
+                    f"{len(language_rows(train, lang))} rows, or --strategy multilingual."
+                ) from exc
         step(f"fallback (multilingual): {len(train)} training rows")
         sub_bundles[FALLBACK] = build_bundle(config, train, test, work / "models" / FALLBACK, name=f"{name}-{FALLBACK}")
         detection = choose_detection(config, train, routed, work, name=name, progress=progress)
