@@ -21,8 +21,8 @@ from language_support import (
     subprocess_env,
 )
 
-from nlpops.bundle import Bundle
 from nlpops.api import evaluate
+from nlpops.bundle import Bundle
 from nlpops.checklist import MonitoringSettings, RegistrySettings, ServingSettings
 from nlpops.data import Dataset, bundled_dataset, read_dataset
 from nlpops.languages import sub_bundle_paths
