@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,11 +20,9 @@ from typing import Any
 
 from nlpops.annotations import Answer, answer_fields, answer_labels, infer_task, read_answer
 from nlpops.errors import DataError
-from nlpops.language_codes import UND, CodeMapping, is_language_code, map_codes, normalize_lang
+from nlpops.language_codes import UND, CodeMapping, normalize_codes, read_language, report_codes
 from nlpops.rows import detect_format, iter_numbered, iter_records
 from nlpops.tasks import TASK_NAMES, Span, TaskName
-
-logger = logging.getLogger("nlpops.data")
 
 DATASETS_DIR = Path(__file__).parent / "datasets"
 FORMATS = ("csv", "jsonl", "parquet")
@@ -213,22 +210,8 @@ def read_dataset(
         label_sets=rows.label_sets if kind == "multilabel" else None,
         spans=rows.spans if kind == "entities" else None,
         skipped=tuple(rows.bad),
-        lang_codes=_report_codes(path, rows.raw_langs) if has_lang else None,
+        lang_codes=report_codes(str(path), rows.raw_langs) if has_lang else None,
     )
-
-
-def _report_codes(path: Path, raw: set[str]) -> CodeMapping:
-    """How ``path`` wrote its language codes; codes merged into one language are warned about (never silent)."""
-    mapping = map_codes(raw)
-    for code, codes in mapping.merged.items():
-        logger.warning(
-            '"%s": the language codes %s all name one language, "%s"; their rows are merged into it. '
-            "Write one code per language to silence this.",
-            path,
-            ", ".join(codes),
-            code,
-        )
-    return mapping
 
 
 def normalize_languages(dataset: Dataset) -> Dataset:
@@ -240,15 +223,8 @@ def normalize_languages(dataset: Dataset) -> Dataset:
     """
     if dataset.langs is None or dataset.lang_codes is not None:
         return dataset
-    normal = {raw: normalize_lang(raw) for raw in set(dataset.langs)}
-    bad = sorted(raw for raw, code in normal.items() if not is_language_code(code))
-    if bad:
-        raise DataError(
-            f'"{dataset.source}": {bad[0]!r} is not a language code. Use ISO 639 codes (it, fur, pt-BR), '
-            f'"{UND}" for unknown, or leave the language out.'
-        )
-    mapping = _report_codes(Path(dataset.source), set(normal))
-    return replace(dataset, langs=[normal[x] for x in dataset.langs], lang_codes=mapping)
+    langs, mapping = normalize_codes(dataset.source, dataset.langs)
+    return replace(dataset, langs=langs, lang_codes=mapping)
 
 
 @dataclass
@@ -281,7 +257,7 @@ class _Rows:
         answer: Answer | None = None
         lang = ""
         if reason is None and lang_column:
-            lang, reason = _as_lang(record.get(lang_column), lang_column)
+            lang, reason = read_language(record.get(lang_column), lang_column)
         if reason is None and fields:
             field_name = next((f for f in fields if f in record), fields[0])
             answer, reason = read_answer(task, record.get(field_name), text)
@@ -313,19 +289,6 @@ def _as_text(value: Any, column: str, *, strict: bool) -> tuple[str, str | None]
     if isinstance(value, int | float) and not isinstance(value, bool) and not strict:
         return str(value), None
     return "", f'field "{column}" holds {type(value).__name__}, not text'
-
-
-def _as_lang(value: Any, column: str) -> tuple[str, str | None]:
-    """The normalised language of a row (``und`` when empty), or why the value is not a language code."""
-    raw = str(value if value is not None else "").strip()
-    code = normalize_lang(raw)
-    if not is_language_code(code):
-        shown = raw if len(raw) <= 40 else raw[:40] + "..."
-        return "", (
-            f'language column "{column}" holds {shown!r}, not a language code (use ISO 639 codes such as it, fur, '
-            f'pt-BR, or "{UND}")'
-        )
-    return code, None
 
 
 def _bad_rows_summary(bad: Sequence[BadRow], path: Path) -> str:

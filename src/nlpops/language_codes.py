@@ -13,10 +13,16 @@ assignments are facts, listed here so that normalising needs no dependency on th
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
+
+from nlpops.errors import DataError
+
+logger = logging.getLogger("nlpops.data")
 
 UND = "und"
 """Unknown language (ISO 639-2 ``und``)."""
@@ -104,4 +110,58 @@ def map_codes(codes: Iterable[str]) -> CodeMapping:
     return CodeMapping(dict(sorted(renamed.items())), dict(sorted(merged.items())))
 
 
-__all__ = ["EQUIVALENTS", "UND", "CodeMapping", "is_language_code", "map_codes", "normalize_lang"]
+def report_codes(source: str, raw: Iterable[str]) -> CodeMapping:
+    """How ``source`` wrote its language codes (:func:`map_codes`); codes merged into one language are warned
+    about on the ``nlpops.data`` logger, naming them (never silently)."""
+    mapping = map_codes(raw)
+    for code, codes in mapping.merged.items():
+        logger.warning(
+            '"%s": the language codes %s all name one language, "%s"; their rows are merged into it. '
+            "Write one code per language to silence this.",
+            source,
+            ", ".join(codes),
+            code,
+        )
+    return mapping
+
+
+def read_language(value: Any, column: str) -> tuple[str, str | None]:
+    """The normalised language of one data row (``und`` when empty), or why the value is not a language code."""
+    raw = str(value if value is not None else "").strip()
+    code = normalize_lang(raw)
+    if not is_language_code(code):
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        return "", (
+            f'language column "{column}" holds {shown!r}, not a language code (use ISO 639 codes such as it, fur, '
+            f'pt-BR, or "{UND}")'
+        )
+    return code, None
+
+
+def normalize_codes(source: str, langs: Sequence[str]) -> tuple[list[str], CodeMapping]:
+    """Normalise the languages of rows given in memory, as reading a file does (:func:`read_language`).
+
+    Raises:
+        DataError: a code is not a language code (two or three letters once normalised).
+    """
+    normal = {raw: normalize_lang(raw) for raw in set(langs)}
+    bad = sorted(raw for raw, code in normal.items() if not is_language_code(code))
+    if bad:
+        raise DataError(
+            f'"{source}": {bad[0]!r} is not a language code. Use ISO 639 codes (it, fur, pt-BR), "{UND}" for '
+            "unknown, or leave the language out."
+        )
+    return [normal[x] for x in langs], report_codes(source, normal)
+
+
+__all__ = [
+    "EQUIVALENTS",
+    "UND",
+    "CodeMapping",
+    "is_language_code",
+    "map_codes",
+    "normalize_codes",
+    "normalize_lang",
+    "read_language",
+    "report_codes",
+]
