@@ -182,16 +182,18 @@ def _manifest_fields(
         files={ROUTING_FILE: ""},
     )
     predictor = RouterPredictor(Bundle(work, draft))
-    sample = test if test is not None and len(test) else train
-    step(f"evaluating the model set on {len(sample)} rows, routed by detection as served")
-    metrics, routing, proba = score_model_set(predictor, sample)
     if test is not None and len(test):
+        sample = test
+        step(f"evaluating the model set on {len(test)} rows, routed by detection as served")
+        metrics, routing, proba = score_model_set(predictor, test)
         metrics["test_fingerprint"] = fingerprint(test)["sha256"]
         fallback = sub_bundles[FALLBACK].manifest.metrics.get("macro_f1")
         if fallback is not None:  # the fallback is the multilingual model, trained on the same rows
             metrics["strategies"] = {**recommend_strategy(metrics["macro_f1"], float(fallback)), "on": "test"}
-    else:
-        metrics = {}
+    else:  # no test data: the reference statistics come from the training rows, as served
+        sample, metrics = train, {}
+        routing = predictor.route(train.texts)
+        proba = predictor.predict_proba(train.texts, routing)
     metrics["detection"] = detection.figures
     metrics["sub_models"] = {
         key: {"languages": b.manifest.languages, "macro_f1": b.manifest.metrics.get("macro_f1")}
