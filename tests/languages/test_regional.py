@@ -228,3 +228,32 @@ def test_compare_languages_recommends_what_serves_better_and_auto_picks_it(tmp_p
     )
     assert summary["strategy_choice"]["strategy"] == recommendation["strategy"]
     assert summary["runtime"] == ("router" if recommendation["strategy"] == "per-language" else "sklearn")
+
+
+def test_the_advisor_reads_the_sets_measured_strategy_figures(regional_set: Bundle) -> None:
+    """What the model set measured (per-language vs its multilingual fallback, as served) reaches the advisor's
+    fact and moves the topology, through a real profile of the bundle."""
+    from nlpops.advisor import load_rules, make_plan
+    from nlpops.advisor.facts import build_facts
+    from nlpops.advisor.plan import checklist_answers
+    from nlpops.checklist import NlpopsConfig
+    from nlpops.profile import profile_bundle
+
+    profile = profile_bundle(
+        regional_set.path,
+        runtimes=("native-cpu",),
+        languages=False,
+        threads=1,
+        budget_s=0.3,
+        batch_sizes=(1, 8),
+        repeats=2,
+    )
+    measured = regional_set.manifest.metrics["strategies"]
+    assert profile["bundle"]["strategy_figures"] == measured
+    config = NlpopsConfig.model_validate({"languages": {"languages": regional_set.manifest.languages}})
+    rules = load_rules()
+    facts = build_facts(checklist_answers(config), profile, rules)
+    gain = measured["per-language"] - measured["multilingual"]
+    assert facts["languages.per_language_gain"] == pytest.approx(gain)
+    topology = json.dumps(make_plan(config, profile, rules)["dimensions"]["topology"])
+    assert "topology-measured-gain" in topology and f"{gain:+.3f} macro-F1" in topology
