@@ -31,9 +31,10 @@ from nlpops.serve.auth import ApiKeys
 from nlpops.serve.batcher import BatchLimits, MicroBatcher
 from nlpops.serve.decode import RequestLimits
 from nlpops.serve.encode import error_document
-from nlpops.serve.hooks import Observation, ServiceHooks
+from nlpops.serve.hooks import Observation, ServiceHooks, is_synthetic
 from nlpops.serve.metrics import ServiceMetrics
 from nlpops.serve.openapi import build_openapi
+from nlpops.serve.paths import PathParams, PathTemplate, match_template
 from nlpops.serve.reload import ModelReloader
 from nlpops.serve.source import LoadedModel
 
@@ -133,6 +134,8 @@ class HttpError(Exception):
 
 Handler = Callable[["ServingCore", Exchange], Awaitable[Reply]]
 """A plain (non-inference) route: ``(core, exchange) -> (status, body, headers)``."""
+ModelHandler = Callable[["ServingCore", Exchange, LoadedModel], Awaitable[Reply]]
+"""A plain route whose path names a model: ``(core, exchange, model) -> reply``, ``model`` the one it named."""
 
 
 @dataclass(frozen=True)
@@ -140,13 +143,15 @@ class Route:
     """One route of the service (the table is :func:`nlpops.serve.routes.service_routes`).
 
     Args:
-        path: the exact path.
+        path: the exact path, or a template whose ``{model}`` (and ``{version}``) segments name the model
+            (the core answers 404 unless they name the live model, and hands that model on).
         method: the one method it accepts (others get 405 with ``Allow``).
         operation_id: its operation in the OpenAPI document (:mod:`nlpops.serve.openapi`); None: undocumented.
         secured: needs an API key when keys are configured.
         metrics: needs an API key when keys are configured and ``serving.protect_metrics`` is on.
         endpoint: an inference route's decoder and encoder.
-        handler: a plain route's handler (exactly one of ``endpoint`` and ``handler``).
+        handler: a plain route's handler (exactly one of ``endpoint``, ``handler`` and ``model_handler``).
+        model_handler: a plain template route's handler; it gets the model its path named.
         error_body: the error document of the route's protocol: ``(status, message) -> body``.
     """
 
@@ -157,6 +162,7 @@ class Route:
     metrics: bool = False
     endpoint: InferenceEndpoint[Any] | None = None
     handler: Handler | None = None
+    model_handler: ModelHandler | None = None
     error_body: Callable[[int, str], bytes] = error_document
 
 
@@ -214,7 +220,9 @@ class ServingCore:
         )
         self._label_counters: dict[tuple[str, str], Any] = {}
         self.hooks = hooks
-        self.routes: dict[str, Route] = {route.path: route for route in routes}
+        self.route_table = list(routes)
+        self.routes: dict[str, Route] = {route.path: route for route in routes if "{" not in route.path}
+        self._templates = [(PathTemplate.parse(route.path), route) for route in routes if "{" in route.path]
         self.openapi = orjson.dumps(
             build_openapi(self.limits, auth=self.keys.enabled, protect_metrics=serving.protect_metrics, routes=routes)
         )
@@ -248,7 +256,11 @@ class ServingCore:
         started = time.perf_counter()
         path = exchange.path
         route = self.routes.get(path)
+        params: PathParams | None = None
+        if route is None and self._templates:
+            route, params = match_template(self._templates, path)
         error_body = route.error_body if route is not None else error_document
+        synthetic = False
         extra: Headers = []
         try:
             if route is None:
@@ -258,7 +270,11 @@ class ServingCore:
             if route.secured or (route.metrics and self._protect_metrics):
                 self.check_key(exchange.headers)
             if route.endpoint is not None:
-                status, body, headers = 200, await self._infer(route.endpoint, exchange), JSON_HEADERS
+                synthetic = is_synthetic(exchange.headers)
+                body = await self._infer(route.endpoint, exchange, params, synthetic)
+                status, headers = 200, JSON_HEADERS
+            elif route.model_handler is not None:
+                status, body, headers = await route.model_handler(self, exchange, self.select_model(params or {}))
             else:
                 assert route.handler is not None  # a route has an endpoint or a handler
                 status, body, headers = await route.handler(self, exchange)
@@ -279,7 +295,29 @@ class ServingCore:
             status, headers = 500, JSON_HEADERS
             body = error_body(500, "Internal error in the service; it has been logged. Retry, or report it.")
         await exchange.respond(status, body, [*headers, *extra] if extra else headers)
-        self.metrics.count_request(path if route is not None else "other", status, time.perf_counter() - started)
+        label = route.path if route is not None else "other"  # a template, never the client's path
+        self.metrics.count_request(label, status, time.perf_counter() - started)
+        if synthetic:
+            self.metrics.count_synthetic(label, status)
+
+    def select_model(self, params: PathParams) -> LoadedModel:
+        """The live model, if it is the one ``params`` name (``model``, and ``version`` when given).
+
+        Raises:
+            OverloadedError: no model is loaded yet (503).
+            HttpError: 404, the path names another model or version.
+        """
+        model = self.reloader.current
+        if model is None:
+            raise OverloadedError("The model is still loading. Retry in a moment (see /readyz).")
+        name, version = params.get("model"), params.get("version")
+        if name != model.name:
+            raise HttpError(404, f'Unknown model "{name}": this service serves "{model.name}".')
+        if version is not None and version != model.version:
+            raise HttpError(
+                404, f'Model "{name}" has no version "{version}" being served: it serves version "{model.version}".'
+            )
+        return model
 
     def check_key(self, headers: Headers) -> None:
         """Accept the request if it carries a valid API key (or if keys are off).
@@ -298,10 +336,13 @@ class ServingCore:
                 raise body_too_large(limit, int(value))
         return await exchange.read_body(limit)
 
-    async def _infer(self, endpoint: InferenceEndpoint[Any], exchange: Exchange) -> bytes:
-        """decode → route → batch → observe → encode."""
+    async def _infer(
+        self, endpoint: InferenceEndpoint[Any], exchange: Exchange, params: PathParams | None, synthetic: bool
+    ) -> bytes:
+        """(select the model the path names →) decode → route → batch → observe → encode."""
+        named = self.select_model(params) if params is not None else None  # an unknown model: 404 before the body
         request = endpoint.decode(await self.read_body(exchange), self.limits)
-        model = self.reloader.current
+        model = named if named is not None else self.reloader.current
         if model is None:
             raise OverloadedError("The model is still loading. Retry in a moment (see /readyz).")
         texts = request.texts
@@ -318,7 +359,7 @@ class ServingCore:
                 lang = languages[0]
         if self.hooks is not None:
             langs = routing.langs if routing is not None else lang
-            self.hooks.observe(Observation(texts, proba, labels, langs, model.name, model.version))
+            self.hooks.observe(Observation(texts, proba, labels, langs, model.name, model.version, synthetic))
         best = proba.argmax(axis=1).tolist()
         top = proba[np.arange(len(best)), best].tolist()
         self._count_labels(model.name, labels, best)
@@ -353,6 +394,7 @@ __all__ = [
     "HttpError",
     "InferenceEndpoint",
     "InferenceRequest",
+    "ModelHandler",
     "Prediction",
     "Reply",
     "Route",

@@ -27,6 +27,18 @@ if TYPE_CHECKING:
     from nlpops.checklist import MonitoringSettings, RegistrySettings
     from nlpops.serve.source import LoadedModel
 
+SYNTHETIC_HEADER = b"x-nlpops-synthetic"
+"""The request header that marks synthetic traffic (``nlpops loadtest`` sends ``x-nlpops-synthetic: 1``)."""
+
+
+def is_synthetic(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's headers (lower-case names) mark it synthetic: ``x-nlpops-synthetic: 1`` (or ``true``)."""
+    for name, value in headers:
+        if name == SYNTHETIC_HEADER:
+            return value.strip().lower() in (b"1", b"true")
+    return False
+
+
 Langs = Sequence[str | None] | str | None
 """The language of each text (one per text), one language for all texts, or None (unknown)."""
 
@@ -43,6 +55,8 @@ class Observation:
             for all (a request's ``lang``, or a single-language model's language), or None (unknown).
         model: the served model's name.
         version: the served version, as the service reports it.
+        synthetic: the request was marked synthetic (``x-nlpops-synthetic: 1``, sent by ``nlpops loadtest``);
+            monitoring leaves it out of the drift statistics unless ``monitoring.drift_includes_synthetic``.
     """
 
     texts: Sequence[str]
@@ -51,6 +65,7 @@ class Observation:
     langs: Langs
     model: str
     version: str
+    synthetic: bool = False
 
     def langs_per_text(self) -> Sequence[str | None]:
         """:attr:`langs` as one entry per text."""
@@ -128,11 +143,13 @@ def load_hooks_factory(dotted: str) -> SettingsHooksFactory:
 
 
 __all__ = [
+    "SYNTHETIC_HEADER",
     "HooksFactory",
     "Langs",
     "Observation",
     "ServiceHooks",
     "ServiceView",
     "SettingsHooksFactory",
+    "is_synthetic",
     "load_hooks_factory",
 ]

@@ -21,6 +21,7 @@ from nlpops.serve.hooks import HooksFactory, ServiceView
 from nlpops.serve.metrics import CONTENT_TYPE, ServiceMetrics
 from nlpops.serve.openapi import docs_page
 from nlpops.serve.reload import ModelReloader
+from nlpops.serve.v2 import v2_routes
 
 _JSON: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
 _HTML: list[tuple[bytes, bytes]] = [(b"content-type", b"text/html; charset=utf-8")]
@@ -76,8 +77,8 @@ def service_routes(*, status_routes: bool = False) -> list[Route]:
         status_routes: add ``GET /`` (status page) and ``GET /v1/status`` (the service has hooks).
 
     Returns:
-        ``/v1/classify``, ``/v1/models``, ``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``, ``/docs``
-        (and the status routes).
+        ``/v1/classify``, ``/v1/models``, ``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``, ``/docs``,
+        the Open Inference Protocol's ``/v2`` routes (:func:`nlpops.serve.v2.v2_routes`) and the status routes.
     """
     routes = [
         Route("/v1/classify", "POST", "classify", secured=True, endpoint=CLASSIFY),
@@ -87,6 +88,7 @@ def service_routes(*, status_routes: bool = False) -> list[Route]:
         Route("/metrics", "GET", "metrics", metrics=True, handler=_metrics),
         Route("/openapi.json", "GET", None, handler=_openapi),
         Route("/docs", "GET", None, handler=_docs),
+        *v2_routes(),
     ]
     if status_routes:
         routes.append(Route("/", "GET", "status_page", handler=_status_page))
