@@ -165,6 +165,11 @@ class MonitoringSettings(_Section):
     drift_psi: float = Field(0.2, gt=0, description="drift: population stability index at or above this")
     drift_p_value: float = Field(0.01, gt=0, lt=1, description="drift: and the statistical test's p-value below this")
     drift_min_rows: int = Field(100, ge=1, description="fewer live texts than this: no drift verdict")
+    count_synthetic: bool = Field(
+        False,
+        description="count synthetic requests (x-nlpops-synthetic: 1, sent by nlpops loadtest) in live statistics "
+        "and drift",
+    )
 
 
 class InfrastructureSettings(_Section):

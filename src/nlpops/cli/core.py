@@ -203,9 +203,10 @@ def predict_command(
         ref = None
     inputs = read_input_texts(items, file)
     if url is not None:
-        from nlpops.serve.client import classify
+        from nlpops.client import Client
 
-        answer = classify(url, inputs, api_key=api_key, timeout_s=timeout_s)
+        with Client(url, api_key=api_key, timeout_s=timeout_s) as client:
+            answer = client.classify(inputs)
         results = [(p["label"], float(p["score"])) for p in answer["predictions"]]
     elif ref is None:
         raise DataError("Name a model (bundle path, NAME@ALIAS or NAME:VERSION) or pass --url URL.")

@@ -65,6 +65,8 @@ class ServiceMonitor:
         refresh_interval_s: how often the background thread flushes and recomputes drift.
         clock: Unix time source.
         max_pending: classify requests queued by :meth:`observe` before they are counted in one batch.
+        count_synthetic: count requests marked synthetic (load tests) too; off: they are left out of the live
+            statistics and so of drift.
     """
 
     def __init__(
@@ -78,8 +80,10 @@ class ServiceMonitor:
         refresh_interval_s: float = 10.0,
         clock: Callable[[], float] = time.time,
         max_pending: int = 256,
+        count_synthetic: bool = False,
     ) -> None:
         self.live = live
+        self.count_synthetic = count_synthetic
         self.pending = PendingObservations(live, max_pending=max_pending, vocabulary_for=self._vocabulary_for)
         self.thresholds = thresholds
         self.current_model = current_model
@@ -108,6 +112,7 @@ class ServiceMonitor:
             window_s=settings.window_s,
             metrics_registry=metrics_registry,
             refresh_interval_s=settings.flush_interval_s,
+            count_synthetic=settings.count_synthetic,
         )
 
     def _vocabulary_for(self, name: str, version: str) -> frozenset[str] | None:
@@ -119,7 +124,12 @@ class ServiceMonitor:
         return model.vocabulary
 
     def observe(self, observation: Observation) -> None:
-        """The hot-path observer: queues the request; counted in batches (see :meth:`LiveStats.observe`)."""
+        """The hot-path observer: queues the request; counted in batches (see :meth:`LiveStats.observe`).
+
+        A synthetic request (``nlpops loadtest``) is left out unless ``count_synthetic``.
+        """
+        if observation.synthetic and not self.count_synthetic:
+            return
         self.pending.add(observation)
 
     def redact_payload(self, texts: Sequence[str]) -> list[str]:

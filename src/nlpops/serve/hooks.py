@@ -56,7 +56,7 @@ class Observation:
         model: the served model's name.
         version: the served version, as the service reports it.
         synthetic: the request was marked synthetic (``x-nlpops-synthetic: 1``, sent by ``nlpops loadtest``);
-            monitoring leaves it out of the drift statistics unless ``monitoring.drift_includes_synthetic``.
+            monitoring leaves it out of the drift statistics unless ``monitoring.count_synthetic``.
     """
 
     texts: Sequence[str]
