@@ -179,6 +179,11 @@ class InfrastructureSettings(_Section):
     kserve: bool = Field(
         False, description="KServe is installed in the cluster: online services are rendered as InferenceServices"
     )
+    kserve_protocol: Literal["v2", "nlpops"] = Field(
+        "v2",
+        description="with kserve: v2 declares the Open Inference Protocol (PROTOCOL=v2, probes on /v2/health); "
+        "nlpops: the /v1 API only (probes on /healthz, /readyz)",
+    )
     docker: bool = True
     serverless: bool = False
     ray: bool = False
