@@ -139,3 +139,17 @@ def test_older_skops_bundles_still_load(tmp_path: Path) -> None:
     copy = Path(shutil.copytree(fixture, tmp_path / "b"))
     assert (copy / MODEL_FILE).is_file() and not (copy / SPEC_FILE).exists()
     assert load_pipeline(copy).predict_proba(TEXTS).shape == (len(TEXTS), 2)
+
+
+@pytest.mark.parametrize("source", ["tiny", "skops-fixture"])
+def test_predictor_answers_bit_for_bit_like_the_pipeline(tiny_bundle: Bundle, tmp_path: Path, source: str) -> None:
+    # the runtime skips the feature union's dispatch and scikit-learn's per-call checks: the same numbers
+    from nlpops.runtimes import load_predictor
+
+    path = tiny_bundle.path
+    if source == "skops-fixture":
+        path = Path(shutil.copytree(Path(__file__).parents[1] / "fixtures" / "bundle-v1-tfidf", tmp_path / "b"))
+    pipeline = load_pipeline(path)
+    predictor = load_predictor(path)
+    for texts in (TEXTS[:1], TEXTS, TEXTS * 13):
+        assert predictor.predict_proba(texts).tobytes() == pipeline.predict_proba(texts).tobytes()
