@@ -84,7 +84,11 @@ class ServiceMonitor:
     ) -> None:
         self.live = live
         self.count_synthetic = count_synthetic
-        self.pending = PendingObservations(live, max_pending=max_pending, vocabulary_for=self._vocabulary_for)
+        self._stop = threading.Event()
+        self._wake = threading.Event()  # set to stop, or to drain a full queue of observations off the event loop
+        self.pending = PendingObservations(
+            live, max_pending=max_pending, vocabulary_for=self._vocabulary_for, on_full=self._wake.set
+        )
         self.thresholds = thresholds
         self.current_model = current_model
         self.window_s = window_s
@@ -93,7 +97,6 @@ class ServiceMonitor:
         self.clock = clock
         self.gauges = DriftGauges(metrics_registry) if metrics_registry is not None else None
         self.started_at = clock()
-        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @classmethod
@@ -217,12 +220,14 @@ class ServiceMonitor:
         if self._thread is not None:
             return
         self._stop.clear()
+        self._wake.clear()
         self._thread = threading.Thread(target=self._run, name="nlpops-monitor", daemon=True)
         self._thread.start()
 
     def close(self) -> None:
         """Stop the thread and flush what is left."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
@@ -230,11 +235,18 @@ class ServiceMonitor:
         self.live.close()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.refresh_interval_s):
+        next_refresh = time.monotonic() + self.refresh_interval_s
+        while True:
+            self._wake.wait(max(0.0, next_refresh - time.monotonic()))
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
-                self.pending.drain()
-                self.live.flush()
-                self.drift()
+                self.pending.drain()  # woken by a full queue, or time to refresh
+                if time.monotonic() >= next_refresh:
+                    next_refresh = time.monotonic() + self.refresh_interval_s
+                    self.live.flush()
+                    self.drift()
             except NlpopsError as exc:  # no caller to raise to in a background thread
                 logger.error("Monitoring refresh failed: %s", exc)
 

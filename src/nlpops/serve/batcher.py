@@ -257,10 +257,16 @@ class MicroBatcher(Generic[M]):
         offset = 0
         for s in batch:
             entry = s.entry
+            count = s.stop - s.start
+            if count == len(entry.texts):  # the whole request in this batch (the usual case): its rows, no copy
+                if not entry.future.done():
+                    entry.future.set_result(proba[offset : offset + count])
+                offset += count
+                continue
             for i in range(s.start, s.stop):
                 entry.rows[i] = proba[offset]
                 offset += 1
-            entry.done_count += s.stop - s.start
+            entry.done_count += count
             if entry.done_count == len(entry.texts) and not entry.future.done():
                 entry.future.set_result(np.stack(entry.rows))  # type: ignore[arg-type]
 

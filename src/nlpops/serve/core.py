@@ -361,7 +361,7 @@ class ServingCore:
             langs = routing.langs if routing is not None else lang
             self.hooks.observe(Observation(texts, proba, labels, langs, model.name, model.version, synthetic))
         best = proba.argmax(axis=1).tolist()
-        top = proba[np.arange(len(best)), best].tolist()
+        top = proba.max(axis=1).tolist()  # the probability at ``best``
         self._count_labels(model.name, labels, best)
         return endpoint.encode(Prediction(request, model, labels, proba, best, top, lang, routing))
 

@@ -76,16 +76,20 @@ class ServiceMetrics:
             registry=reg,
         )
         self._route_cache: dict[tuple[str, int], Counter] = {}
+        self._latency_cache: dict[str, Histogram] = {}
 
     def count_request(self, route: str, status: int, seconds: float) -> None:
-        """Record one answered request."""
+        """Record one answered request (the labelled children are looked up once: ``labels()`` takes a lock)."""
         key = (route, status)
         child = self._route_cache.get(key)
         if child is None:
             child = self.requests.labels(route=route, status=str(status))
             self._route_cache[key] = child
         child.inc()
-        self.latency.labels(route=route).observe(seconds)
+        latency = self._latency_cache.get(route)
+        if latency is None:
+            latency = self._latency_cache[route] = self.latency.labels(route=route)
+        latency.observe(seconds)
 
     def count_synthetic(self, route: str, status: int) -> None:
         """Record one answered request that was marked synthetic."""
