@@ -84,29 +84,48 @@ class Block:
         return f"{self.path}:{self.line}"
 
     def commands(self) -> list[Command]:
-        """The block's commands, continuation lines joined, each with the line it starts on."""
+        """The block's commands, each with the line it starts on.
+
+        A line ending in ``\\`` continues on the next (joined with a space); so does a line inside an open
+        quote (joined with a newline, as the shell reads it).
+        """
         commands: list[Command] = []
-        pending: list[str] = []
+        text: str | None = None
         start = 0
         for offset, raw in enumerate(self.body.splitlines(), start=self.line + 1):
             line = raw
-            if not pending:
+            if text is None:
                 if self.lang == "console":
                     if not line.startswith("$ "):
                         continue
                     line = line[2:]
                 if not line.strip() or line.lstrip().startswith("#"):
                     continue
-                start = offset
+                start, text = offset, ""
+            elif not text.endswith(" "):
+                text += "\n"
             if line.rstrip().endswith("\\"):
-                pending.append(line.rstrip()[:-1])
+                text += line.rstrip()[:-1].strip() + " "
                 continue
-            pending.append(line)
-            commands.append(Command(start, " ".join(part.strip() for part in pending)))
-            pending = []
-        if pending:
-            raise DocsFormatError(f"{self.path}:{start}: the command ends with a line continuation")
+            text += line.strip() if not text or text.endswith(" ") else line
+            if _quotes_open(text):
+                continue
+            commands.append(Command(start, text))
+            text = None
+        if text is not None:
+            raise DocsFormatError(f"{self.path}:{start}: the command never ends (a line continuation or open quote)")
         return commands
+
+
+def _quotes_open(text: str) -> bool:
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    try:
+        list(lexer)
+    except ValueError:
+        return True
+    return False
 
 
 def doc_files(root: Path = ROOT) -> list[Path]:

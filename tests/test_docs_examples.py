@@ -134,6 +134,8 @@ def test_docs_examples_parse_commands_markers_and_console(tmp_path: Path) -> Non
         "             --name x   # trailing comment\n"
         "\n"
         "nlpops monitor x\n"
+        "curl -d '{\n"
+        '  "a": 1}\'\n'
         "```\n\n"
         "```console\n"
         "$ nlpops predict x hello\n"
@@ -144,11 +146,12 @@ def test_docs_examples_parse_commands_markers_and_console(tmp_path: Path) -> Non
         "```text\nnot run\n```\n",
     )
     blocks = parse_blocks(path, tmp_path)
-    assert [(b.line, b.lang) for b in blocks] == [(5, "bash"), (13, "console"), (19, "sh"), (23, "text")]
+    assert [(b.line, b.lang) for b in blocks] == [(5, "bash"), (15, "console"), (21, "sh"), (25, "text")]
     first, console, gpu, text = blocks
     assert [(c.line, c.text) for c in first.commands()] == [
         (7, "nlpops train --data a.csv --name x   # trailing comment"),
         (10, "nlpops monitor x"),
+        (11, "curl -d '{\n  \"a\": 1}'"),
     ]
     assert first.env == {"NLPOPS_A": "1", "B": "two words"} and first.allowed_exits == {0, 3}
     assert [c.text for c in console.commands()] == ["nlpops predict x hello"]
@@ -166,6 +169,7 @@ def test_docs_examples_parse_commands_markers_and_console(tmp_path: Path) -> Non
         "<!-- docs-test: exit 3 -->\n\nprose in between\n```bash\nls\n```\n",
         "```bash\nls\n",
         "```bash\nls \\\n```\n",
+        "```bash\necho '{\n```\n",
     ],
 )
 def test_docs_examples_bad_markers_are_refused(tmp_path: Path, markdown: str) -> None:
