@@ -33,6 +33,7 @@ FAMILIES: dict[str, str] = {
 
 TRAINERS: dict[tuple[str, TaskName], str] = {
     **{(family, "classification"): target for family, target in FAMILIES.items()},
+    ("spacy", "entities"): "nlpops.families.spacy:train_spacy_entities",
 }
 """``(family, task) -> "module:function"``: the trainer of each task a family trains."""
 
