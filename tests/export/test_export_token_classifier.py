@@ -4,6 +4,8 @@ transformers' own ``pipeline("token-classification", aggregation_strategy="simpl
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +108,15 @@ def test_token_classifier_exports_to_onnx_with_parity_and_serves_the_pipeline_sp
     assert not (result.bundle.path / MODEL_DIR).exists()  # one graph and the tokenizer: no PyTorch weights
     predictor = load_predictor(result.bundle.path)
     _assert_same(predictor.predict_entities(TEXTS), expected, 1e-4)
+    code = (  # the exported bundle serves without PyTorch or transformers
+        "import sys\n"
+        "from nlpops.runtimes import load_predictor\n"
+        f"spans = load_predictor({str(result.bundle.path)!r}).predict_entities({TEXTS[:8]!r})\n"
+        "print(sum(map(len, spans)), 'torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert sum(map(len, expected[:8])) > 0
+    assert out.stdout.split() == [str(sum(map(len, expected[:8]))), "False", "False"]
     check_entity_predictor(predictor, TEXTS[:40])
 
     from nlpops.checklist import MonitoringSettings, ServingSettings
