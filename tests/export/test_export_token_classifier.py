@@ -127,6 +127,8 @@ def test_token_classifier_exports_to_onnx_with_parity_and_serves_the_pipeline_sp
         answer = httpx.post(f"{url}/v1/entities", json={"texts": TEXTS[:64]}, timeout=60).json()
     served = [[(e["start"], e["end"], e["label"]) for e in p["entities"]] for p in answer["predictions"]]
     assert served == [[(a, b, c) for a, b, c, _ in found] for found in expected[:64]]
+    scores = [e["score"] for p in answer["predictions"] for e in p["entities"]]
+    assert scores == pytest.approx([score for found in expected[:64] for *_, score in found], abs=1e-4)
     for text, prediction in zip(TEXTS, answer["predictions"], strict=False):
         assert all(text[e["start"] : e["end"]] == e["text"] for e in prediction["entities"])
 
