@@ -85,6 +85,17 @@ def test_entities_and_classify_refuse_the_other_task_with_one_line(tiny_entities
     assert entities.json()["error"]["message"].endswith("Send it to /v1/classify.")
 
 
+def test_entities_model_refuses_v2_infer_with_one_line(tiny_entities: Bundle) -> None:
+    """The Open Inference Protocol's infer answers classifiers only: an entity model is a 409 naming its endpoint."""
+    body = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["Alice flew to Paris"]}]}
+    with live_server(make_app(tiny_entities.path)) as url:
+        answer = httpx.post(f"{url}/v2/models/tiny-entities/infer", json=body)
+    assert answer.status_code == 409
+    message = answer.json()["error"]
+    assert "\n" not in message and message.startswith("/v2/models/tiny-entities/infer answers classification models;")
+    assert message.endswith("is an entities model. Send it to /v1/entities.")
+
+
 def test_entities_auth_and_limits(tiny_entities: Bundle) -> None:
     app = make_app(tiny_entities.path, api_keys=[KEY], max_texts_per_request=4, max_chars_per_text=50)
     with live_server(app) as url:
