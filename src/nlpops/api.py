@@ -62,7 +62,7 @@ def read_labelled(path: str | Path, config: NlpopsConfig) -> Dataset:
 
 
 def train(
-    data: str | Path | Dataset,
+    data: str | Path | Dataset | None,
     *,
     test: str | Path | Dataset | None = None,
     config: NlpopsConfig | str | Path | None = None,
@@ -85,6 +85,10 @@ def train(
     entities). ``family`` (``nlpops train --family``) must train that task; without it ``config.model.family``
     is used when it does, else the task's default family.
 
+    An embedding model (``config.model.task: embedding``) is the configured encoder as it is: ``data`` is optional
+    (its texts become the reference texts; labelled, they also evaluate it by nearest-neighbour accuracy, all of
+    them: nothing is trained, so nothing is held out).
+
     Raises:
         DataError: unreadable data, bad rows (unless ``config.data.skip_bad_rows``), or a language strategy for
             a task other than classification.
@@ -95,9 +99,16 @@ def train(
     problem = model_name_problem(model_name)
     if problem is not None:  # before anything is read or written: the name becomes the folder models/<name>
         raise ConfigError(f"{problem} Pass another --name (or set name in nlpops.yaml).")
-    train_set = data if isinstance(data, Dataset) else read_labelled(data, cfg)
+    if data is None:
+        if cfg.model.task != "embedding":
+            raise DataError("Training needs data: pass --data FILE (only --task embedding can do without).")
+        train_set = Dataset([], [], source="<no data>", task="embedding")
+    else:
+        train_set = data if isinstance(data, Dataset) else read_labelled(data, cfg)
     skipped = [(train_set.source, row) for row in train_set.skipped]
-    if test is None:
+    if test is None and train_set.task == "embedding":  # nothing is trained: every labelled text evaluates
+        test_set: Dataset | None = train_set if train_set.labels else None
+    elif test is None:
         train_set, test_set = split_dataset(train_set, cfg.data.test_size, cfg.data.seed)
     else:
         test_set = test if isinstance(test, Dataset) else read_labelled(test, cfg)

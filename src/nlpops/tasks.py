@@ -66,7 +66,8 @@ class DriftStatistic:
         kind: how it is compared: ``hist`` (ordered bins: Kolmogorov-Smirnov test and PSI), ``categories``
             (counts per category: chi-squared test and PSI), ``rates`` (one check per label: how often it is
             predicted per text, a 2x2 chi-squared test and PSI; statistic ``name:label``), ``vocabulary``
-            (word tokens in and out of the model's vocabulary).
+            (word tokens in and out of the model's vocabulary), ``mean`` (vectors: the distance of the live mean
+            from the reference mean, Hotelling's two-sample test on a fixed random projection).
         key: where the counts are in the reference and live statistics (``length_hist``, ``label_counts``...).
     """
 
@@ -109,6 +110,7 @@ LABEL_MIX = DriftStatistic("label", "categories", "label_counts")
 CARDINALITY = DriftStatistic("cardinality", "hist", "cardinality_hist")
 LABEL_RATE = DriftStatistic("label_rate", "rates", "label_counts")
 OOV = DriftStatistic("oov", "vocabulary", "tokens")
+EMBEDDING_MEAN = DriftStatistic("embedding_mean", "mean", "embedding")
 
 TASKS: dict[TaskName, TaskSpec] = {
     "classification": TaskSpec(
@@ -153,7 +155,7 @@ TASKS: dict[TaskName, TaskSpec] = {
         default_family="transformer",
         data_fields=("label",),
         metric="knn_accuracy",
-        drift_statistics=(LENGTH,),
+        drift_statistics=(LENGTH, EMBEDDING_MEAN),
         batch_columns=("vector",),
     ),
 }
@@ -257,6 +259,7 @@ __all__ = [
     "CARDINALITY",
     "CARDINALITY_EDGES",
     "CONFIDENCE",
+    "EMBEDDING_MEAN",
     "LABEL_MIX",
     "LABEL_RATE",
     "LENGTH",

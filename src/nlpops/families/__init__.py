@@ -33,6 +33,7 @@ FAMILIES: dict[str, str] = {
 
 TRAINERS: dict[tuple[str, TaskName], str] = {
     **{(family, "classification"): target for family, target in FAMILIES.items()},
+    ("transformer", "embedding"): "nlpops.families.embedding:train_encoder",
 }
 """``(family, task) -> "module:function"``: the trainer of each task a family trains."""
 

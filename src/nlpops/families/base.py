@@ -38,9 +38,15 @@ def _proba(model: TrainedModel, texts: Sequence[str]) -> TaskOutput:
     return model.predict_proba(texts)
 
 
+def _vectors(model: Any, texts: Sequence[str]) -> TaskOutput:
+    vectors: np.ndarray = model.embed(texts)
+    return vectors
+
+
 TRAINED_OUTPUTS: dict[TaskName, Callable[[Any, Sequence[str]], TaskOutput]] = {
     "classification": _proba,
     "multilabel": _proba,
+    "embedding": _vectors,
 }
 """The families' per-task piece for freshly trained models: how each task's model answers (evaluation,
 reference statistics)."""

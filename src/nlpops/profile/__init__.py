@@ -205,6 +205,7 @@ def profile_bundle(
             "languages": list(manifest.languages),
             "language_counts": dict(fingerprint.get("languages") or {}),
             "rows": fingerprint.get("rows"),
+            **({"dim": int(manifest.runtime_options.get("dim", 0))} if manifest.task == "embedding" else {}),
         },
         "machine": {
             "cpu_count": cpus,

@@ -1,7 +1,8 @@
 """What tests and users share: tiny real models built in seconds with no network, and the conformance suite.
 
 ``tiny_tfidf_bundle`` trains a TF-IDF + logistic regression model on a dozen sentences;
-``tiny_transformer_bundle`` a head over a random 2-layer BERT; ``tiny_spacy_bundle`` a spaCy textcat.
+``tiny_transformer_bundle`` a head over a random 2-layer BERT; ``tiny_embedding_bundle`` that BERT as an
+embedding model; ``tiny_spacy_bundle`` a spaCy textcat.
 ``check_family`` / ``check_predictor`` run the checks every family and runtime must pass.
 """
 
@@ -47,6 +48,7 @@ from nlpops.testing.conformance import (  # noqa: E402  (conformance uses tiny_d
     FamilyReport,
     check_family,
     check_predictor,
+    tiny_embedding_bundle,
     tiny_encoder_folder,
     tiny_spacy_bundle,
     tiny_transformer_bundle,
@@ -59,6 +61,7 @@ __all__ = [
     "check_family",
     "check_predictor",
     "tiny_dataset",
+    "tiny_embedding_bundle",
     "tiny_encoder_folder",
     "tiny_spacy_bundle",
     "tiny_tfidf_bundle",
