@@ -185,7 +185,8 @@ def wrong_task_message(path: str, model: str, version: str, task: str) -> str:
     answered = " or ".join(tasks_of_endpoint(path)) or "no"
     right = TASKS[task].endpoint if task in TASK_NAMES else None
     hint = f" Send it to {right}." if right else ""
-    return f"{path} answers {answered} models; model {model} version {version} is a {task} model.{hint}"
+    article = "an" if task[:1] in ("a", "e", "i", "o", "u") else "a"
+    return f"{path} answers {answered} models; model {model} version {version} is {article} {task} model.{hint}"
 
 
 def label_decisions(proba: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:

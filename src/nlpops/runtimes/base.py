@@ -240,8 +240,8 @@ class BasePredictor:
 
     def _wrong_task(self, wanted: str, task: str) -> TaskError:
         return TaskError(
-            f'Model "{self._manifest.name}" is a {self.task} model; it makes no {wanted} predictions. '
-            f"Use a bundle whose task is {task}."
+            f'Model "{self._manifest.name}" is {"an" if self.task[0] in "aeiou" else "a"} {self.task} model; it makes '
+            f"no {wanted} predictions. Use a bundle whose task is {task}."
         )
 
     def text_lengths(self, texts: Sequence[str]) -> list[int]:
