@@ -314,7 +314,7 @@ def predict_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Classify texts with a model (in process) or a running service (--url); prints label and score (a
-    multi-label model: every label above its threshold, comma-separated)."""
+    multi-label model: every label above its threshold, comma-separated; an embedding model: its vector)."""
     import json
 
     items = list(texts or [])
@@ -339,6 +339,14 @@ def predict_command(
         from nlpops.api import load
 
         predictor = load(ref, config=load_cli_config(config))
+        if predictor.task == "embedding":  # one vector per text, float32 numbers in their shortest exact form
+            import orjson
+
+            for text, vector in zip(inputs, predictor.embed(inputs), strict=True):
+                record = {"text": text, "vector": vector} if as_json else vector
+                sys.stdout.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY).decode())
+                sys.stdout.write("\n" if as_json else f"\t{text}\n")
+            return
         multilabel = predictor.task == "multilabel"
         results = predictor.predict_labels(inputs)
     for text, found in zip(inputs, results, strict=True):
