@@ -343,8 +343,8 @@ def predict_command(
             import orjson
 
             for text, vector in zip(inputs, predictor.embed(inputs), strict=True):
-                record = {"text": text, "vector": vector} if as_json else vector
-                sys.stdout.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY).decode())
+                line: object = {"text": text, "vector": vector} if as_json else vector
+                sys.stdout.write(orjson.dumps(line, option=orjson.OPT_SERIALIZE_NUMPY).decode())
                 sys.stdout.write("\n" if as_json else f"\t{text}\n")
             return
         multilabel = predictor.task == "multilabel"
