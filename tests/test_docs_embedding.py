@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -42,7 +43,9 @@ def test_docs_embedding_section_runs_as_written(tmp_path: Path) -> None:
         assert done.returncode == 0, f"{code}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
         assert "Traceback" not in done.stderr
         outputs.append(done.stdout)
-    assert "nearest-neighbour accuracy" in outputs[0] and '"vector": [' in outputs[0]
+    assert "nearest-neighbour accuracy" in outputs[0]
+    predicted = [json.loads(line) for line in outputs[0].splitlines() if line.startswith("{")]
+    assert [p["text"] for p in predicted] == ["my card has not arrived"] and len(predicted[0]["vector"]) == 384
     vectors = np.asarray(pq.read_table(tmp_path / "vectors.parquet").column("vector").to_pylist())
     assert vectors.shape == (513, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     for name in ("minilm", "minilm-int8", "e5", "st"):
