@@ -17,6 +17,7 @@ from nlpops.metrics import task_report
 from nlpops.names import model_name_problem
 from nlpops.registry import ModelVersion, open_registry, resolve_bundle
 from nlpops.runtimes import Predictor, load_predictor, predict_output
+from nlpops.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -153,15 +154,15 @@ def evaluate(
         dataset = data
     else:
         found = detect_task(data, cfg.data.label_column)
-        if found != task:
+        if found != task and found not in TASKS[task].evaluated_on:
             raise DataError(
-                f'"{data}" holds {found} data; model "{predictor.manifest.name}" is a {task} model. '
+                f'"{data}" holds {found} data; model "{predictor.manifest.name}" is {_a(task)} model. '
                 f"Evaluate it on {task} data (the formats: docs/tasks.md)."
             )
         dataset = read_labelled(data, cfg.model_copy(update={"model": cfg.model.model_copy(update={"task": task})}))
     if dataset.task != task:
         raise DataError(
-            f'"{dataset.source}" is {dataset.task} data; model "{predictor.manifest.name}" is a {task} model.'
+            f'"{dataset.source}" is {dataset.task} data; model "{predictor.manifest.name}" is {_a(task)} model.'
         )
     output = predict_output(predictor, dataset.texts)
     report = task_report(
@@ -172,6 +173,11 @@ def evaluate(
     report["version"] = predictor.manifest.version
     report["data"] = dataset.source
     return report
+
+
+def _a(task: str) -> str:
+    """The task with its article: "a multilabel", "an embedding"."""
+    return f"{'an' if task[0] in 'aeiou' else 'a'} {task}"
 
 
 __all__ = ["TrainResult", "evaluate", "load", "read_labelled", "train"]

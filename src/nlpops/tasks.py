@@ -91,6 +91,8 @@ class TaskSpec:
         batch_columns: the columns ``nlpops batch`` writes after the id (``score_<label>`` columns may follow).
         preprocessing: whether the default text preprocessing applies (entities: no, character offsets refer
             to the text as given).
+        evaluated_on: the other tasks whose data files evaluate it too (embedding: texts with one label each,
+            classification data, label its nearest-neighbour accuracy).
     """
 
     name: TaskName
@@ -102,6 +104,7 @@ class TaskSpec:
     drift_statistics: tuple[DriftStatistic, ...]
     batch_columns: tuple[str, ...]
     preprocessing: bool = True
+    evaluated_on: tuple[TaskName, ...] = ()
 
 
 LENGTH = DriftStatistic("length", "hist", "length_hist")
@@ -157,6 +160,7 @@ TASKS: dict[TaskName, TaskSpec] = {
         metric="knn_accuracy",
         drift_statistics=(LENGTH, EMBEDDING_MEAN),
         batch_columns=("vector",),
+        evaluated_on=("classification",),
     ),
 }
 

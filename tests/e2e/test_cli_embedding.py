@@ -45,6 +45,10 @@ def test_cli_embedding_train_evaluate_predict_batch_export(encoder: Path, tmp_pa
     human = nlpops("evaluate", "m", "--data", str(data), cwd=tmp_path)
     assert human.returncode == 0, human.stderr
     assert "on " in human.stdout and "(204 rows, 7 labels): nearest-neighbour accuracy" in human.stdout
+    multilabel = tmp_path / "labels.jsonl"
+    multilabel.write_text('{"text": "my card", "labels": ["card", "urgent"]}\n', encoding="utf-8")
+    wrong_data = nlpops("evaluate", "m", "--data", str(multilabel), cwd=tmp_path)
+    assert_one_line_error(wrong_data, 'holds multilabel data; model "model" is an embedding model.')
     report = json.loads(nlpops("evaluate", "m", "--data", str(data), "--json", cwd=tmp_path).stdout)
     assert report["task"] == "embedding" and report["rows"] == 204 and 0 < report["knn_accuracy"] <= 1
     predicted = nlpops("predict", "m", "my card has not arrived", "where is my money", "--json", cwd=tmp_path)
