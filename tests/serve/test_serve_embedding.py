@@ -16,7 +16,9 @@ from serve_support import live_server
 
 from nlpops.bundle import Bundle
 from nlpops.checklist import MonitoringSettings, ServingSettings
+from nlpops.client import AsyncClient, Client
 from nlpops.data import bundled_dataset, read_dataset
+from nlpops.errors import ServingError
 from nlpops.registry import SqliteRegistry
 from nlpops.runtimes import load_predictor
 from nlpops.serve import build_app, bundle_source, load_model, registry_source
@@ -173,3 +175,37 @@ def test_embed_hot_swap_under_load_fails_no_request(tmp_path: Path, encoders: tu
         assert per_client == sorted(per_client)
     assert {v for per_client in seen for v in per_client} >= {versions[0], versions[-1]}
     assert 'nlpops_model_swaps_total{model="tiny-emb"} 3.0' in metrics
+
+
+def test_client_embed_answers_the_in_process_vectors_in_both_encodings(
+    encoders: tuple[Bundle, Bundle], tiny_bundle: Bundle
+) -> None:
+    bundle = encoders[0]
+    texts = TEXTS[:5]
+    expected = load_predictor(bundle.path).embed(texts)
+    app = build_app(bundle_source(bundle.path), ServingSettings(), MonitoringSettings(), follow=False)
+    with live_server(app) as url, Client(url, timeout_s=60) as client:
+        answers = {encoding: client.embed(texts, encoding=encoding) for encoding in ("base64", "float")}
+        one = client.embed("my card has not arrived")
+
+        async def with_async_client() -> dict[str, Any]:
+            async with AsyncClient(url, timeout_s=60) as http:
+                return await http.embed(texts, lang="en")
+
+        async_answer = asyncio.run(with_async_client())
+    for answer in (*answers.values(), async_answer):
+        assert answer["vectors"].dtype == np.float32 and answer["vectors"].shape == expected.shape
+        assert np.abs(answer["vectors"] - expected).max() < 1e-5
+        assert all(isinstance(p["vector"], np.ndarray) for p in answer["predictions"])
+    assert [answer["encoding"] for answer in answers.values()] == ["base64", "float"]
+    assert one["vectors"].shape == (1, expected.shape[1]) and one["dim"] == expected.shape[1]
+    assert {p["lang"] for p in async_answer["predictions"]} == {"en"}
+    with (
+        live_server(
+            build_app(bundle_source(tiny_bundle.path), ServingSettings(), MonitoringSettings(), follow=False)
+        ) as url,
+        Client(url, timeout_s=60) as client,
+        pytest.raises(ServingError) as refused,
+    ):
+        client.embed("my card")
+    assert "Send it to /v1/classify." in str(refused.value) and "\n" not in str(refused.value)
