@@ -34,7 +34,7 @@ class Dataset:
         """The rows at ``indices``, in that order."""
         return Dataset(
             texts=[self.texts[i] for i in indices],
-            labels=[self.labels[i] for i in indices],
+            labels=[self.labels[i] for i in indices] if self.labels else [],  # texts-only data has no labels
             langs=None if self.langs is None else [self.langs[i] for i in indices],
             source=self.source,
             ids=None if self.ids is None else [self.ids[i] for i in indices],

@@ -9,14 +9,16 @@ bit for bit those of the trained pipeline. It never imports skops: ``import skop
 scikit-learn estimator to list the trusted types (0.5 s here, over 2 s where PyTorch is installed,
 because scikit-learn's array-API shim imports it), which dominated a service's cold start.
 
-Any other pipeline, and bundles written before this format, use skops with trusted types only.
+Any other pipeline, and bundles written before this format, use skops with trusted types only: the types
+skops trusts, plus those the person who packaged the model trusted by name (``runtime_options``
+``trusted_types``, see ``nlpops package --trust``).
 """
 
 from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -264,8 +266,12 @@ def _assemble(spec: dict[str, Any], arrays: dict[str, np.ndarray], vocabularies:
     return Pipeline(steps, **_decode_params(spec["pipeline"]["params"]))
 
 
-def load_pipeline(directory: Path) -> Any:
-    """Load a pipeline written by :func:`save_pipeline` (declared classes or skops' trusted types; no pickle)."""
+def load_pipeline(directory: Path, trusted: Sequence[str] = ()) -> Any:
+    """Load a pipeline written by :func:`save_pipeline` (declared classes or skops' trusted types; no pickle).
+
+    Args:
+        trusted: types to trust beyond skops' own (named when the model was packaged).
+    """
     vocab_path = directory / VOCABULARY_FILE
     vocabularies: dict[str, list[str]] = {}
     if vocab_path.is_file():
@@ -275,7 +281,7 @@ def load_pipeline(directory: Path) -> Any:
             raise RuntimeLoadError(f'"{vocab_path}" is not readable JSON: {exc}') from exc
     if (directory / SPEC_FILE).is_file():
         return _load_declared(directory, vocabularies)
-    pipeline = load_skops(directory / MODEL_FILE)
+    pipeline = load_skops(directory / MODEL_FILE, trusted)
     targets = dict(text_vectorizers(pipeline))
     for path, terms in vocabularies.items():
         if path not in targets:
@@ -284,8 +290,8 @@ def load_pipeline(directory: Path) -> Any:
     return pipeline
 
 
-def load_skops(path: Any) -> Any:
-    """Load a skops file, refusing any type skops does not already trust."""
+def load_skops(path: Any, trusted: Sequence[str] = ()) -> Any:
+    """Load a skops file, refusing any type skops does not already trust and ``trusted`` does not name."""
     try:
         import skops.io as sio
     except ImportError as exc:  # pragma: no cover - skops is a base dependency
@@ -294,13 +300,14 @@ def load_skops(path: Any) -> Any:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises many types on a corrupt file
         raise RuntimeLoadError(f'"{path}" is not a readable skops file: {exc}') from exc
-    if untrusted:
+    refused = [t for t in untrusted if t not in trusted]
+    if refused:
         raise RuntimeLoadError(
-            f'"{path}" contains types nlpops does not trust: {", ".join(untrusted)}. '
+            f'"{path}" contains types nlpops does not trust: {", ".join(refused)}. '
             "Refusing to load it; retrain with nlpops."
         )
     try:
-        return sio.load(path)
+        return sio.load(path, trusted=list(untrusted) or None)
     except Exception as exc:
         raise RuntimeLoadError(f'"{path}" could not be loaded by skops: {exc}') from exc
 
@@ -312,7 +319,8 @@ class SklearnPredictor(BasePredictor):
         super().__init__(bundle)
         # Listed in the manifest, else BundleError naming the file.
         bundle.file(SPEC_FILE if SPEC_FILE in bundle.manifest.files else MODEL_FILE)
-        self.pipeline = load_pipeline(bundle.path)
+        trusted = [str(t) for t in bundle.manifest.runtime_options.get("trusted_types", [])]
+        self.pipeline = load_pipeline(bundle.path, trusted)
         classes = [str(c) for c in getattr(self.pipeline, "classes_", [])]
         if classes != self.labels:
             raise RuntimeLoadError(
