@@ -8,19 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from package_support import INTENTS, banking_intents
 
-from nlpops.data import Dataset, bundled_dataset, read_dataset
-
-INTENTS = ("card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_failed")
-
-
-def banking_intents(split: str, per_label: int) -> Dataset:
-    """``per_label`` banking77 rows of each of four intents (real texts), in file order."""
-    data = read_dataset(bundled_dataset("banking77", split))
-    rows: list[int] = []
-    for intent in INTENTS:
-        rows += [i for i, label in enumerate(data.labels) if label == intent][:per_label]
-    return data.subset(sorted(rows))
+from nlpops.data import Dataset
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,19 @@ from typing import Any
 
 import numpy as np
 
+from nlpops.data import Dataset, bundled_dataset, read_dataset
+
+INTENTS = ("card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_failed")
+
+
+def banking_intents(split: str, per_label: int, skip: int = 0) -> Dataset:
+    """``per_label`` banking77 rows of each of four intents (real texts, after the first ``skip``), in file order."""
+    data = read_dataset(bundled_dataset("banking77", split))
+    rows: list[int] = []
+    for intent in INTENTS:
+        rows += [i for i, label in enumerate(data.labels) if label == intent][skip : skip + per_label]
+    return data.subset(sorted(rows))
+
 
 def library_proba(fixture: str, source: Any, texts: list[str], labels: list[str]) -> np.ndarray:
     """Probabilities (n, len(labels)) the way the model's own library answers, columns in ``labels`` order.

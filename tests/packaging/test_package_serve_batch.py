@@ -16,7 +16,7 @@ from nlpops.data import Dataset
 from nlpops.packaging import PARITY_ATOL
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
-from serve_support import live_server, make_app  # noqa: E402
+from serve_support import live_server, make_app
 
 SOURCES = ["hf_tiny_folder", "spacy_folder", "skops_file", "joblib_file", "onnx_token_folder", "onnx_sklearn_file"]
 
