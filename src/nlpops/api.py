@@ -15,7 +15,7 @@ from nlpops.languages import train_by_language
 from nlpops.metrics import classification_report
 from nlpops.packaging import PackageReport, SourceOptions, package_model
 from nlpops.packaging.source import warn_loudly
-from nlpops.registry import ModelVersion, open_registry
+from nlpops.registry import ModelVersion, check_model_name, open_registry
 from nlpops.registry.refs import resolve_ref
 from nlpops.runtimes import Predictor, load_predictor
 
@@ -144,8 +144,9 @@ def package(
 
     Raises:
         PackageError: the source is refused (one line naming the file and what to do) or parity fails.
-        DataError: ``data`` or ``test`` cannot be read. MissingExtraError: the source's library is missing.
+        RegistryError: ``name`` is not a valid model name. DataError: ``data`` or ``test`` cannot be read. MissingExtraError: the source's library is missing.
     """
+    check_model_name(name)  # before it becomes a path (models/NAME) or a registry entry
     cfg = _config(config)
     columns = cfg.data
     reference = data

@@ -198,6 +198,15 @@ def test_package_refuses_options_that_do_not_apply(
     assert_refused(capsys, [str(hf_tiny_folder), *args], fragment, out=tmp_path / "b")
 
 
+def test_package_refuses_a_name_that_is_not_a_model_name(
+    hf_tiny_folder: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, err = run_cli(capsys, str(hf_tiny_folder), "--name", "../outside")  # would be models/../outside
+    assert code == 1 and "Invalid model name '../outside'" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_package_refuses_unknown_sources(tmp_path: Path, capsys) -> None:
     notes = tmp_path / "model.txt"
     notes.write_text("hello")
