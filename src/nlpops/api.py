@@ -144,7 +144,8 @@ def package(
 
     Raises:
         PackageError: the source is refused (one line naming the file and what to do) or parity fails.
-        RegistryError: ``name`` is not a valid model name. DataError: ``data`` or ``test`` cannot be read. MissingExtraError: the source's library is missing.
+        RegistryError: ``name`` is not a valid model name.
+        DataError: ``data`` or ``test`` cannot be read. MissingExtraError: the source's library is missing.
     """
     check_model_name(name)  # before it becomes a path (models/NAME) or a registry entry
     cfg = _config(config)
