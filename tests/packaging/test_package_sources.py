@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +110,53 @@ def test_package_hf_register_and_load_by_name(hf_tiny_folder: Path, tmp_path: Pa
     assert result.registered is not None and result.registered.version == 1
     predictor = nlpops.load("intents-hf:1")
     assert predictor.labels == result.bundle.manifest.labels
+
+
+def test_package_onnx_graph_that_outputs_probabilities(
+    hf_tiny_folder: Path, tmp_path: Path, intents_test: Dataset
+) -> None:
+    """A graph ending in a softmax (as some toolchains export): the scores are used as they are, not re-softmaxed."""
+    import shutil
+    import warnings
+
+    import onnxruntime as ort
+    import torch
+    import transformers
+
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(str(hf_tiny_folder)).eval()
+
+    class Probabilities(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
+            return torch.softmax(self.model(input_ids=input_ids, attention_mask=attention_mask).logits, dim=-1)
+
+    folder = tmp_path / "probs"
+    folder.mkdir()
+    ids = torch.tensor([[101, 2026, 4003, 102]])
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Probabilities(),
+            (ids, torch.ones_like(ids)),
+            str(folder / "model.onnx"),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["probabilities"],
+            dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"}, "probabilities": {0: "b"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    shutil.copy2(hf_tiny_folder / "tokenizer.json", folder / "tokenizer.json")
+    labels = json.loads((hf_tiny_folder / "config.json").read_text())["id2label"]
+    (folder / "labels.txt").write_text("\n".join(labels[str(i)] for i in range(len(labels))) + "\n")
+    result = nlpops.package(folder, name="probs", out=tmp_path / "b")
+    assert result.bundle.manifest.runtime_options["activation"] == "probabilities"
+    assert result.bundle.manifest.package["source"]["scores"] == "probabilities"
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(hf_tiny_folder))
+    batch = tokenizer(intents_test.texts, padding=True, return_tensors="np")
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    (expected,) = session.run(None, {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]})
+    got = load_predictor(result.bundle).predict_proba(intents_test.texts)
+    np.testing.assert_allclose(got, expected, atol=PARITY_ATOL, rtol=0)
