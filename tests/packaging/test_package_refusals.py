@@ -207,6 +207,16 @@ def test_package_refuses_a_name_that_is_not_a_model_name(
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def test_package_refuses_an_existing_out_before_opening_the_source(joblib_file: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    code, err = run_cli(capsys, str(joblib_file), "--name", "x", "--out", str(out), "--unsafe-pickle")
+    assert code == 1 and "already exists and is not empty" in err
+    assert "WARNING" not in err  # refused before the pickle was opened
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
 def test_package_refuses_unknown_sources(tmp_path: Path, capsys) -> None:
     notes = tmp_path / "model.txt"
     notes.write_text("hello")
@@ -214,3 +224,15 @@ def test_package_refuses_unknown_sources(tmp_path: Path, capsys) -> None:
     assert_refused(capsys, [str(tmp_path / "missing")], "does not exist", out=tmp_path / "b")
     (tmp_path / "empty").mkdir()
     assert_refused(capsys, [str(tmp_path / "empty")], "Cannot tell what the folder", out=tmp_path / "b")
+
+
+def test_package_refuses_when_the_bundle_cannot_answer_like_the_source(
+    hf_tiny_folder: Path, tmp_path: Path, capsys
+) -> None:
+    """tokenizer_config.json says "do not lowercase" while tokenizer.json lowercases: transformers follows the
+    config ([UNK] for capitalised words), nlpops serves with tokenizer.json; parity catches it."""
+    folder = shutil.copytree(hf_tiny_folder, tmp_path / "inconsistent")
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config["do_lower_case"] = False
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    assert_refused(capsys, [str(folder)], str(folder), "Parity check failed", "Nothing was written", out=tmp_path / "b")

