@@ -12,6 +12,7 @@ def test_public_api_all_is_exactly_the_exported_names() -> None:
         "BundleManifest",
         "NlpopsConfig",
         "NlpopsError",
+        "PackageResult",
         "Predictor",
         "TrainResult",
         "__version__",
@@ -19,6 +20,7 @@ def test_public_api_all_is_exactly_the_exported_names() -> None:
         "load",
         "load_bundle",
         "load_config",
+        "package",
         "train",
     ]
     for name in nlpops.__all__:

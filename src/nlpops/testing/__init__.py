@@ -4,6 +4,8 @@
 (``tiny_multilabel_bundle`` a multi-label one, one-vs-rest with tuned thresholds, on two dozen);
 ``tiny_transformer_bundle`` a head over a random 2-layer BERT; ``tiny_spacy_bundle`` a spaCy textcat.
 ``check_family`` / ``check_predictor`` run the checks every family and runtime must pass.
+:mod:`nlpops.testing.sources` builds models the way teams build them outside nlpops (a fine-tuned Hugging
+Face classifier, a ``spacy train`` textcat, a scikit-learn pipeline), the sources of ``nlpops package``.
 """
 
 from __future__ import annotations
