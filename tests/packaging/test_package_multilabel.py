@@ -160,3 +160,53 @@ def test_package_sklearn_one_vs_rest_with_labels_file(tmp_path: Path, xed_train:
     )
     assert bundle.manifest.metrics["macro_f1"] > 0
     _assert_served_like_a_multilabel_model(bundle, texts[:32])
+
+
+RETRAIN = {
+    "name": "emotions",
+    "retraining": {"min_macro_f1": 0.0, "max_regression": 1.0, "max_latency_regression": 100.0},
+}
+
+
+def _retrained(source: Path, tmp_path: Path, train: Dataset, test: Dataset, **options):
+    """Package ``source``, register and promote it, run ``nlpops retrain`` on more data: (champion, challenger)."""
+    from nlpops.checklist import NlpopsConfig, RegistrySettings
+    from nlpops.registry import open_registry
+    from nlpops.retrain import retrain
+
+    registry = open_registry(RegistrySettings(home=tmp_path / "home"))
+    champion = nlpops.package(source, name="emotions", out=tmp_path / "champion", data=train, **options).bundle
+    registry.promote("emotions", registry.register(champion.path, "emotions").version, "production")
+    config = NlpopsConfig.model_validate(RETRAIN)
+    report = retrain(config, _xed("train", 400), registry, test=test, out_dir=tmp_path / "models")
+    challenger = load_predictor(registry.get("emotions", report.challenger.version).bundle_path)
+    assert [g.name for g in report.gates][:2] == ["min_macro_f1", "max_regression"]
+    assert challenger.task == "multilabel" and challenger.labels == champion.manifest.labels
+    assert challenger.thresholds == [SOURCE_THRESHOLD] * len(challenger.labels)
+    assert challenger.manifest.package["retrained_from"]["version"] == champion.manifest.version
+    before = load_predictor(champion.path).predict_proba(test.texts)
+    assert not np.allclose(before, challenger.predict_proba(test.texts), atol=1e-6)
+    return champion, challenger
+
+
+def test_retrain_packaged_multilabel_hugging_face_fine_tunes_with_label_sets(
+    hf_multilabel: Path, tmp_path: Path, xed_train: Dataset, xed_test: Dataset
+) -> None:
+    _, challenger = _retrained(hf_multilabel, tmp_path, xed_train, xed_test)
+    assert challenger.manifest.runtime_options["activation"] == "sigmoid"
+
+
+def test_retrain_packaged_multilabel_sklearn_refits_one_vs_rest(
+    tmp_path: Path, xed_train: Dataset, xed_test: Dataset
+) -> None:
+    import skops.io as sio
+
+    from nlpops.testing.sources import multilabel_text_pipeline
+
+    pipeline, labels = multilabel_text_pipeline(xed_train)
+    sio.dump(pipeline, tmp_path / "emotions.skops")
+    (tmp_path / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
+    _, challenger = _retrained(
+        tmp_path / "emotions.skops", tmp_path, xed_train, xed_test, labels=tmp_path / "labels.txt"
+    )
+    assert "pipeline.json" in challenger.manifest.files
