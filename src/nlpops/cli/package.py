@@ -43,7 +43,11 @@ def package_command(
     ] = None,
     labels: Annotated[
         Path | None,
-        typer.Option("--labels", help="ONNX: labels.txt, one label per line in output order (default: next to it)."),
+        typer.Option(
+            "--labels",
+            help="ONNX (default: next to it) or a multi-label scikit-learn model: labels.txt, one label per line in "
+            "output order.",
+        ),
     ] = None,
     trust: Annotated[
         list[str] | None,
@@ -103,10 +107,12 @@ def package_command(
         "source": package_info.get("source"),
         "family": manifest.family,
         "runtime": manifest.runtime,
+        "task": manifest.task,
         "labels": len(manifest.labels),
         "parity": package_info.get("parity"),
         "accuracy": manifest.metrics.get("accuracy"),
         "macro_f1": manifest.metrics.get("macro_f1"),
+        "micro_f1": manifest.metrics.get("micro_f1"),
         "size_bytes": result.bundle.size_bytes,
         "seconds": round(result.report.seconds, 2),
         "notes": package_info.get("notes", []),
@@ -122,16 +128,19 @@ def package_command(
 def _print(summary: dict[str, Any]) -> None:
     console = stdout_console()
     parity = summary["parity"] or {}
+    kind = "" if summary["task"] == "classification" else f"{summary['task']}, "
     console.print(
-        f"Packaged [bold]{summary['name']}[/] from {summary['source']['kind']} ({summary['runtime']} runtime, "
+        f"Packaged [bold]{summary['name']}[/] from {summary['source']['kind']} ({kind}{summary['runtime']} runtime, "
         f"{summary['labels']} labels) in {summary['seconds']:.1f} s"
     )
     console.print(
         f"  parity with the source library: max difference {parity.get('max_abs_diff', 0.0):.1e} on "
         f"{parity.get('texts', 0)} {parity.get('on', '')} texts"
     )
-    if summary["macro_f1"] is not None:
+    if summary["accuracy"] is not None:
         console.print(f"  test accuracy {summary['accuracy']:.4f}   macro-F1 {summary['macro_f1']:.4f}")
+    elif summary["micro_f1"] is not None:  # multilabel: every label at the source's threshold
+        console.print(f"  test micro-F1 {summary['micro_f1']:.4f}   macro-F1 {summary['macro_f1']:.4f}")
     console.print(f"  bundle  {summary['bundle']}  ({summary['size_bytes'] / 1e6:.1f} MB)")
     for note in summary["notes"]:
         console.print(f"  note: {note}")
