@@ -8,8 +8,10 @@ import nlpops
 
 def test_public_api_all_is_exactly_the_exported_names() -> None:
     assert sorted(nlpops.__all__) == [
+        "AsyncClient",
         "Bundle",
         "BundleManifest",
+        "Client",
         "NlpopsConfig",
         "NlpopsError",
         "PackageResult",

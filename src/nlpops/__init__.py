@@ -1,8 +1,8 @@
 """nlpops: bring NLP text models to production and keep them there.
 
 The public Python API is small: :func:`load` a model as a :class:`Predictor`, :func:`train` one from a
-dataset or :func:`package` one a team already has, :func:`evaluate` it. Everything else is reached through
-the CLI (``nlpops --help``).
+dataset or :func:`package` one a team already has, :func:`evaluate` it; :class:`Client` (and
+:class:`AsyncClient`) asks a running service. Everything else is reached through the CLI (``nlpops --help``).
 Attributes are imported lazily so that ``import nlpops`` stays cheap on the serving path.
 """
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from nlpops.api import PackageResult, TrainResult, evaluate, load, package, train
     from nlpops.bundle import Bundle, BundleManifest, load_bundle
     from nlpops.checklist import NlpopsConfig, load_config
+    from nlpops.client import AsyncClient, Client
     from nlpops.errors import NlpopsError
     from nlpops.runtimes import Predictor
 
@@ -33,11 +34,15 @@ _EXPORTS = {
     "NlpopsConfig": "nlpops.checklist",
     "load_config": "nlpops.checklist",
     "NlpopsError": "nlpops.errors",
+    "Client": "nlpops.client",
+    "AsyncClient": "nlpops.client",
 }
 
 __all__ = [
+    "AsyncClient",
     "Bundle",
     "BundleManifest",
+    "Client",
     "NlpopsConfig",
     "NlpopsError",
     "PackageResult",

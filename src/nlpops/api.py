@@ -12,7 +12,8 @@ from nlpops.checklist import NlpopsConfig, load_config
 from nlpops.data import BadRow, Dataset, detect_task, read_dataset, split_dataset
 from nlpops.errors import ConfigError, DataError
 from nlpops.families import build_bundle
-from nlpops.languages import train_by_language
+from nlpops.language_codes import CodeMapping
+from nlpops.languages import score_model_set, train_by_language
 from nlpops.metrics import task_report
 from nlpops.names import model_name_problem
 from nlpops.packaging import PackageReport, SourceOptions, package_model
@@ -29,6 +30,8 @@ class TrainResult:
     registered: ModelVersion | None = None
     skipped: tuple[tuple[str, BadRow], ...] = ()
     """Rows left out with ``data.skip_bad_rows``: ``(source, row)``."""
+    lang_codes: CodeMapping | None = None
+    """How the training data's language codes were normalised (None: no language column)."""
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -120,7 +123,7 @@ def train(
             cfg, train_set, test_set, out_path, name=model_name, overwrite=overwrite, progress=progress, family=family
         )
     registered = open_registry(cfg.registry).register(bundle.path, model_name) if register else None
-    return TrainResult(bundle, registered, tuple(skipped))
+    return TrainResult(bundle, registered, tuple(skipped), train_set.lang_codes)
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,9 @@ def evaluate(
 
     classification: accuracy, macro-F1, per-class scores, confusion matrix (and per language); multilabel:
     micro/macro-F1, per-label precision/recall/F1 and the thresholds used. The data is read as the model's task.
+    A model set is scored as served, routed by detection; with a language column, also routed by the stated
+    languages (``routed_by_stated_lang``) and the routing per language (``routing``):
+    :func:`nlpops.languages.score_model_set`, the figures training records.
 
     Raises:
         DataError: the data is labelled for another task than the model's.
@@ -232,10 +238,13 @@ def evaluate(
         raise DataError(
             f'"{dataset.source}" is {dataset.task} data; model "{predictor.manifest.name}" is a {task} model.'
         )
-    output = predict_output(predictor, dataset.texts)
-    report = task_report(
-        task, dataset.answers, output, predictor.labels, thresholds=predictor.thresholds, langs=dataset.langs
-    )
+    if predictor.manifest.runtime == "router" and task == "classification":
+        report, _, _ = score_model_set(predictor, dataset)
+    else:
+        output = predict_output(predictor, dataset.texts)
+        report = task_report(
+            task, dataset.answers, output, predictor.labels, thresholds=predictor.thresholds, langs=dataset.langs
+        )
     report["task"] = task
     report["model"] = predictor.manifest.name
     report["version"] = predictor.manifest.version

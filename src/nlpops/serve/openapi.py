@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from nlpops._version import __version__
 from nlpops.serve.decode import RequestLimits
+from nlpops.serve.openapi_v2 import V2_SCHEMAS, v2_operations
 from nlpops.tasks import TASK_NAMES
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ def build_openapi(
             operationId="status",
         ),
     }
+    operations.update(v2_operations(op, secured, limits))
     paths: dict[str, Any] = {}
     for route in routes:
         if route.operation_id is not None:
@@ -139,7 +141,7 @@ def build_openapi(
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             },
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **V2_SCHEMAS},
         },
     }
 
@@ -169,7 +171,8 @@ def _body(texts: dict[str, Any], required: str) -> dict[str, Any]:
                 "nullable": True,
                 "minLength": 1,
                 "maxLength": 32,
-                "description": "language code, echoed back (null: none)",
+                "description": "the language of every text: a model set sends them to that language's model (its "
+                "fallback when it has none) instead of detecting each text's; other models echo it (null: none)",
             },
         },
     }
@@ -183,7 +186,24 @@ _SCHEMAS: dict[str, Any] = {
             "label": {"type": "string"},
             "score": {"type": "number", "minimum": 0, "maximum": 1},
             "scores": {"type": "object", "additionalProperties": {"type": "number"}},
-            "lang": {"type": "string", "nullable": True},
+            "lang": {
+                "type": "string",
+                "nullable": True,
+                "description": "a model set: the language whose model answered (und: the fallback); else the "
+                "request's lang or the model's only language",
+            },
+            "detected_lang": {
+                "type": "string",
+                "nullable": True,
+                "description": "a model set: the language detection found (null: the request stated lang)",
+            },
+            "lang_confidence": {
+                "type": "number",
+                "nullable": True,
+                "minimum": 0,
+                "maximum": 1,
+                "description": "a model set: the detector's probability for detected_lang (null: not detected)",
+            },
         },
     },
     "MultilabelPrediction": {
