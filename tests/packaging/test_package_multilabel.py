@@ -6,6 +6,8 @@ model: every label above its threshold."""
 
 from __future__ import annotations
 
+import csv
+import json
 import sys
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import numpy as np
 import pytest
 
 import nlpops
+from nlpops.batch import BatchOptions, run_batch
 from nlpops.data import Dataset, bundled_dataset, read_dataset
 from nlpops.errors import PackageError
 from nlpops.packaging import PARITY_ATOL, SOURCE_THRESHOLD
@@ -61,8 +64,9 @@ def _assert_multilabel_bundle(bundle, labels: list[str]) -> None:
     assert "cardinality_hist" in manifest.reference  # multi-label drift statistics
 
 
-def _assert_served_like_a_multilabel_model(bundle, texts: list[str]) -> list[list[str]]:
-    """/v1/classify answers every label reaching its threshold, most probable first, as the predictor does."""
+def _assert_served_like_a_multilabel_model(bundle, texts: list[str], tmp_path: Path) -> list[list[str]]:
+    """/v1/classify answers every label reaching its threshold, most probable first, as the predictor does;
+    nlpops batch writes the same label lists."""
     predictor = load_predictor(bundle.path)
     proba = predictor.predict_proba(texts)
     with live_server(make_app(bundle.path)) as url:
@@ -75,11 +79,18 @@ def _assert_served_like_a_multilabel_model(bundle, texts: list[str]) -> list[lis
     assert [{label for label, _ in row} for row in served] == above
     scores = np.array([[p["scores"][label] for label in predictor.labels] for p in answer["predictions"]])
     np.testing.assert_allclose(scores, proba, atol=1e-12, rtol=0)
+    source, out = tmp_path / "in.csv", tmp_path / "out.jsonl"
+    with source.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([["text"], *([t] for t in texts)])
+    run_batch(bundle.path, BatchOptions(source, out, all_scores=True, workers=0))
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["labels"] for r in rows] == [[label for label, _ in row] for row in served]
+    np.testing.assert_allclose([[r[f"score_{x}"] for x in predictor.labels] for r in rows], proba, atol=1e-12, rtol=0)
     return [[label for label, _ in row] for row in served]
 
 
 def test_package_multilabel_hugging_face_classifier_sigmoid_per_label(
-    hf_multilabel: Path, hf_multilabel_bundle, xed_test: Dataset
+    hf_multilabel: Path, hf_multilabel_bundle, xed_test: Dataset, tmp_path: Path
 ) -> None:
     import transformers
 
@@ -93,7 +104,7 @@ def test_package_multilabel_hugging_face_classifier_sigmoid_per_label(
     got = load_predictor(bundle.path).predict_proba(texts)
     np.testing.assert_allclose(got, library, atol=PARITY_ATOL, rtol=0)
     assert not np.allclose(got.sum(axis=1), 1.0)  # independent probabilities, not a softmax
-    served = _assert_served_like_a_multilabel_model(bundle, texts)
+    served = _assert_served_like_a_multilabel_model(bundle, texts, tmp_path)
     assert any(len(row) > 1 for row in served) and any(len(row) < len(labels) for row in served)
 
 
@@ -131,7 +142,7 @@ def test_package_spacy_textcat_multilabel(tmp_path: Path, xed_train: Dataset, xe
     got = load_predictor(bundle.path).predict_proba(texts)
     np.testing.assert_allclose(got, library, atol=PARITY_ATOL, rtol=0)
     assert not np.allclose(got.sum(axis=1), 1.0)  # kept as spaCy scores them, not renormalised
-    _assert_served_like_a_multilabel_model(bundle, texts)
+    _assert_served_like_a_multilabel_model(bundle, texts, tmp_path)
 
 
 def test_package_sklearn_one_vs_rest_with_labels_file(tmp_path: Path, xed_train: Dataset, xed_test: Dataset) -> None:
@@ -159,7 +170,7 @@ def test_package_sklearn_one_vs_rest_with_labels_file(tmp_path: Path, xed_train:
         load_predictor(bundle.path).predict_proba(texts), pipeline.predict_proba(texts), atol=PARITY_ATOL, rtol=0
     )
     assert bundle.manifest.metrics["macro_f1"] > 0
-    _assert_served_like_a_multilabel_model(bundle, texts[:32])
+    _assert_served_like_a_multilabel_model(bundle, texts[:32], tmp_path)
 
 
 RETRAIN = {
