@@ -82,10 +82,11 @@ def _assert_served_like_a_multilabel_model(bundle, texts: list[str], tmp_path: P
     source, out = tmp_path / "in.csv", tmp_path / "out.jsonl"
     with source.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([["text"], *([t] for t in texts)])
-    run_batch(bundle.path, BatchOptions(source, out, all_scores=True, workers=0))
+    run_batch(bundle.path, BatchOptions(source, out, workers=0))
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["labels"] for r in rows] == [[label for label, _ in row] for row in served]
-    np.testing.assert_allclose([[r[f"score_{x}"] for x in predictor.labels] for r in rows], proba, atol=1e-12, rtol=0)
+    for row, expected in zip(rows, served, strict=True):  # the score of each label written, in the same order
+        np.testing.assert_allclose(row["scores"], [score for _, score in expected], atol=1e-12, rtol=0)
     return [[label for label, _ in row] for row in served]
 
 
