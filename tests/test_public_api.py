@@ -14,6 +14,7 @@ def test_public_api_all_is_exactly_the_exported_names() -> None:
         "Client",
         "NlpopsConfig",
         "NlpopsError",
+        "PackageResult",
         "Predictor",
         "TrainResult",
         "__version__",
@@ -21,6 +22,7 @@ def test_public_api_all_is_exactly_the_exported_names() -> None:
         "load",
         "load_bundle",
         "load_config",
+        "package",
         "train",
     ]
     for name in nlpops.__all__:

@@ -1,8 +1,8 @@
 """nlpops: bring NLP text models to production and keep them there.
 
 The public Python API is small: :func:`load` a model as a :class:`Predictor`, :func:`train` one from a
-dataset, :func:`evaluate` it; :class:`Client` (and :class:`AsyncClient`) asks a running service.
-Everything else is reached through the CLI (``nlpops --help``).
+dataset or :func:`package` one a team already has, :func:`evaluate` it; :class:`Client` (and
+:class:`AsyncClient`) asks a running service. Everything else is reached through the CLI (``nlpops --help``).
 Attributes are imported lazily so that ``import nlpops`` stays cheap on the serving path.
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from nlpops._version import __version__
 
 if TYPE_CHECKING:
-    from nlpops.api import TrainResult, evaluate, load, train
+    from nlpops.api import PackageResult, TrainResult, evaluate, load, package, train
     from nlpops.bundle import Bundle, BundleManifest, load_bundle
     from nlpops.checklist import NlpopsConfig, load_config
     from nlpops.client import AsyncClient, Client
@@ -24,7 +24,9 @@ _EXPORTS = {
     "load": "nlpops.api",
     "train": "nlpops.api",
     "evaluate": "nlpops.api",
+    "package": "nlpops.api",
     "TrainResult": "nlpops.api",
+    "PackageResult": "nlpops.api",
     "Predictor": "nlpops.runtimes",
     "Bundle": "nlpops.bundle",
     "BundleManifest": "nlpops.bundle",
@@ -43,6 +45,7 @@ __all__ = [
     "Client",
     "NlpopsConfig",
     "NlpopsError",
+    "PackageResult",
     "Predictor",
     "TrainResult",
     "__version__",
@@ -50,6 +53,7 @@ __all__ = [
     "load",
     "load_bundle",
     "load_config",
+    "package",
     "train",
 ]
 

@@ -1,8 +1,8 @@
-"""The Python API: ``load``, ``train`` and ``evaluate``, the library counterparts of the CLI verbs."""
+"""The Python API: ``load``, ``train``, ``package`` and ``evaluate``, the library counterparts of the CLI verbs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,8 @@ from nlpops.language_codes import CodeMapping
 from nlpops.languages import score_model_set, train_by_language
 from nlpops.metrics import task_report
 from nlpops.names import model_name_problem
+from nlpops.packaging import PackageReport, SourceOptions, package_model
+from nlpops.packaging.source import warn_loudly
 from nlpops.registry import ModelVersion, open_registry, resolve_bundle
 from nlpops.runtimes import Predictor, load_predictor, predict_output
 from nlpops.tasks import TASKS
@@ -136,6 +138,86 @@ def train(
     return TrainResult(bundle, registered, tuple(skipped), train_set.lang_codes)
 
 
+@dataclass(frozen=True)
+class PackageResult:
+    """What :func:`package` produced: the bundle, its registry entry when registered, and the packaging report
+    (source kind, parity measured, seconds taken)."""
+
+    bundle: Bundle
+    report: PackageReport
+    registered: ModelVersion | None = None
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.bundle.manifest.metrics
+
+
+def package(
+    source: str | Path,
+    *,
+    name: str,
+    out: str | Path | None = None,
+    data: str | Path | Dataset | None = None,
+    test: str | Path | Dataset | None = None,
+    register: bool = False,
+    component: str | None = None,
+    labels: str | Path | None = None,
+    trust: Sequence[str] = (),
+    unsafe_pickle: bool = False,
+    config: NlpopsConfig | str | Path | None = None,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> PackageResult:
+    """Turn a model a team already has into a verified bundle (and optionally register it).
+
+    ``source`` is a Hugging Face sequence-classifier folder, a spaCy pipeline (folder or installed package
+    name), a ``.skops`` file, a pickle/joblib file (only with ``unsafe_pickle``) or an ONNX graph (with
+    ``labels``). A multi-label model (``problem_type: multi_label_classification``, a ``textcat_multilabel``,
+    a scikit-learn ``OneVsRestClassifier`` with ``labels`` naming its columns) becomes a ``multilabel`` bundle
+    with a threshold of 0.5 per label. The bundle must predict what the source library predicts (within
+    1e-5) on the reference texts of ``data`` or on built-in probe texts, else nothing is written. ``data``
+    (texts; labels not needed) gives the drift reference; ``test`` (labelled) gives metrics computed by
+    nlpops. ``out`` defaults to ``models/<name>``.
+
+    Raises:
+        PackageError: the source is refused (one line naming the file and what to do) or parity fails.
+        ConfigError: ``name`` is not a valid model name.
+        DataError: ``data`` or ``test`` cannot be read. MissingExtraError: the source's library is missing.
+    """
+    problem = model_name_problem(name)
+    if problem is not None:  # before anything is read or written: the name becomes the folder models/<name>
+        raise ConfigError(f"{problem} Pass another --name.")
+    cfg = _config(config)
+    columns = cfg.data
+    reference = data
+    if reference is not None and not isinstance(reference, Dataset):
+        reference = read_dataset(
+            reference, text_column=columns.text_column, label_column=None, lang_column=columns.lang_column
+        )
+    test_set = test if test is None or isinstance(test, Dataset) else read_labelled(test, cfg)
+    options = SourceOptions(
+        component=component,
+        labels_file=Path(labels) if labels is not None else None,
+        trust=tuple(trust),
+        unsafe_pickle=unsafe_pickle,
+        warn=warn or warn_loudly,
+    )
+    out_path = Path(out) if out is not None else Path("models") / name
+    report = package_model(
+        source,
+        out_path,
+        name=name,
+        options=options,
+        data=reference,
+        test=test_set,
+        overwrite=overwrite,
+        progress=progress,
+    )
+    registered = open_registry(cfg.registry).register(report.bundle.path, name) if register else None
+    return PackageResult(report.bundle, report, registered)
+
+
 def evaluate(
     ref: str | Path | Predictor,
     data: str | Path | Dataset,
@@ -189,4 +271,4 @@ def _a(task: str) -> str:
     return f"{'an' if task[0] in 'aeiou' else 'a'} {task}"
 
 
-__all__ = ["TrainResult", "evaluate", "load", "read_labelled", "train"]
+__all__ = ["PackageResult", "TrainResult", "evaluate", "load", "package", "read_labelled", "train"]

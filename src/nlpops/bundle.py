@@ -82,6 +82,8 @@ class BundleManifest(BaseModel):
     requirements: list[str] = Field(default_factory=list)
     config: dict[str, Any] = Field(default_factory=dict)
     runtime_options: dict[str, Any] = Field(default_factory=dict)
+    # Set by ``nlpops package`` (where the model came from, the parity measured); None for trained bundles.
+    package: dict[str, Any] | None = None
     nlpops_version: str = __version__
     files: dict[str, str] = Field(default_factory=dict)
     manifest_sha256: str | None = None

@@ -10,6 +10,7 @@
     │   └── MissingExtraError        exit 1            (an optional dependency is not installed)
     ├── RuntimeLoadError             exit 1, HTTP 500  (turning a bundle into a Predictor)
     ├── ExportError                  exit 1            (ONNX conversion, parity check)
+    ├── PackageError                 exit 1            (nlpops package: a model brought from elsewhere)
     ├── RegistryError                exit 1, HTTP 500
     │   └── NotFoundError            exit 1, HTTP 404  (unknown model, version or alias)
     ├── ServingError                 exit 1, HTTP 500
@@ -73,6 +74,10 @@ class ExportError(NlpopsError):
     """Exporting a bundle (ONNX conversion, quantization, parity) failed."""
 
 
+class PackageError(NlpopsError):
+    """A model brought from elsewhere cannot be packaged (unknown source, refused file, failed parity)."""
+
+
 class RegistryError(NlpopsError):
     """The model registry failed or was asked something impossible."""
 
@@ -129,6 +134,7 @@ __all__ = [
     "NlpopsError",
     "NotFoundError",
     "OverloadedError",
+    "PackageError",
     "PlanError",
     "RegistryError",
     "RequestError",

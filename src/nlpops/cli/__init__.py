@@ -18,6 +18,7 @@ from nlpops.errors import NlpopsError
 COMMAND_MODULES = [
     "nlpops.cli.core",
     "nlpops.cli.demo",
+    "nlpops.cli.package",
     "nlpops.cli.registry",
     "nlpops.cli.init",
     "nlpops.cli.advisor",

@@ -6,6 +6,8 @@
 embedding model; ``tiny_spacy_bundle`` a spaCy textcat.
 ``check_family`` / ``check_predictor`` run the checks every family and runtime must pass.
 ``tiny_entities_bundle`` trains a spaCy NER on a dozen sentences; ``check_entity_predictor`` checks an entity runtime.
+:mod:`nlpops.testing.sources` builds models the way teams build them outside nlpops (a fine-tuned Hugging
+Face classifier, a ``spacy train`` textcat, a scikit-learn pipeline), the sources of ``nlpops package``.
 """
 
 from __future__ import annotations
