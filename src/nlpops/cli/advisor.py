@@ -112,16 +112,21 @@ def profile_command(
         console.print(f"saved with {entry.name}:{entry.version} in the registry", markup=False)
 
 
-def _profile_for(profile_ref: str | None, profile_file: Path | None, config: Any) -> dict[str, Any]:
+def _profile_for(
+    profile_ref: str | None, profile_file: Path | None, config: Any
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The profile to plan with, and the model it measured (:func:`nlpops.advisor.planned_model`)."""
+    from nlpops.advisor import planned_model
     from nlpops.profile import check_profile, estimate_profile, load_profile, profile_bundle
     from nlpops.registry import resolve_bundle
 
     if profile_file is not None:
-        return load_profile(profile_file)
+        loaded = load_profile(profile_file)
+        return loaded, planned_model(loaded)
     model = config.model.model_dump(mode="json")
     ref = profile_ref or config.model.reference
     if ref is None:
-        return estimate_profile(model)  # PlanError unless model.size_mb describes the model
+        return estimate_profile(model), None  # PlanError unless model.size_mb describes the model
     resolved = resolve_bundle(ref, config.registry)
     bundle_dir, entry, registry = resolved.path, resolved.entry, resolved.registry
     measured: dict[str, Any] | None = None
@@ -133,7 +138,13 @@ def _profile_for(profile_ref: str | None, profile_file: Path | None, config: Any
         measured = profile_bundle(bundle_dir)
         if entry is not None and registry is not None:
             registry.save_attachment(entry.name, entry.version, "profile", measured)
-    return measured if profile_ref is not None else estimate_profile(model, measured)
+    if profile_ref is None:
+        return estimate_profile(model, measured), None
+    if entry is not None:
+        measured = {**measured, "registry": {"name": entry.name, "version": entry.version}}
+    return measured, planned_model(
+        measured, profile_ref, alias=resolved.ref.alias, version=entry.version if entry is not None else None
+    )
 
 
 def plan_command(
@@ -170,7 +181,7 @@ def plan_command(
     settings = load_cli_config(config)
     rules_file = settings.advisor.rules_file
     book = load_rules(rules_file)
-    measured = _profile_for(profile, profile_file, settings)
+    measured, model = _profile_for(profile, profile_file, settings)
     reliability = measured.get("reliability") or {}
     if strict and reliability.get("reliable") is not True:
         problems = "; ".join(reliability.get("problems") or ["no reliability record"])
@@ -179,12 +190,14 @@ def plan_command(
         )
     verified = load_loadtest(loadtest) if loadtest is not None else None
     sources = ["rules.yaml"] + ([str(rules_file)] if rules_file else [])
-    plan = make_plan(settings, measured, book, loadtest=verified, rules_sources=sources)
+    plan = make_plan(settings, measured, book, loadtest=verified, rules_sources=sources, model=model)
     comparison = compare_plans(load_plan(compare), plan) if compare is not None else None
     paths = save_plan(plan, out, comparison)
     if as_json:
         print_json(
             {
+                "name": plan["name"],
+                "model": plan["model"],
                 "estimated": plan["estimated"],
                 "chosen": plan["chosen"],
                 "capacity": plan["capacity"],
