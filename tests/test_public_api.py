@@ -65,3 +65,46 @@ def test_public_api_train_load_evaluate(tmp_path, monkeypatch) -> None:
     assert label == "spam" and 0.5 < score <= 1.0
     report = nlpops.evaluate("spam:1", bundled_dataset("sms_spam", "test"))
     assert report["rows"] == 1032 and report["accuracy"] > 0.9
+
+
+def test_public_api_train_refuses_an_existing_out_naming_the_parameter(tmp_path) -> None:
+    import pytest
+
+    from nlpops.errors import BundleError
+    from nlpops.testing import tiny_dataset
+
+    nlpops.train(tiny_dataset(), test=tiny_dataset(), out=tmp_path / "m")
+    with pytest.raises(BundleError) as info:
+        nlpops.train(tmp_path / "not-read.csv", out=tmp_path / "m")  # refused before the data is read
+    message = str(info.value)
+    assert "already exists" in message and "overwrite=True" in message and "--" not in message
+    assert nlpops.train(tiny_dataset(), test=tiny_dataset(), out=tmp_path / "m", overwrite=True).bundle.path.is_dir()
+
+
+def test_public_api_evaluate_names_labels_the_model_does_not_know(tmp_path) -> None:
+    import pytest
+
+    from nlpops.data import Dataset
+    from nlpops.errors import DataError
+    from nlpops.testing import tiny_tfidf_bundle
+
+    predictor = nlpops.load(tiny_tfidf_bundle(tmp_path / "m").path)
+    data = Dataset(["my card", "hello", "hi", "rain"], ["card", "greeting", "greeting", "weather"], source="d.csv")
+    with pytest.raises(DataError, match=r"does not know: greeting, weather \(3 of 4 rows\)"):
+        nlpops.evaluate(predictor, data)
+
+
+def test_public_api_train_with_family_and_promote(tmp_path, monkeypatch) -> None:
+    import pytest
+
+    from nlpops.errors import ConfigError
+    from nlpops.testing import tiny_dataset
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="register=True"):
+        nlpops.train(tiny_dataset(), name="tiny", promote="production")
+    result = nlpops.train(
+        tiny_dataset(), test=tiny_dataset(), name="tiny", family="tfidf", register=True, promote="production"
+    )
+    assert result.promoted == "production" and result.bundle.manifest.family == "tfidf"
+    assert nlpops.load("tiny@production").manifest.version == result.bundle.manifest.version

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nlpops.bundle import Bundle, load_bundle
+from nlpops.bundle import Bundle, check_out_free, load_bundle
 from nlpops.checklist import NlpopsConfig, load_config
 from nlpops.data import BadRow, Dataset, read_dataset, split_dataset
 from nlpops.errors import ConfigError, DataError
@@ -27,9 +27,12 @@ class TrainResult:
     registered: ModelVersion | None = None
     skipped: tuple[tuple[str, BadRow], ...] = ()
     """Rows left out with ``data.skip_bad_rows``: ``(source, row)``."""
+    promoted: str | None = None
+    """The alias moved to the registered version (``promote``), if any."""
 
     @property
     def metrics(self) -> dict[str, Any]:
+        """The test metrics recorded in the bundle's manifest (``accuracy``, ``macro_f1``, ...)."""
         return self.bundle.manifest.metrics
 
 
@@ -73,8 +76,9 @@ def train(
     strategy: str | None = None,
     progress: Callable[[str], None] | None = None,
     family: str | None = None,
+    promote: str | None = None,
 ) -> TrainResult:
-    """Train the configured family, evaluate it, write a bundle, and optionally register it.
+    """Train the configured family, evaluate it, write a bundle, and optionally register and promote it.
 
     Without ``test``, a stratified split of ``data`` (``config.data.test_size``, seed ``config.data.seed``)
     is held out. ``out`` defaults to ``models/<name>``. With a language ``strategy`` (``per-language``,
@@ -85,16 +89,37 @@ def train(
     entities). ``family`` (``nlpops train --family``) must train that task; without it ``config.model.family``
     is used when it does, else the task's default family.
 
+    Args:
+        data: training data (CSV, JSONL, Parquet path, or a :class:`~nlpops.data.Dataset`).
+        test: held-out test data (default: a stratified split of ``data``).
+        config: the config, or the nlpops.yaml to read (default: ``./nlpops.yaml`` or defaults).
+        name: the model's name (default: ``config.name``).
+        out: the bundle folder (default: ``models/<name>``).
+        register: register the bundle in the registry (``config.registry``) as a new version.
+        overwrite: replace an existing bundle at ``out`` (else a taken ``out`` is refused before training).
+        strategy: a language strategy: ``per-language``, ``multilingual`` or ``auto``.
+        progress: receives progress (a :class:`nlpops.progress.Progress`, or a function of one message).
+        family: the model family: ``tfidf``, ``spacy`` or ``transformer`` (default: ``config.model.family``).
+        promote: with ``register``: move this alias (e.g. ``"production"``) to the new version.
+
     Raises:
+        ConfigError: an invalid name, or ``promote`` without ``register``.
+        BundleExistsError: ``out`` exists and ``overwrite`` is false.
         DataError: unreadable data, bad rows (unless ``config.data.skip_bad_rows``), or a language strategy for
             a task other than classification.
         FamilyError: ``family`` does not train the data's task.
     """
     cfg = _config(config)
+    if promote is not None and not register:
+        raise ConfigError(f"promote={promote!r} needs register=True: only registered versions can be promoted.")
+    if family is not None:  # a model set trains each language's model with config.model.family
+        cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"family": family})})
     model_name = name or cfg.name
     problem = model_name_problem(model_name)
     if problem is not None:  # before anything is read or written: the name becomes the folder models/<name>
         raise ConfigError(f"{problem} Pass another --name (or set name in nlpops.yaml).")
+    out_path = Path(out) if out is not None else Path("models") / model_name
+    check_out_free(out_path, overwrite)  # before reading or training: a taken folder fails in a second
     train_set = data if isinstance(data, Dataset) else read_labelled(data, cfg)
     skipped = [(train_set.source, row) for row in train_set.skipped]
     if test is None:
@@ -102,7 +127,6 @@ def train(
     else:
         test_set = test if isinstance(test, Dataset) else read_labelled(test, cfg)
         skipped += [(test_set.source, row) for row in test_set.skipped]
-    out_path = Path(out) if out is not None else Path("models") / model_name
     several_languages = train_set.langs is not None and len(set(train_set.langs)) > 1
     if strategy is not None and train_set.task != "classification":
         raise DataError(
@@ -117,8 +141,13 @@ def train(
         bundle = build_bundle(
             cfg, train_set, test_set, out_path, name=model_name, overwrite=overwrite, progress=progress, family=family
         )
-    registered = open_registry(cfg.registry).register(bundle.path, model_name) if register else None
-    return TrainResult(bundle, registered, tuple(skipped))
+    if not register:
+        return TrainResult(bundle, None, tuple(skipped))
+    registry = open_registry(cfg.registry)
+    registered = registry.register(bundle.path, model_name)
+    if promote is not None:
+        registry.promote(registered.name, registered.version, promote)
+    return TrainResult(bundle, registered, tuple(skipped), promote)
 
 
 def evaluate(
@@ -133,7 +162,8 @@ def evaluate(
     micro/macro-F1, per-label precision/recall/F1 and the thresholds used. The data is read as the model's task.
 
     Raises:
-        DataError: the data is labelled for another task than the model's.
+        DataError: the data is labelled for another task than the model's, or (classification) with labels the
+            model does not know (the message names them).
     """
     cfg = _config(config)
     predictor = ref if isinstance(ref, Predictor) else load(ref, config=cfg)
@@ -146,6 +176,8 @@ def evaluate(
         raise DataError(
             f'"{dataset.source}" is {dataset.task} data; model {predictor.manifest.name} is a {task} model.'
         )
+    if task == "classification":
+        _check_known_labels(dataset, predictor)
     output = predict_output(predictor, dataset.texts)
     report = task_report(
         task, dataset.answers, output, predictor.labels, thresholds=predictor.thresholds, langs=dataset.langs
@@ -155,6 +187,22 @@ def evaluate(
     report["version"] = predictor.manifest.version
     report["data"] = dataset.source
     return report
+
+
+def _check_known_labels(dataset: Dataset, predictor: Predictor) -> None:
+    """Refuse gold labels the model cannot predict: its scores for them would be meaningless (and zero)."""
+    known = set(predictor.labels)
+    unknown = [label for label in dataset.labels if label not in known]
+    if not unknown:
+        return
+    names = sorted(set(unknown))
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    model_labels = ", ".join(predictor.labels[:5]) + (", ..." if len(predictor.labels) > 5 else "")
+    raise DataError(
+        f'"{dataset.source}" has labels the model does not know: {shown} ({len(unknown)} of {len(dataset)} rows). '
+        f"Model {predictor.manifest.name} knows {len(known)} labels ({model_labels}). Evaluate on data labelled "
+        "with those, or train a model on these labels."
+    )
 
 
 __all__ = ["TrainResult", "evaluate", "load", "read_labelled", "train"]

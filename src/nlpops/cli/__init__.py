@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         build_app()(args=argv, prog_name="nlpops")
     except NlpopsError as exc:
-        print_error(str(exc))
+        print_error(exc.for_cli())
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print_error("Interrupted.")

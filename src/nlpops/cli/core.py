@@ -90,13 +90,9 @@ def train_command(
             strategy=strategy,
             progress=update,
             family=family,
+            promote=promote,
         )
-    promoted = None
-    if result.registered is not None and promote:
-        from nlpops.registry import open_registry
-
-        open_registry(cfg.registry).promote(result.registered.name, result.registered.version, promote)
-        promoted = promote
+    promoted = result.promoted
     manifest = result.bundle.manifest
     headline = TASKS[manifest.task].metric
     summary: dict[str, Any] = {
