@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from nlpops.families import build_bundle
 from nlpops.languages import train_by_language
 from nlpops.metrics import task_report
 from nlpops.names import model_name_problem
+from nlpops.progress import ProgressLike, as_progress
 from nlpops.registry import ModelVersion, open_registry, resolve_bundle
 from nlpops.runtimes import Predictor, load_predictor, predict_output
 
@@ -74,7 +74,7 @@ def train(
     register: bool = False,
     overwrite: bool = False,
     strategy: str | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressLike = None,
     family: str | None = None,
     promote: str | None = None,
 ) -> TrainResult:
@@ -135,7 +135,14 @@ def train(
         )
     if (strategy is not None or several_languages) and train_set.task == "classification":
         bundle = train_by_language(
-            cfg, train_set, test_set, out_path, model_name, strategy, overwrite=overwrite, progress=progress
+            cfg,
+            train_set,
+            test_set,
+            out_path,
+            model_name,
+            strategy,
+            overwrite=overwrite,
+            progress=as_progress(progress),
         )
     else:
         bundle = build_bundle(

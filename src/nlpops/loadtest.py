@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from nlpops.errors import PlanError
+from nlpops.progress import Progress, ProgressLike, as_progress
 
 LOADTEST_SCHEMA_VERSION = 1
 MAX_DURATION_S = 600.0
@@ -77,11 +78,18 @@ def read_texts(path: Path | str | None, limit: int = 5000) -> list[str]:
 
 
 async def _run(
-    url: str, texts: Sequence[str], rps: float, duration_s: float, timeout_s: float, headers: dict[str, str]
+    url: str,
+    texts: Sequence[str],
+    rps: float,
+    duration_s: float,
+    timeout_s: float,
+    headers: dict[str, str],
+    report: Progress,
 ) -> tuple[list[float], list[str], float]:
     import httpx
 
     total = max(1, round(rps * duration_s))
+    report.step(f"sending {total} requests at {rps:g}/s to {url}", total=total)
     latencies: list[float] = []
     errors: list[str] = []
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
@@ -100,6 +108,8 @@ async def _run(
             except httpx.HTTPError as exc:
                 errors.append(type(exc).__name__)
                 return
+            finally:
+                report.advance(1, f"{len(errors)} errors" if errors else None)
             latencies.append(loop.time() - scheduled)
 
         await asyncio.gather(*(one(i) for i in range(total)))
@@ -117,6 +127,7 @@ def run_loadtest(
     allow_remote: bool = False,
     timeout_s: float = 10.0,
     api_key: str | None = None,
+    progress: ProgressLike = None,
 ) -> dict[str, Any]:
     """Send ``rps`` requests per second for ``duration_s`` seconds and report what the service achieved.
 
@@ -129,6 +140,7 @@ def run_loadtest(
         allow_remote: allow a non-loopback host.
         timeout_s: per-request timeout (a timed-out request counts as an error).
         api_key: sent as ``Authorization: Bearer`` when given.
+        progress: counts the requests answered (or failed).
 
     Returns:
         The result (see docs/advisor.md): achieved rate, latency percentiles, errors, whether the SLO held.
@@ -145,7 +157,8 @@ def run_loadtest(
         raise PlanError("No texts to send. Pass --texts FILE.")
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     wall = time.time()
-    latencies, errors, elapsed = asyncio.run(_run(target, texts, rps, duration_s, timeout_s, headers))
+    report = as_progress(progress)
+    latencies, errors, elapsed = asyncio.run(_run(target, texts, rps, duration_s, timeout_s, headers, report))
     sent = len(latencies) + len(errors)
     if latencies:
         values = np.asarray(latencies) * 1000.0

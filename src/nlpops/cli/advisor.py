@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config
+from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config, progress_bar
 from nlpops.cli.output import print_json, stdout_console
 from nlpops.errors import PlanError
 
@@ -73,15 +73,17 @@ def profile_command(
     resolved = resolve_bundle(ref, load_cli_config(config).registry)
     bundle_dir, entry, registry = resolved.path, resolved.entry, resolved.registry
     chosen = read_texts(texts) if texts is not None else None
-    profile = profile_bundle(
-        bundle_dir,
-        texts=chosen,
-        budget_s=budget_s,
-        threads=_thread_counts(threads),
-        repeats=repeats,
-        runtimes=tuple(r.strip() for r in runtimes.split(",") if r.strip()),
-        strict=strict,
-    )
+    with progress_bar("Profiling", not as_json) as progress:
+        profile = profile_bundle(
+            bundle_dir,
+            texts=chosen,
+            budget_s=budget_s,
+            threads=_thread_counts(threads),
+            repeats=repeats,
+            runtimes=tuple(r.strip() for r in runtimes.split(",") if r.strip()),
+            strict=strict,
+            progress=progress,
+        )
     if entry is not None and registry is not None:
         registry.save_attachment(entry.name, entry.version, "profile", profile)
         profile["registry"] = {"name": entry.name, "version": entry.version}
@@ -113,7 +115,7 @@ def profile_command(
 
 
 def _profile_for(
-    profile_ref: str | None, profile_file: Path | None, config: Any
+    profile_ref: str | None, profile_file: Path | None, config: Any, progress: Any = None
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The profile to plan with, and the model it measured (:func:`nlpops.advisor.planned_model`)."""
     from nlpops.advisor import planned_model
@@ -135,7 +137,7 @@ def _profile_for(
         if saved is not None:
             measured = check_profile(saved, f"{entry.name}:{entry.version}")
     if measured is None:
-        measured = profile_bundle(bundle_dir)
+        measured = profile_bundle(bundle_dir, progress=progress)
         if entry is not None and registry is not None:
             registry.save_attachment(entry.name, entry.version, "profile", measured)
     if profile_ref is None:
@@ -181,7 +183,8 @@ def plan_command(
     settings = load_cli_config(config)
     rules_file = settings.advisor.rules_file
     book = load_rules(rules_file)
-    measured, model = _profile_for(profile, profile_file, settings)
+    with progress_bar("Profiling", not as_json) as progress:
+        measured, model = _profile_for(profile, profile_file, settings, progress)
     reliability = measured.get("reliability") or {}
     if strict and reliability.get("reliable") is not True:
         problems = "; ".join(reliability.get("problems") or ["no reliability record"])
@@ -236,15 +239,17 @@ def loadtest_command(
 
     from nlpops.loadtest import read_texts, run_loadtest
 
-    result = run_loadtest(
-        url,
-        rps=rps,
-        duration_s=duration,
-        texts=read_texts(texts),
-        slo_p95_ms=slo_p95_ms,
-        allow_remote=allow_remote,
-        api_key=api_key,
-    )
+    with progress_bar("Load test", not as_json) as progress:
+        result = run_loadtest(
+            url,
+            rps=rps,
+            duration_s=duration,
+            texts=read_texts(texts),
+            slo_p95_ms=slo_p95_ms,
+            allow_remote=allow_remote,
+            api_key=api_key,
+            progress=progress,
+        )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config
+from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config, progress_bar
 
 
 def _rows(before: Any, after: Any) -> list[tuple[str, str, str]]:
@@ -64,7 +64,7 @@ def export_command(
     With --register the exported bundle becomes a new version of the same model in the registry (and with
     --promote ALIAS, services following that alias hot-swap to it).
     """
-    from nlpops.cli.output import print_json, stderr_console, stdout_console
+    from nlpops.cli.output import print_json, stdout_console
     from nlpops.errors import ConfigError
     from nlpops.export import Quantization, export_bundle
     from nlpops.registry import resolve_bundle
@@ -78,16 +78,11 @@ def export_command(
     loaded = load_cli_config(config)
     resolved = resolve_bundle(ref, loaded.registry)
     target = out or _default_out(resolved, quantize)
-    err = stderr_console()
     level: Quantization = "int8" if quantize == "int8" else "none"
-    result = export_bundle(
-        resolved.path,
-        target,
-        quantize=level,
-        force=force,
-        overwrite=overwrite,
-        progress=lambda m: err.print(m) if not as_json else None,
-    )
+    with progress_bar("Exporting", not as_json) as progress:
+        result = export_bundle(
+            resolved.path, target, quantize=level, force=force, overwrite=overwrite, progress=progress
+        )
     payload: dict[str, Any] = {"bundle": str(result.bundle.path), "parity": result.parity.as_dict()}
     if register:
         from nlpops.registry import open_registry
@@ -105,9 +100,12 @@ def export_command(
 
         test_data = read_dataset(test, **_columns(loaded)) if test is not None else None
         texts = [str(t) for t in result.source.manifest.reference.get("texts", [])]
-        err.print("measuring before/after (cold loads run in fresh processes)")
-        before = measure_bundle(result.source, texts, test_data)
-        after = measure_bundle(result.bundle, texts, test_data)
+        with progress_bar("Measuring", not as_json) as progress:
+            progress.step("before/after (cold loads run in fresh processes)", total=2)
+            before = measure_bundle(result.source, texts, test_data)
+            progress.advance(1)
+            after = measure_bundle(result.bundle, texts, test_data)
+            progress.advance(1)
         payload["before"], payload["after"] = asdict(before), asdict(after)
     if as_json:
         print_json(payload)

@@ -21,6 +21,7 @@ from nlpops.errors import DataError, FamilyError
 from nlpops.families.base import TrainedModel, trained_output
 from nlpops.metrics import task_report
 from nlpops.preprocess import DEFAULT_STEPS, build_preprocessor
+from nlpops.progress import Progress, ProgressLike, as_progress
 from nlpops.reference import reference_statistics
 from nlpops.tasks import TASKS, TaskName
 
@@ -70,8 +71,12 @@ def train_model(
     answers: list[Any],
     task: TaskName = "classification",
     family: str | None = None,
+    progress: Progress | None = None,
 ) -> TrainedModel:
     """Train a family on preprocessed texts and their answers (labels, label sets or spans, by task).
+
+    Every trainer is called as ``trainer(settings, texts, answers, progress=progress)`` and reports its
+    counted phases (epochs, batches embedded) there.
 
     Args:
         config: the config (``model`` section: the family and its settings).
@@ -79,6 +84,7 @@ def train_model(
         answers: one gold answer per text, in the task's form.
         task: the task to train for.
         family: the family; default :func:`resolve_family`.
+        progress: where the trainer reports progress (None: nowhere).
     """
     family = resolve_family(config.model, task, family)
     target = TRAINERS.get((family, task))
@@ -87,7 +93,7 @@ def train_model(
     module_name, func_name = target.split(":")
     train: Callable[..., TrainedModel] = getattr(importlib.import_module(module_name), func_name)
     settings = getattr(config.model, family)
-    return train(settings, texts, answers)
+    return train(settings, texts, answers, progress=as_progress(progress))
 
 
 def build_bundle(
@@ -98,7 +104,7 @@ def build_bundle(
     *,
     name: str | None = None,
     overwrite: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressLike = None,
     family: str | None = None,
 ) -> Bundle:
     """Train, evaluate on ``test``, and write a bundle with metrics, fingerprint and reference statistics.
@@ -108,7 +114,8 @@ def build_bundle(
         FamilyError / MissingExtraError: the family failed or its extra is not installed.
         BundleError: ``out`` exists.
     """
-    step = progress or (lambda _msg: None)
+    report = as_progress(progress)
+    step = report.step
     task = train.task
     if test is not None and test.task != task:
         raise DataError(
@@ -120,7 +127,7 @@ def build_bundle(
     steps = DEFAULT_STEPS if TASKS[task].preprocessing else ()
     preprocess = build_preprocessor(steps)
     step(f"training {family} ({task}) on {len(train)} rows")
-    model = train_model(config, preprocess(train.texts), list(train.answers), task, family)
+    model = train_model(config, preprocess(train.texts), list(train.answers), task, family, report)
     metrics: dict[str, Any] = {}
     sample = test if test is not None and len(test) else train
     step(f"evaluating on {len(sample)} rows")

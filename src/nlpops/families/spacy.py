@@ -14,6 +14,7 @@ import numpy as np
 from nlpops.checklist import SpacySettings
 from nlpops.errors import FamilyError
 from nlpops.families.base import package_versions
+from nlpops.progress import Progress, as_progress
 from nlpops.runtimes.spacy import PIPELINE_DIR, TEXTCAT, import_spacy, textcat_proba
 from nlpops.tasks import TaskName
 
@@ -78,8 +79,10 @@ class SpacyModel:
         self.nlp.to_disk(directory / PIPELINE_DIR)
 
 
-def train_spacy(settings: SpacySettings, texts: Sequence[str], labels: Sequence[str]) -> SpacyModel:
-    """Train a ``textcat`` on preprocessed ``texts``.
+def train_spacy(
+    settings: SpacySettings, texts: Sequence[str], labels: Sequence[str], *, progress: Progress | None = None
+) -> SpacyModel:
+    """Train a ``textcat`` on preprocessed ``texts`` (progress: one unit per batch of every epoch).
 
     Raises:
         MissingExtraError: spaCy is not installed.
@@ -105,10 +108,14 @@ def train_spacy(settings: SpacySettings, texts: Sequence[str], labels: Sequence[
         optimizer = nlp.initialize(lambda: examples) if settings.base == "blank" else nlp.resume_training()
         if settings.base != "blank":
             textcat.initialize(lambda: examples, nlp=nlp)
-        for _epoch in range(settings.epochs):
+        batches = -(-len(examples) // settings.batch_size)
+        report = as_progress(progress)
+        report.step(f"{settings.epochs} epochs of {batches} batches", total=settings.epochs * batches)
+        for epoch in range(settings.epochs):
             rng.shuffle(examples)
             for start in range(0, len(examples), settings.batch_size):
                 nlp.update(examples[start : start + settings.batch_size], drop=settings.dropout, sgd=optimizer)
+                report.advance(1, f"epoch {epoch + 1}/{settings.epochs}")
     return SpacyModel(nlp, classes, settings.base)
 
 

