@@ -5,12 +5,14 @@ Command modules import these from here and never from each other (an import-lint
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from nlpops.cli.output import stderr_console
 
@@ -18,6 +20,72 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="nlpops.yaml to read (default: ./nlpops.yaml or NLPOPS_CONFIG).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")  # Sphinx roles: :func:`x`, :class:`~a.b`
+_LITERAL = re.compile(r"``([^`]+)``")  # reStructuredText literals
+
+
+def plain_help(text: str | None) -> str | None:
+    """Help text as a terminal shows it: paragraphs reflowed (single line breaks are a docstring's wrapping),
+    reStructuredText literals and Sphinx roles as plain `code`."""
+    if not text:
+        return text
+    text = _LITERAL.sub(r"`\1`", _ROLE.sub(r"`\1`", text))
+    paragraphs = [" ".join(part.split()) for part in re.split(r"\n\s*\n", text.strip())]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def _plain_params(command: TyperCommand | TyperGroup, params: list[Any]) -> list[Any]:
+    command.help = plain_help(command.help)
+    for param in params:
+        if isinstance(param, TyperOption):
+            param.help = plain_help(param.help)
+            if param.is_flag and not param.count and param.metavar is None:
+                param.metavar = ""  # typer would show <bool>
+        elif isinstance(param, TyperArgument):
+            param.help = plain_help(param.help)
+            if param.metavar is None and param.name:
+                param.metavar = param.name.upper() + ("..." if param.nargs != 1 else "")
+    return params
+
+
+class PlainCommand(TyperCommand):
+    """A command whose help reads plainly: flags without a ``<bool>`` type, arguments as ``NAME`` (usage:
+    ``nlpops registry promote [OPTIONS] NAME VERSION``), help text without docstring markup."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = plain_help(self.help)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_params(self, super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        """``[OPTIONS] NAME [OPTIONAL]...``: arguments by name, optional ones in brackets."""
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = param.metavar or (param.name or "").upper()
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+
+class PlainGroup(TyperGroup):
+    """A command group with the plain help of :class:`PlainCommand`."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_params(self, super().get_params(ctx))
+
+
+class PlainTyper(typer.Typer):
+    """A typer app whose commands and groups read plainly (:class:`PlainCommand`); use it for every (sub-)app."""
+
+    def __init__(self, *args: Any, cls: type[TyperGroup] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, cls=cls or PlainGroup, **kwargs)
+
+    def command(self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any) -> Callable[[Any], Any]:
+        return super().command(*args, cls=cls or PlainCommand, **kwargs)
 
 
 def load_cli_config(config: Path | None, overrides: dict[str, Any] | None = None) -> Any:
@@ -112,4 +180,15 @@ def progress_bar(title: str, enabled: bool = True) -> Iterator[ProgressDisplay]:
 spinner = progress_bar  # the name the command modules used before progress had counts
 
 
-__all__ = ["ConfigOption", "JsonOption", "ProgressDisplay", "load_cli_config", "progress_bar", "spinner"]
+__all__ = [
+    "ConfigOption",
+    "JsonOption",
+    "PlainCommand",
+    "PlainGroup",
+    "PlainTyper",
+    "ProgressDisplay",
+    "load_cli_config",
+    "plain_help",
+    "progress_bar",
+    "spinner",
+]
