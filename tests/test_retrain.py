@@ -83,3 +83,38 @@ def test_schedule_runs_when_cron_fires() -> None:
 def test_schedule_rejects_bad_cron() -> None:
     with pytest.raises(ConfigError, match="cron"):
         next_run("every sunday", datetime.now(UTC))
+
+
+def test_retrain_multilabel_gates_on_the_multilabel_macro_f1(tmp_path: Path) -> None:
+    """A multi-label challenger is scored with the multi-label report (thresholds applied) and gated on its
+    macro-F1; labels shuffled between texts fall below the minimum and are not promoted."""
+    train = read_dataset(bundled_dataset("xed_multilabel", "train"))
+    test = read_dataset(bundled_dataset("xed_multilabel", "test")).subset(range(0, 3505, 5))
+    rows = train.subset(range(0, 14021, 4))
+    config = NlpopsConfig.model_validate(
+        {"name": "emotions", "model": {"tfidf": {"char_ngrams": False}}, "retraining": {"min_macro_f1": 0.3}}
+    )
+    registry = _registry(tmp_path)
+    first = retrain(config, rows, registry, test=test, out_dir=tmp_path / "models")
+    assert first.promoted, first.to_dict()
+    assert [g.name for g in first.gates] == ["min_macro_f1"]
+    assert "micro_f1" in first.challenger_metrics and first.challenger_metrics["macro_f1"] >= 0.3
+    assert first.to_dict()["challenger"]["micro_f1"] == first.challenger_metrics["micro_f1"]
+    shuffled = list(rows.label_sets or [])
+    random.Random(0).shuffle(shuffled)
+    worse = retrain(
+        config,
+        Dataset(rows.texts, [], task="multilabel", label_sets=shuffled),
+        registry,
+        test=test,
+        out_dir=tmp_path / "models",
+    )
+    assert not worse.promoted and worse.decided_by in {"min_macro_f1", "max_regression"}
+    assert registry.alias_target("emotions", "production") == first.challenger.version
+
+
+def test_gates_compare_the_named_metric() -> None:
+    settings = RetrainingSettings(min_macro_f1=0.5, max_regression=0.02)
+    gates = evaluate_gates(settings, {"f1": 0.6}, {"f1": 0.7}, {}, metric="f1")
+    assert [(g.name, g.passed) for g in gates] == [("min_f1", True), ("max_regression", False)]
+    assert gates[1].detail == "F1 0.7000 -> 0.6000 (drop +0.1000)"

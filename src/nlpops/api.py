@@ -8,7 +8,7 @@ from typing import Any
 
 from nlpops.bundle import Bundle, check_out_free, load_bundle
 from nlpops.checklist import NlpopsConfig, load_config
-from nlpops.data import BadRow, Dataset, read_dataset, split_dataset
+from nlpops.data import BadRow, Dataset, detect_task, read_dataset, split_dataset
 from nlpops.errors import ConfigError, DataError
 from nlpops.families import build_bundle
 from nlpops.languages import train_by_language
@@ -178,10 +178,16 @@ def evaluate(
     if isinstance(data, Dataset):
         dataset = data
     else:
+        found = detect_task(data, cfg.data.label_column)
+        if found != task:
+            raise DataError(
+                f'"{data}" holds {found} data; model "{predictor.manifest.name}" is a {task} model. '
+                f"Evaluate it on {task} data (the formats: docs/tasks.md)."
+            )
         dataset = read_labelled(data, cfg.model_copy(update={"model": cfg.model.model_copy(update={"task": task})}))
     if dataset.task != task:
         raise DataError(
-            f'"{dataset.source}" is {dataset.task} data; model {predictor.manifest.name} is a {task} model.'
+            f'"{dataset.source}" is {dataset.task} data; model "{predictor.manifest.name}" is a {task} model.'
         )
     if task == "classification":
         _check_known_labels(dataset, predictor)

@@ -87,6 +87,9 @@ class ModelSettings(_Section):
     task: Literal["classification", "multilabel", "entities", "embedding"] | None = Field(
         None, description="what the model does; null: inferred from the training data"
     )
+    thresholds_holdout: float = Field(
+        0.2, gt=0, lt=1, description="multilabel: share of the training data held out to tune each label's threshold"
+    )
     gpu: bool = Field(False, description="is a GPU available where the model is served?")
     size_mb: float | None = Field(
         None, gt=0, description="expected size of the model on disk, to plan before it is trained; null: measured"

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
+import random
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from nlpops.data import bundled_dataset
 
@@ -36,3 +43,45 @@ def read_csv_rows(path: Path) -> list[dict[str, str]]:
     """All rows of a CSV file as dicts."""
     with path.open(newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
+
+
+def committed_chunks(checkpoint: Path) -> int:
+    """How many chunks a run's checkpoint says are committed (0 before the first)."""
+    try:
+        return len(json.loads(checkpoint.read_text(encoding="utf-8"))["chunks"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def kill_three_times_then_resume(
+    args: list[str], checkpoint: Path, total_chunks: int, *, seed: int = 20240611
+) -> dict[str, Any]:
+    """Run ``nlpops <args>`` and SIGKILL it (its whole process group) three times at random points, then run it
+    to the end; returns the final run's JSON result.
+
+    Each kill lands once the checkpoint holds a random number of committed chunks (so the run is under way and
+    not yet done, with at least half of it left), plus a random extra delay, so it lands anywhere in the work on
+    the next chunks (reading, predicting, writing a part, committing). A kill timed by the clock alone could land
+    after the run finished, which tests nothing: how long a run takes is the machine's.
+    """
+    rng = random.Random(seed)
+    targets = sorted(rng.sample(range(2, total_chunks // 2), 3))
+    extra_delays_s = [rng.uniform(0.0, 0.08) for _ in targets]
+    for target, extra_delay_s in zip(targets, extra_delays_s, strict=True):
+        process = subprocess.Popen(
+            cli_command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while committed_chunks(checkpoint) < target and process.poll() is None:
+                assert time.monotonic() < deadline, "the batch run made no progress"
+                time.sleep(0.01)
+            time.sleep(extra_delay_s)
+            assert process.poll() is None, "the run ended before it could be killed"
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        assert 0 < committed_chunks(checkpoint) < total_chunks
+    done = subprocess.run(cli_command(*args), capture_output=True, check=True)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result

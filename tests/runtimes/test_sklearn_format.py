@@ -139,3 +139,46 @@ def test_older_skops_bundles_still_load(tmp_path: Path) -> None:
     copy = Path(shutil.copytree(fixture, tmp_path / "b"))
     assert (copy / MODEL_FILE).is_file() and not (copy / SPEC_FILE).exists()
     assert load_pipeline(copy).predict_proba(TEXTS).shape == (len(TEXTS), 2)
+
+
+def _fitted_multilabel(**settings: object) -> object:
+    from nlpops.metrics import indicator
+    from nlpops.testing import tiny_multilabel_dataset
+
+    data = tiny_multilabel_dataset()
+    pipeline = build_pipeline(TfidfSettings.model_validate(settings), multilabel=True)
+    pipeline.fit(list(data.texts), indicator(data.label_sets or [], data.label_names()).astype(np.int64))
+    return pipeline
+
+
+@pytest.mark.parametrize("settings", [{}, {"char_ngrams": False, "class_weight": "balanced", "c": 1.0}])
+def test_declared_multilabel_pipeline_round_trips_bit_for_bit(tmp_path: Path, settings: dict[str, object]) -> None:
+    pipeline = _fitted_multilabel(**settings)
+    save_pipeline(pipeline, tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {SPEC_FILE, ARRAYS_FILE, "vocabulary.json"}
+    assert _spec(tmp_path)["classifier"]["class"] == "OneVsRestClassifier"
+    loaded = load_pipeline(tmp_path)
+    assert loaded.get_params(deep=True).keys() == pipeline.get_params(deep=True).keys()
+    assert loaded.predict_proba(TEXTS).tobytes() == pipeline.predict_proba(TEXTS).tobytes()
+    assert loaded.decision_function(TEXTS).tobytes() == pipeline.decision_function(TEXTS).tobytes()
+    assert np.array_equal(_dense(loaded.predict(TEXTS)), _dense(pipeline.predict(TEXTS)))
+
+
+def _dense(matrix: object) -> np.ndarray:
+    return np.asarray(matrix.toarray() if hasattr(matrix, "toarray") else matrix)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda s: s["classifier"]["estimator"].update({"class": "builtins.eval"}), "not allowed"),
+        (lambda s: s["classifier"].update(outputs=9), "do not fit"),
+    ],
+)
+def test_refuses_multilabel_specs_it_cannot_rebuild(tmp_path: Path, change: object, message: str) -> None:
+    save_pipeline(_fitted_multilabel(), tmp_path)
+    spec = _spec(tmp_path)
+    change(spec)  # type: ignore[operator]
+    (tmp_path / SPEC_FILE).write_text(json.dumps(spec), encoding="utf-8")
+    with pytest.raises(RuntimeLoadError, match=message):
+        load_pipeline(tmp_path)

@@ -166,8 +166,16 @@ def evaluate_command(
 
 def print_report(report: dict[str, Any]) -> None:
     """Human-readable evaluation report."""
-    if report.get("task", "classification") == "multilabel":
+    task = report.get("task", "classification")
+    if task == "multilabel":
         print_multilabel_report(report)
+        return
+    if task != "classification":  # a task without its own printer: the headline figure (all of it: --json)
+        metric = TASKS[task].metric
+        stdout_console().print(
+            f"[bold]{report['model']}[/] {report['version']} on {report['data']} ({report.get('rows', '?')} rows): "
+            f"{metric} [bold]{report.get(metric, float('nan')):.4f}[/]  (every figure: --json)"
+        )
         return
     from rich.table import Table
 

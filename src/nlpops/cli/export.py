@@ -98,7 +98,8 @@ def export_command(
         from nlpops.data import read_dataset
         from nlpops.export.measure import measure_bundle
 
-        test_data = read_dataset(test, **_columns(loaded)) if test is not None else None
+        task = result.source.manifest.task
+        test_data = read_dataset(test, **_columns(loaded), task=task) if test is not None else None
         texts = [str(t) for t in result.source.manifest.reference.get("texts", [])]
         with progress_bar("Measuring", not as_json) as progress:
             progress.step("before/after (cold loads run in fresh processes)", total=2)
@@ -112,7 +113,7 @@ def export_command(
         return
     console = stdout_console()
     console.print(
-        f"Wrote {result.bundle.path} (runtime onnx{', int8' if quantize == 'int8' else ''}); labels agree on "
+        f"Wrote {result.bundle.path} (runtime onnx{', int8' if quantize == 'int8' else ''}); predictions agree on "
         f"{result.parity.agreement:.2%} of {result.parity.texts} reference texts."
     )
     if register:

@@ -3,7 +3,8 @@
 ``export_bundle(source, out)`` writes a new bundle with runtime ``onnx`` and the same labels,
 preprocessing, metrics and reference statistics. Before writing it, the exported model predicts the
 source bundle's reference texts (``manifest.reference["texts"]``) and the export is refused when the
-labels disagree on more than ``max_disagreement`` of them (``force=True`` writes it anyway). The
+predictions (the best label; a multi-label model's labels above their thresholds) disagree on more than
+``max_disagreement`` of them (``force=True`` writes it anyway). The
 manifest records the measured agreement under ``export``.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,8 +23,9 @@ import numpy as np
 from nlpops.bundle import Bundle, load_bundle, new_version, save_bundle
 from nlpops.errors import ExportError
 from nlpops.families.base import package_versions
-from nlpops.runtimes import load_predictor
+from nlpops.runtimes import load_predictor, predict_output
 from nlpops.runtimes.onnx import MODEL_FILE, WORDS_FILE
+from nlpops.tasks import TaskName, TaskOutput, label_decisions
 
 Quantization = Literal["none", "int8"]
 MAX_DISAGREEMENT = 0.005
@@ -54,18 +56,62 @@ class ExportResult:
     parity: ParityReport
 
 
-def measure_parity(source_proba: np.ndarray, exported_proba: np.ndarray) -> ParityReport:
-    """Label agreement and the largest probability difference between two (n, n_labels) arrays."""
-    if source_proba.shape != exported_proba.shape:
+def measure_parity(
+    source_proba: TaskOutput,
+    exported_proba: TaskOutput,
+    *,
+    task: TaskName = "classification",
+    thresholds: Sequence[float] | None = None,
+) -> ParityReport:
+    """How often the exported model's predictions agree with its source's, and the largest score difference.
+
+    The export layer's per-task piece is :data:`PARITY`: classification compares the best label of each text;
+    multilabel the set of labels reaching their thresholds (a text agrees when every label's decision does).
+
+    Raises:
+        ExportError: the two answers have different shapes, or nlpops cannot compare this task's answers.
+    """
+    compare = PARITY.get(task)
+    if compare is None:
+        raise ExportError(f"nlpops cannot check the ONNX parity of {task} models yet.")
+    return compare(source_proba, exported_proba, thresholds)
+
+
+def _same_shape(source: np.ndarray, exported: np.ndarray) -> None:
+    if source.shape != exported.shape:
         raise ExportError(
-            f"The exported model returns shape {exported_proba.shape}, the source {source_proba.shape}. "
+            f"The exported model returns shape {exported.shape}, the source {source.shape}. "
             "This is a bug in the exporter; please report it."
         )
-    n = len(source_proba)
-    if n == 0:
+
+
+def _classification_parity(
+    source: TaskOutput, exported: TaskOutput, thresholds: Sequence[float] | None
+) -> ParityReport:
+    a, b = np.asarray(source), np.asarray(exported)
+    _same_shape(a, b)
+    if len(a) == 0:
         return ParityReport(0, 1.0, 0.0)
-    agree = float((source_proba.argmax(axis=1) == exported_proba.argmax(axis=1)).mean())
-    return ParityReport(n, agree, float(np.abs(source_proba - exported_proba).max()))
+    agree = float((a.argmax(axis=1) == b.argmax(axis=1)).mean())
+    return ParityReport(len(a), agree, float(np.abs(a - b).max()))
+
+
+def _multilabel_parity(source: TaskOutput, exported: TaskOutput, thresholds: Sequence[float] | None) -> ParityReport:
+    a, b = np.asarray(source), np.asarray(exported)
+    _same_shape(a, b)
+    if len(a) == 0:
+        return ParityReport(0, 1.0, 0.0)
+    if thresholds is None:
+        raise ExportError("A multilabel bundle without thresholds cannot be checked. Rebuild it with this nlpops.")
+    same = (label_decisions(a, thresholds) == label_decisions(b, thresholds)).all(axis=1)
+    return ParityReport(len(a), float(same.mean()), float(np.abs(a - b).max()))
+
+
+PARITY: dict[TaskName, Callable[[TaskOutput, TaskOutput, Sequence[float] | None], ParityReport]] = {
+    "classification": _classification_parity,
+    "multilabel": _multilabel_parity,
+}
+"""The export layer's per-task piece: how an exported model's answers are compared with its source's."""
 
 
 def _copier(staging: Path) -> Callable[[Path], None]:
@@ -171,8 +217,12 @@ def export_bundle(
         }
         candidate = save_bundle(Path(tmp) / "candidate", fields, _copier(staging))
         step(f"checking parity on {len(texts)} reference texts")
+        source_model = load_predictor(source)
         parity = measure_parity(
-            load_predictor(source).predict_proba(texts), load_predictor(candidate).predict_proba(texts)
+            predict_output(source_model, texts),
+            predict_output(load_predictor(candidate), texts),
+            task=manifest.task,
+            thresholds=source_model.thresholds,
         )
         fields["export"] = {**fields["export"], "parity": parity.as_dict(), "forced": False}
         if parity.agreement < 1.0 - max_disagreement:
@@ -192,6 +242,7 @@ def export_bundle(
 __all__ = [
     "ENCODER_KEEP_FLOAT",
     "MAX_DISAGREEMENT",
+    "PARITY",
     "ExportResult",
     "ParityReport",
     "Quantization",

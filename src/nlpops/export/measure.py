@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nlpops.bundle import Bundle
 from nlpops.data import Dataset
-from nlpops.runtimes import load_predictor
+from nlpops.runtimes import load_predictor, predict_output
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -89,8 +89,8 @@ def cold_load_s(bundle: Bundle) -> float:
     """Seconds for a fresh Python process to import nlpops, load ``bundle`` and answer one text."""
     code = (
         "import sys, time; t = time.perf_counter()\n"
-        "from nlpops.runtimes import load_predictor\n"
-        f"p = load_predictor({str(bundle.path)!r}); p.predict_proba(['warm up'])\n"
+        "from nlpops.runtimes import load_predictor, predict_output\n"
+        f"p = load_predictor({str(bundle.path)!r}); predict_output(p, ['warm up'])\n"
         "print(time.perf_counter() - t)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=600)
@@ -107,23 +107,23 @@ def measure_bundle(
     packages = package_closure(names)
     predictor = load_predictor(bundle)
     sample = (texts * (1 + 64 // max(len(texts), 1)))[:64] or ["example"]
-    predictor.predict_proba(sample[:4])
+    predict_output(predictor, sample[:4])
     latencies = []
     for i in range(repeats):
         start = time.perf_counter()
-        predictor.predict_proba([sample[i % len(sample)]])
+        predict_output(predictor, [sample[i % len(sample)]])
         latencies.append(time.perf_counter() - start)
     start = time.perf_counter()
     for offset in (0, 32):
-        predictor.predict_proba(sample[offset : offset + 32])
+        predict_output(predictor, sample[offset : offset + 32])
     throughput = 64 / (time.perf_counter() - start)
     accuracy = macro_f1 = None
     if test is not None and len(test):
-        from nlpops.metrics import classification_report
+        from nlpops.metrics import task_report
 
-        predicted = [label for label, _ in predictor.predict(test.texts)]
-        report = classification_report(test.labels, predicted, predictor.labels)
-        accuracy, macro_f1 = report["accuracy"], report["macro_f1"]
+        output = predict_output(predictor, test.texts)
+        report = task_report(predictor.task, test.answers, output, predictor.labels, thresholds=predictor.thresholds)
+        accuracy, macro_f1 = report.get("accuracy"), report.get("macro_f1")
     return BundleFigures(
         size_bytes=bundle.size_bytes,
         footprint_bytes=installed_size_bytes(packages),

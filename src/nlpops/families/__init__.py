@@ -34,6 +34,8 @@ FAMILIES: dict[str, str] = {
 
 TRAINERS: dict[tuple[str, TaskName], str] = {
     **{(family, "classification"): target for family, target in FAMILIES.items()},
+    ("tfidf", "multilabel"): "nlpops.families.tfidf:train_tfidf_multilabel",
+    ("transformer", "multilabel"): "nlpops.families.transformer:train_transformer_multilabel",
 }
 """``(family, task) -> "module:function"``: the trainer of each task a family trains."""
 
@@ -93,7 +95,18 @@ def train_model(
     module_name, func_name = target.split(":")
     train: Callable[..., TrainedModel] = getattr(importlib.import_module(module_name), func_name)
     settings = getattr(config.model, family)
-    return train(settings, texts, answers, progress=as_progress(progress))
+    report = as_progress(progress)
+    if task == "multilabel":  # tune a threshold per label on held-out data, then fit on everything
+        from nlpops.families.multilabel import train_with_thresholds
+
+        return train_with_thresholds(
+            lambda part, labels: train(settings, part, labels, progress=report),
+            texts,
+            answers,
+            holdout=config.model.thresholds_holdout,
+            seed=config.data.seed,
+        )
+    return train(settings, texts, answers, progress=report)
 
 
 def build_bundle(

@@ -16,9 +16,9 @@ class TrainedModel(Protocol):
     """A freshly trained model, before it becomes a bundle.
 
     Its task's prediction method takes texts that were already preprocessed with the bundle's steps:
-    ``predict_proba`` (classification, multilabel), ``predict_entities`` (entities), ``embed`` (embedding);
-    :data:`TRAINED_OUTPUTS` says which. ``thresholds`` holds the per-label thresholds of a multilabel model
-    (label order), None for the other tasks.
+    ``predict_proba`` (classification, multilabel: :class:`ProbabilityModel`), ``predict_entities``
+    (entities), ``embed`` (embedding); :data:`TRAINED_OUTPUTS` says which. ``thresholds`` holds the per-label
+    thresholds of a multilabel model (label order), None for the other tasks.
     """
 
     family: str
@@ -29,12 +29,16 @@ class TrainedModel(Protocol):
     requirements: list[str]
     runtime_options: dict[str, Any]
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
-
     def save(self, directory: Path) -> None: ...
 
 
-def _proba(model: TrainedModel, texts: Sequence[str]) -> TaskOutput:
+class ProbabilityModel(TrainedModel, Protocol):
+    """A trained classification or multilabel model: probabilities over its labels."""
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def _proba(model: ProbabilityModel, texts: Sequence[str]) -> TaskOutput:
     return model.predict_proba(texts)
 
 
@@ -71,4 +75,4 @@ def package_versions(*names: str) -> list[str]:
     return pins
 
 
-__all__ = ["TRAINED_OUTPUTS", "TrainedModel", "package_versions", "trained_output"]
+__all__ = ["TRAINED_OUTPUTS", "ProbabilityModel", "TrainedModel", "package_versions", "trained_output"]

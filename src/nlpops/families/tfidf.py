@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from nlpops.checklist import TfidfSettings
+from nlpops.errors import FamilyError
 from nlpops.families.base import package_versions
 from nlpops.progress import Progress
 from nlpops.runtimes.sklearn import save_pipeline, word_vocabulary
@@ -17,8 +18,15 @@ from nlpops.tasks import TaskName
 FAMILY = "tfidf"
 
 
-def build_pipeline(settings: TfidfSettings) -> Any:
-    """The unfitted scikit-learn pipeline for ``settings`` (also what a plain scikit-learn user would write)."""
+def build_pipeline(settings: TfidfSettings, *, multilabel: bool = False) -> Any:
+    """The unfitted scikit-learn pipeline for ``settings`` (also what a plain scikit-learn user would write).
+
+    With ``multilabel`` the classifier is a ``OneVsRestClassifier`` of logistic regressions (one per label,
+    independent probabilities), fitted on a label indicator matrix.
+
+    Raises:
+        FamilyError: ``multilabel`` with ``classifier: linear_svc`` (it has no probabilities to threshold).
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
@@ -50,30 +58,42 @@ def build_pipeline(settings: TfidfSettings) -> Any:
                 ),
             )
         )
-    if settings.classifier == "logreg":
-        clf: Any = LogisticRegression(C=settings.c, max_iter=settings.max_iter, class_weight=settings.class_weight)
+    if multilabel:
+        from sklearn.multiclass import OneVsRestClassifier
+
+        if settings.classifier != "logreg":
+            raise FamilyError(
+                "A multi-label TF-IDF model needs per-label probabilities: set model.tfidf.classifier: logreg."
+            )
+        clf: Any = OneVsRestClassifier(
+            LogisticRegression(C=settings.c, max_iter=settings.max_iter, class_weight=settings.class_weight)
+        )
+    elif settings.classifier == "logreg":
+        clf = LogisticRegression(C=settings.c, max_iter=settings.max_iter, class_weight=settings.class_weight)
     else:
         clf = LinearSVC(C=settings.c, max_iter=settings.max_iter, class_weight=settings.class_weight)
     return Pipeline([("features", FeatureUnion(features)), ("clf", clf)])
 
 
 class TfidfModel:
-    """A fitted TF-IDF pipeline (runtime ``sklearn``)."""
+    """A fitted TF-IDF pipeline (runtime ``sklearn``); a multi-label one carries its labels and thresholds."""
 
     family = FAMILY
     runtime = "sklearn"
-    task: TaskName = "classification"
-    thresholds: list[float] | None = None
 
-    def __init__(self, pipeline: Any) -> None:
+    def __init__(self, pipeline: Any, labels: list[str] | None = None) -> None:
         self.pipeline = pipeline
-        self.labels = [str(c) for c in pipeline.classes_]
+        self.task: TaskName = "multilabel" if labels is not None else "classification"
+        self.labels = labels if labels is not None else [str(c) for c in pipeline.classes_]
+        self.thresholds: list[float] | None = None
         self.requirements = package_versions("scikit-learn", "numpy", "scipy")
         self.runtime_options: dict[str, Any] = {}
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         from nlpops.runtimes.sklearn import SklearnPredictor
 
+        if self.task == "multilabel":
+            return np.asarray(self.pipeline.predict_proba(list(texts)), dtype=np.float64)
         if hasattr(self.pipeline, "predict_proba"):
             return np.asarray(self.pipeline.predict_proba(list(texts)), dtype=np.float64)
         return SklearnPredictor.softmax_scores(self.pipeline.decision_function(list(texts)))
@@ -100,4 +120,28 @@ def train_tfidf(
     return TfidfModel(pipeline)
 
 
-__all__ = ["FAMILY", "TfidfModel", "build_pipeline", "train_tfidf"]
+def train_tfidf_multilabel(
+    settings: TfidfSettings,
+    texts: Sequence[str],
+    label_sets: Sequence[Sequence[str]],
+    *,
+    progress: Progress | None = None,
+) -> TfidfModel:
+    """Fit the multi-label TF-IDF pipeline (one-vs-rest logistic regressions) on preprocessed ``texts`` (one
+    fit: nothing to count for ``progress``).
+
+    The labels are sorted; every label must be on some texts and off others (the data layer checks it).
+    Thresholds are tuned by the caller (:func:`nlpops.families.multilabel.train_with_thresholds`).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from nlpops.metrics import indicator
+
+    labels = sorted({label for answer in label_sets for label in answer})
+    pipeline = build_pipeline(settings, multilabel=True)
+    with threadpool_limits(limits=1, user_api="blas"):
+        pipeline.fit(list(texts), indicator(label_sets, labels).astype(np.int64))
+    return TfidfModel(pipeline, labels)
+
+
+__all__ = ["FAMILY", "TfidfModel", "build_pipeline", "train_tfidf", "train_tfidf_multilabel"]

@@ -51,26 +51,34 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     return np.asarray(exp / exp.sum(axis=1, keepdims=True))
 
 
+def sigmoid(scores: np.ndarray) -> np.ndarray:
+    """Element-wise logistic function in float64 (independent per-label probabilities)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * scores)))
+
+
 class LinearHead:
     """A linear classifier over embeddings, with weights read from an ``.npz`` file (no pickle).
 
     ``coef`` has shape (n_labels, dim), or (1, dim) for a binary logistic regression (scores [0, z]).
+    A ``multilabel`` head has one row per label and answers independent sigmoid probabilities.
     """
 
-    def __init__(self, coef: np.ndarray, intercept: np.ndarray) -> None:
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, *, multilabel: bool = False) -> None:
         self.coef = np.asarray(coef, dtype=np.float32)
         self.intercept = np.asarray(intercept, dtype=np.float32)
+        self.multilabel = multilabel
 
     @classmethod
-    def load(cls, path: Path) -> LinearHead:
-        """Read ``coef`` and ``intercept`` from ``path``.
+    def load(cls, path: Path, *, multilabel: bool = False) -> LinearHead:
+        """Read ``coef`` and ``intercept`` from ``path`` (``multilabel``: the bundle's task is multilabel).
 
         Raises:
             RuntimeLoadError: the file is not a readable head.
         """
         try:
             with np.load(path, allow_pickle=False) as data:
-                return cls(data["coef"], data["intercept"])
+                return cls(data["coef"], data["intercept"], multilabel=multilabel)
         except (OSError, KeyError, ValueError) as exc:
             raise RuntimeLoadError(
                 f'"{path}" is not a readable classification head ({exc}). Rebuild the bundle.'
@@ -83,6 +91,8 @@ class LinearHead:
     def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
         """Probabilities (n, n_labels) for embeddings (n, dim)."""
         logits = embeddings.astype(np.float32) @ self.coef.T + self.intercept
+        if self.multilabel:
+            return sigmoid(logits)
         if logits.shape[1] == 1:
             logits = np.concatenate([np.zeros_like(logits), logits], axis=1)
         return softmax(logits)
@@ -231,7 +241,9 @@ class OnnxPredictor(BasePredictor):
                 bundle.file(str(options.get("tokenizer", "tokenizer.json"))), self.max_length
             )
             self.pad_id = int(options.get("pad_id", 0))
-            self.head = LinearHead.load(bundle.file(str(options.get("head", "head.npz"))))
+            self.head = LinearHead.load(
+                bundle.file(str(options.get("head", "head.npz"))), multilabel=self.task == "multilabel"
+            )
             if self.head.coef.shape[0] not in (len(self.labels), 1):
                 raise RuntimeLoadError(
                     f'Bundle "{bundle.path}": the head has {self.head.coef.shape[0]} outputs for '
@@ -265,6 +277,8 @@ class OnnxPredictor(BasePredictor):
         feed = {self._inputs[0]: np.asarray(texts, dtype=object).reshape(-1, 1)}
         (scores,) = self.session.run([self._output], feed)
         scores = np.asarray(scores, dtype=np.float64)
+        if self.task == "multilabel":  # independent per-label probabilities: never normalised across labels
+            return sigmoid(scores) if self._scores_are_margins else scores
         if scores.ndim == 1 or scores.shape[1] == 1:
             margin = scores.reshape(-1)
             scores = np.stack([-margin, margin], axis=1)
@@ -306,5 +320,6 @@ __all__ = [
     "pad_words",
     "pool",
     "resolve_intra_op_threads",
+    "sigmoid",
     "softmax",
 ]

@@ -1,6 +1,7 @@
 """Native scikit-learn runtime: no pickle, ever.
 
-A TF-IDF + linear-classifier pipeline (what the TF-IDF family trains) is saved declaratively:
+A TF-IDF + linear-classifier pipeline (what the TF-IDF family trains; for multi-label models a
+``OneVsRestClassifier`` of logistic regressions, one per label) is saved declaratively:
 ``pipeline.json`` names each step's class (from a short allow-list) and its constructor parameters,
 ``pipeline.npz`` holds the fitted arrays (idf weights, coefficients, intercepts; compressed, read with
 ``allow_pickle=False``) and ``vocabulary.json`` the vocabularies as lists ordered by feature index.
@@ -25,20 +26,11 @@ import numpy as np
 from nlpops.bundle import Bundle
 from nlpops.errors import MissingExtraError, RuntimeLoadError
 from nlpops.runtimes.base import BasePredictor
-from nlpops.runtimes.sklearn_params import check_params, check_vectorizer
+from nlpops.runtimes.sklearn_format import ARRAYS_FILE, SPEC_FILE, SPEC_FORMAT, linear_text_spec, load_declared
+from nlpops.runtimes.sklearn_params import check_vectorizer
 
 MODEL_FILE = "model.skops"
 VOCABULARY_FILE = "vocabulary.json"
-SPEC_FILE = "pipeline.json"
-ARRAYS_FILE = "pipeline.npz"
-SPEC_FORMAT = "nlpops.linear-text-pipeline.v1"
-
-# The only classes a pipeline.json may name: (module, class). Anything else is refused on load.
-_FEATURE_CLASSES = {"TfidfVectorizer": ("sklearn.feature_extraction.text", "TfidfVectorizer")}
-_CLASSIFIER_CLASSES = {
-    "LogisticRegression": ("sklearn.linear_model", "LogisticRegression"),
-    "LinearSVC": ("sklearn.svm", "LinearSVC"),
-}
 
 
 def text_vectorizers(estimator: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -111,172 +103,6 @@ def _dump_skops_without_vocabularies(pipeline: Any, path: Path) -> None:
             vectorizer.vocabulary_ = vocabulary
 
 
-class _NotDeclarable(Exception):
-    """A parameter or step that pipeline.json cannot describe (the pipeline is saved with skops instead)."""
-
-
-def _encode_param(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, tuple):
-        return {"$tuple": [_encode_param(v) for v in value]}
-    if isinstance(value, list):
-        return [_encode_param(v) for v in value]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"$dict": {k: _encode_param(v) for k, v in value.items()}}
-    if isinstance(value, type) and issubclass(value, np.generic):  # e.g. TfidfVectorizer(dtype=np.float64)
-        return {"$dtype": np.dtype(value).name}
-    raise _NotDeclarable(repr(value))
-
-
-def _decode_param(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_decode_param(v) for v in value]
-    if isinstance(value, dict):
-        if set(value) == {"$tuple"}:
-            return tuple(_decode_param(v) for v in value["$tuple"])
-        if set(value) == {"$dict"}:
-            return {k: _decode_param(v) for k, v in value["$dict"].items()}
-        if set(value) == {"$dtype"}:
-            return np.dtype(value["$dtype"]).type
-        raise ValueError(f"unknown parameter encoding {sorted(value)}")
-    return value
-
-
-def _decode_params(params: Any) -> dict[str, Any]:
-    if not isinstance(params, dict):
-        raise TypeError(f"parameters must be an object, not {type(params).__name__}")
-    return {str(k): _decode_param(v) for k, v in params.items()}
-
-
-def _build(cls: Any, encoded: Any, where: str, *args: Any) -> Any:
-    """``cls(*args, **params)`` once every parameter value passed :func:`check_params`."""
-    import inspect
-
-    params = _decode_params(encoded)
-    defaults = {name: p.default for name, p in inspect.signature(cls).parameters.items() if p.default is not p.empty}
-    check_params(cls.__name__, params, defaults, where)
-    return cls(*args, **params)
-
-
-def _params(estimator: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {k: _encode_param(v) for k, v in estimator.get_params(deep=False).items() if k not in skip}
-
-
-def _class(table: dict[str, tuple[str, str]], name: str) -> Any:
-    import importlib
-
-    module, attr = table[name]
-    return getattr(importlib.import_module(module), attr)
-
-
-def linear_text_spec(pipeline: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
-    """The declarative form of ``Pipeline([(_, FeatureUnion([TfidfVectorizer...])), (_, linear classifier)])``.
-
-    Returns:
-        ``(spec, arrays)`` for pipeline.json and pipeline.npz, or None when the pipeline has any other
-        shape or a parameter JSON cannot hold (a callable preprocessor, say): skops saves those.
-    """
-    from sklearn.pipeline import FeatureUnion, Pipeline
-
-    try:
-        if type(pipeline) is not Pipeline or len(pipeline.steps) != 2:
-            return None
-        (union_name, union), (clf_name, clf) = pipeline.steps
-        clf_class = type(clf).__name__
-        if type(union) is not FeatureUnion or clf_class not in _CLASSIFIER_CLASSES:
-            return None
-        if type(clf) is not _class(_CLASSIFIER_CLASSES, clf_class):
-            return None
-        arrays: dict[str, np.ndarray] = {}
-        features = []
-        for name, vectorizer in union.transformer_list:
-            kind = type(vectorizer).__name__
-            if kind not in _FEATURE_CLASSES or type(vectorizer) is not _class(_FEATURE_CLASSES, kind):
-                return None
-            params = _params(vectorizer)
-            if params.get("preprocessor") is not None or params.get("tokenizer") is not None:
-                return None
-            if getattr(vectorizer, "use_idf", False):
-                arrays[f"{union_name}.{name}.idf"] = np.asarray(vectorizer.idf_)
-            features.append({"name": name, "class": kind, "params": params})
-        arrays["clf.coef"] = np.asarray(clf.coef_)
-        arrays["clf.intercept"] = np.atleast_1d(np.asarray(clf.intercept_))
-        classes = [c.item() if isinstance(c, np.generic) else c for c in clf.classes_]
-        if not all(isinstance(c, str | int) and not isinstance(c, bool) for c in classes):
-            return None
-        spec = {
-            "format": SPEC_FORMAT,
-            "pipeline": {"params": _params(pipeline, skip=("steps",))},
-            "union": {"name": union_name, "params": _params(union, skip=("transformer_list",)), "features": features},
-            "classifier": {"name": clf_name, "class": clf_class, "params": _params(clf), "classes": classes},
-        }
-    except _NotDeclarable:
-        return None
-    return spec, arrays
-
-
-def _load_declared(directory: Path, vocabularies: dict[str, list[str]]) -> Any:
-    """Rebuild the pipeline pipeline.json describes, with its fitted arrays and vocabularies."""
-    spec_path = directory / SPEC_FILE
-    try:
-        spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RuntimeLoadError(f'"{spec_path}" is not readable JSON: {exc}') from exc
-    if not isinstance(spec, dict) or spec.get("format") != SPEC_FORMAT:
-        found = spec.get("format") if isinstance(spec, dict) else None
-        raise RuntimeLoadError(
-            f'"{spec_path}" has format {found!r}; this nlpops reads {SPEC_FORMAT!r}. Upgrade nlpops or retrain.'
-        )
-    try:
-        with np.load(directory / ARRAYS_FILE, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise RuntimeLoadError(f'"{directory / ARRAYS_FILE}" is not a readable array file: {exc}') from exc
-    try:
-        return _assemble(spec, arrays, vocabularies, f'"{spec_path}"')
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RuntimeLoadError(
-            f'"{spec_path}" does not describe a pipeline this scikit-learn can rebuild '
-            f"({type(exc).__name__}: {exc}). Retrain the model with this environment's nlpops."
-        ) from exc
-
-
-def _assemble(
-    spec: dict[str, Any], arrays: dict[str, np.ndarray], vocabularies: dict[str, list[str]], where: str
-) -> Any:
-    from sklearn.pipeline import FeatureUnion, Pipeline
-
-    union_spec, clf_spec = spec["union"], spec["classifier"]
-    features = []
-    n_features = 0
-    for feature in union_spec["features"]:
-        if feature["class"] not in _FEATURE_CLASSES:
-            raise ValueError(f"step class {feature['class']!r} is not allowed")
-        path = f"{union_spec['name']}.{feature['name']}"
-        vectorizer = _build(_class(_FEATURE_CLASSES, feature["class"]), feature["params"], f'{where}, step "{path}"')
-        terms = vocabularies[path]
-        vectorizer.vocabulary_ = {term: i for i, term in enumerate(terms)}
-        if vectorizer.use_idf:
-            vectorizer.idf_ = arrays[f"{path}.idf"]  # checks its length against the vocabulary
-        n_features += len(terms)
-        features.append((feature["name"], vectorizer))
-    if clf_spec["class"] not in _CLASSIFIER_CLASSES:
-        raise ValueError(f"classifier class {clf_spec['class']!r} is not allowed")
-    clf = _build(_class(_CLASSIFIER_CLASSES, clf_spec["class"]), clf_spec["params"], f"{where}, classifier")
-    clf.coef_, clf.intercept_ = arrays["clf.coef"], arrays["clf.intercept"]
-    clf.classes_ = np.asarray(clf_spec["classes"])
-    clf.n_features_in_ = n_features
-    rows = 1 if len(clf.classes_) == 2 else len(clf.classes_)
-    if clf.coef_.shape != (rows, n_features) or clf.intercept_.shape != (rows,):
-        raise ValueError(
-            f"coefficients of shape {clf.coef_.shape} do not fit {len(clf.classes_)} classes and {n_features} features"
-        )
-    union = _build(FeatureUnion, union_spec["params"], f"{where}, feature union", features)
-    steps = [(union_spec["name"], union), (clf_spec["name"], clf)]
-    return _build(Pipeline, spec["pipeline"]["params"], f"{where}, pipeline", steps)
-
-
 def load_pipeline(directory: Path) -> Any:
     """Load a pipeline written by :func:`save_pipeline` (declared classes or skops' trusted types; no pickle)."""
     vocab_path = directory / VOCABULARY_FILE
@@ -287,7 +113,7 @@ def load_pipeline(directory: Path) -> Any:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RuntimeLoadError(f'"{vocab_path}" is not readable JSON: {exc}') from exc
     if (directory / SPEC_FILE).is_file():
-        return _load_declared(directory, vocabularies)
+        return load_declared(directory, vocabularies)
     pipeline = load_skops(directory / MODEL_FILE)
     if getattr(pipeline, "memory", None) is not None:
         raise RuntimeLoadError(f'"{directory / MODEL_FILE}": a pipeline with memory= (a cache on disk) is not allowed.')
@@ -331,6 +157,10 @@ class SklearnPredictor(BasePredictor):
         bundle.file(SPEC_FILE if SPEC_FILE in bundle.manifest.files else MODEL_FILE)
         self.pipeline = load_pipeline(bundle.path)
         classes = [str(c) for c in getattr(self.pipeline, "classes_", [])]
+        if self.task == "multilabel":  # one-vs-rest over label columns: classes are the column numbers
+            classes = [
+                self.labels[int(c)] if str(c).isdigit() and int(c) < len(self.labels) else str(c) for c in classes
+            ]
         if classes != self.labels:
             raise RuntimeLoadError(
                 f'Bundle "{bundle.path}": the model\'s classes {classes[:5]}... do not match the manifest labels.'

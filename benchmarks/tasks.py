@@ -1,0 +1,171 @@
+"""Task endpoints benchmark: each task's endpoint served on one core at concurrency 64 (real texts of the task's
+dataset, one text per request), next to the in-process ceiling at the best batch size, same bundle, same run.
+
+The service runs pinned to core 0 (``taskset -c 0``), the load generator (``benchmarks/serve.py``'s: raw asyncio
+streams, keep-alive HTTP/1.1, one connection per client, closed loop) to core 1; the in-process ceiling is
+``predict_output`` on core 0 at each batch size, the best one kept.
+
+Usage::
+
+    .venv/bin/python benchmarks/tasks.py --task multilabel [--duration-s 8] [--concurrency 64]
+
+A task is one entry of :data:`TASK_BENCHMARKS`: its dataset, its endpoint and how its bundle is built (once,
+cached under $TMPDIR/nlpops-bench). Prints a Markdown table (copy it into benchmarks/README.md).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+PY = sys.executable
+sys.path.insert(0, str(HERE.parent))
+
+import serve as serve_bench  # noqa: E402  (benchmarks/serve.py: the load generator and the server starter)
+
+
+def _jsonl_texts(dataset: str, split: str, n: int) -> list[str]:
+    from nlpops.data import bundled_dataset, read_dataset
+
+    return read_dataset(bundled_dataset(dataset, split)).texts[:n]
+
+
+def build_xed_multilabel(out: Path) -> Path:
+    """The multi-label TF-IDF bundle on xed_multilabel (one-vs-rest, tuned thresholds), trained once."""
+    if (out / "nlpops-bundle.json").is_file():
+        return out
+    from nlpops.checklist import NlpopsConfig
+    from nlpops.data import bundled_dataset, read_dataset
+    from nlpops.families import build_bundle
+
+    train = read_dataset(bundled_dataset("xed_multilabel", "train"))
+    test = read_dataset(bundled_dataset("xed_multilabel", "test"))
+    build_bundle(NlpopsConfig.model_validate({"name": "xed"}), train, test, out, name="xed")
+    return out
+
+
+@dataclass(frozen=True)
+class TaskBench:
+    """How one task is benchmarked: the endpoint, the texts, and its bundle."""
+
+    endpoint: str
+    texts: Callable[[], list[str]]
+    build: Callable[[Path], Path]
+
+
+TASK_BENCHMARKS: dict[str, TaskBench] = {
+    "multilabel": TaskBench("/v1/classify", lambda: _jsonl_texts("xed_multilabel", "test", 2000), build_xed_multilabel),
+}
+
+
+def _loadgen(task: str, port: int, concurrency: int, duration_s: float) -> dict[str, float]:
+    import asyncio
+
+    import uvloop
+
+    bench = TASK_BENCHMARKS[task]
+    payloads = []
+    for text in bench.texts():
+        body = json.dumps({"texts": [text]}).encode()
+        payloads.append(
+            b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" % bench.endpoint.encode()
+            + b"Content-Length: %d\r\n\r\n" % len(body)
+            + body
+        )
+    latencies: list[float] = []
+    errors: list[int] = []
+
+    async def main() -> None:
+        warm_until = time.perf_counter() + 1.0
+        await asyncio.gather(*(serve_bench._client(port, payloads[c:], warm_until, [], []) for c in range(concurrency)))
+        stop_at = time.perf_counter() + duration_s
+        await asyncio.gather(
+            *(serve_bench._client(port, payloads[c * 7 :], stop_at, latencies, errors) for c in range(concurrency))
+        )
+
+    uvloop.run(main())
+    latencies.sort()
+    n = len(latencies)
+    return {
+        "rps": n / duration_s,
+        "p50_ms": 1000 * latencies[n // 2] if n else float("nan"),
+        "p99_ms": 1000 * latencies[min(n - 1, int(n * 0.99))] if n else float("nan"),
+        "errors": len(errors),
+    }
+
+
+def _ceiling(task: str, bundle: str, duration_s: float, batch_sizes: list[int]) -> dict[str, float]:
+    from nlpops.runtimes import load_predictor, predict_output
+
+    predictor = load_predictor(bundle)
+    texts = TASK_BENCHMARKS[task].texts()
+    result = {}
+    for batch in batch_sizes:
+        predict_output(predictor, texts[:batch])
+        done, i = 0, 0
+        stop_at = time.perf_counter() + duration_s / len(batch_sizes)
+        started = time.perf_counter()
+        while time.perf_counter() < stop_at:
+            chunk = texts[i : i + batch] or texts[:batch]
+            i = (i + batch) % len(texts)
+            predict_output(predictor, chunk)
+            done += len(chunk)
+        result[str(batch)] = done / (time.perf_counter() - started)
+    return result
+
+
+def _pinned(core: str, *args: str) -> dict[str, float]:
+    out = subprocess.run(["taskset", "-c", core, PY, str(HERE), *args], capture_output=True, text=True, check=True)
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", choices=sorted(TASK_BENCHMARKS), default="multilabel")
+    parser.add_argument("--bundle", type=Path, default=None, help="default: trained once under $TMPDIR/nlpops-bench")
+    parser.add_argument("--duration-s", type=float, default=8.0)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[64])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 64, 128])
+    args = parser.parse_args()
+    bench = TASK_BENCHMARKS[args.task]
+    bundle = args.bundle or bench.build(Path(tempfile.gettempdir()) / "nlpops-bench" / f"{args.task}-bundle")
+    sizes = " ".join(map(str, args.batch_sizes))
+    ceiling = _pinned("0", "--inprocess", args.task, str(bundle), str(args.duration_s), sizes)
+    best_size, best = max(ceiling.items(), key=lambda item: item[1])
+    port = serve_bench._free_port()
+    process, cold_s = serve_bench._start("nlpops", bundle, port)
+    try:
+        rows = [
+            (c, _pinned("1", "--loadgen", args.task, str(port), str(c), str(args.duration_s))) for c in args.concurrency
+        ]
+    finally:
+        process.terminate()
+        process.wait()
+    print(f"in-process texts/s by batch size (core 0): {json.dumps({k: round(v) for k, v in ceiling.items()})}")
+    print(f"cold start to /healthz: {cold_s:.2f} s")
+    print("| task | endpoint | concurrency | req/s | p50 ms | p99 ms | errors | ceiling (batch) | req/s / ceiling |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for c, r in rows:
+        print(
+            f"| {args.task} | {bench.endpoint} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+            f"{r['errors']:.0f} | {best:.0f} ({best_size}) | {r['rps'] / best:.0%} |"
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--loadgen":
+        print(json.dumps(_loadgen(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--inprocess":
+        sizes = [int(x) for x in sys.argv[5].split()]
+        print(json.dumps(_ceiling(sys.argv[2], sys.argv[3], float(sys.argv[4]), sizes)))
+    else:
+        os.environ.setdefault("PYTHONHASHSEED", "0")
+        main()
