@@ -7,11 +7,8 @@ import nlpops
 
 
 def test_public_api_all_is_exactly_the_exported_names() -> None:
-    assert sorted(nlpops.__all__) == [
+    assert sorted(nlpops.__all__) == [  # what help(nlpops) documents; NlpopsConfig & co. are importable too
         "Bundle",
-        "BundleManifest",
-        "NlpopsConfig",
-        "NlpopsError",
         "Predictor",
         "TrainResult",
         "__version__",
@@ -111,3 +108,32 @@ def test_public_api_train_with_family_and_promote(tmp_path, monkeypatch) -> None
     )
     assert result.promoted == "production" and result.bundle.manifest.family == "tfidf"
     assert nlpops.load("tiny@production").manifest.version == result.bundle.manifest.version
+
+
+def _undocumented(cls: type) -> list[str]:
+    """Public methods and properties defined on ``cls`` (not inherited) without a docstring of their own."""
+    missing = []
+    for name, member in vars(cls).items():
+        if name.startswith("_"):
+            continue
+        function = member.fget if isinstance(member, property) else getattr(member, "__func__", member)
+        if callable(function) and not (getattr(function, "__doc__", None) or "").strip():
+            missing.append(f"{cls.__name__}.{name}")
+    return missing
+
+
+def test_public_api_help_is_short_and_every_public_method_has_a_docstring() -> None:
+    import inspect
+    import pydoc
+
+    text = pydoc.render_doc(nlpops, renderer=pydoc.plaintext)
+    assert len(text.splitlines()) < 400, "help(nlpops) should stay a page, not the config's every field"
+    for name in ("train", "load", "evaluate", "Predictor", "TrainResult", "NlpopsConfig", "NlpopsError"):
+        assert name in text, name
+    exported = [getattr(nlpops, name) for name in sorted(set(dir(nlpops)) - {"__version__"})]
+    assert {"NlpopsConfig", "BundleManifest", "NlpopsError"} <= set(dir(nlpops))  # importable, not in help
+    missing = [f"{obj.__name__}" for obj in exported if not (inspect.getdoc(obj) or "").strip()]
+    for cls in (obj for obj in exported if inspect.isclass(obj)):
+        missing += _undocumented(cls)
+    assert missing == []
+    assert {"family", "promote", "progress"} <= set(inspect.signature(nlpops.train).parameters)

@@ -1,8 +1,19 @@
 """nlpops: bring NLP text models to production and keep them there.
 
-The public Python API is small: :func:`load` a model as a :class:`Predictor`, :func:`train` one from a
-dataset, :func:`evaluate` it. Everything else is reached through the CLI (``nlpops --help``).
-Attributes are imported lazily so that ``import nlpops`` stays cheap on the serving path.
+The first hour, in Python::
+
+    import nlpops
+    result = nlpops.train("my_tickets.csv", name="intents", register=True)  # text,label rows -> TrainResult
+    predictor = nlpops.load("intents:1")                                    # -> Predictor
+    predictor.predict(["my card does not work"])                            # [(label, probability)]
+    nlpops.evaluate("intents:1", "my_holdout.csv")                          # metrics as a dict
+
+:func:`train` a model from a dataset, :func:`load` one as a :class:`Predictor`, :func:`evaluate` it;
+:func:`load_bundle` and :func:`load_config` read a bundle folder and an nlpops.yaml. Also importable from here,
+documented on their own (``help(nlpops.NlpopsConfig)``): ``NlpopsConfig`` (every setting), ``BundleManifest``
+(what a bundle records) and ``NlpopsError`` (the base of every error nlpops raises). Everything else is reached
+through the CLI (``nlpops --help``). Attributes are imported lazily so that ``import nlpops`` stays cheap on
+the serving path.
 """
 
 from __future__ import annotations
@@ -13,9 +24,11 @@ from nlpops._version import __version__
 
 if TYPE_CHECKING:
     from nlpops.api import TrainResult, evaluate, load, train
-    from nlpops.bundle import Bundle, BundleManifest, load_bundle
-    from nlpops.checklist import NlpopsConfig, load_config
-    from nlpops.errors import NlpopsError
+    from nlpops.bundle import Bundle, load_bundle
+    from nlpops.bundle import BundleManifest as BundleManifest
+    from nlpops.checklist import NlpopsConfig as NlpopsConfig
+    from nlpops.checklist import load_config
+    from nlpops.errors import NlpopsError as NlpopsError
     from nlpops.runtimes import Predictor
 
 _EXPORTS = {
@@ -32,11 +45,8 @@ _EXPORTS = {
     "NlpopsError": "nlpops.errors",
 }
 
-__all__ = [
+__all__ = [  # what help(nlpops) documents: the first hour; _EXPORTS has the rest
     "Bundle",
-    "BundleManifest",
-    "NlpopsConfig",
-    "NlpopsError",
     "Predictor",
     "TrainResult",
     "__version__",
@@ -58,4 +68,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted({*__all__, *_EXPORTS})

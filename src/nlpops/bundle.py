@@ -117,6 +117,7 @@ class Bundle:
 
     @property
     def size_bytes(self) -> int:
+        """Bytes on disk: the manifest and every file it lists."""
         return (
             sum((self.path / name).stat().st_size for name in self.manifest.files)
             + (self.path / MANIFEST_NAME).stat().st_size

@@ -341,7 +341,7 @@ class NlpopsConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # First wins: overrides (flags) > NLPOPS_* env > nlpops.yaml > code defaults.
+        """Where settings come from, first wins: overrides (flags) > ``NLPOPS_*`` env > nlpops.yaml > defaults."""
         return (init_settings, env_settings, _FileSource(settings_cls))
 
 
