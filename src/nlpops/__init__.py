@@ -7,13 +7,14 @@ The first hour, in Python::
     predictor = nlpops.load("intents:1")                                    # -> Predictor
     predictor.predict(["my card does not work"])                            # [(label, probability)]
     nlpops.evaluate("intents:1", "my_holdout.csv")                          # metrics as a dict
+    nlpops.Client("http://127.0.0.1:8000").classify(["my card does not work"])  # ask a running service
 
 :func:`train` a model from a dataset, :func:`load` one as a :class:`Predictor`, :func:`evaluate` it;
-:func:`load_bundle` and :func:`load_config` read a bundle folder and an nlpops.yaml. Also importable from here,
-documented on their own (``help(nlpops.NlpopsConfig)``): ``NlpopsConfig`` (every setting), ``BundleManifest``
-(what a bundle records) and ``NlpopsError`` (the base of every error nlpops raises). Everything else is reached
-through the CLI (``nlpops --help``). Attributes are imported lazily so that ``import nlpops`` stays cheap on
-the serving path.
+:class:`Client` (and :class:`AsyncClient`) asks a running service; :func:`load_bundle` and :func:`load_config`
+read a bundle folder and an nlpops.yaml. Also importable from here, documented on their own
+(``help(nlpops.NlpopsConfig)``): ``NlpopsConfig`` (every setting), ``BundleManifest`` (what a bundle records)
+and ``NlpopsError`` (the base of every error nlpops raises). Everything else is reached through the CLI
+(``nlpops --help``). Attributes are imported lazily so that ``import nlpops`` stays cheap on the serving path.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from nlpops.bundle import BundleManifest as BundleManifest
     from nlpops.checklist import NlpopsConfig as NlpopsConfig
     from nlpops.checklist import load_config
+    from nlpops.client import AsyncClient, Client
     from nlpops.errors import NlpopsError as NlpopsError
     from nlpops.runtimes import Predictor
 
@@ -43,10 +45,14 @@ _EXPORTS = {
     "NlpopsConfig": "nlpops.checklist",
     "load_config": "nlpops.checklist",
     "NlpopsError": "nlpops.errors",
+    "Client": "nlpops.client",
+    "AsyncClient": "nlpops.client",
 }
 
 __all__ = [  # what help(nlpops) documents: the first hour; _EXPORTS has the rest
+    "AsyncClient",
     "Bundle",
+    "Client",
     "Predictor",
     "TrainResult",
     "__version__",

@@ -229,6 +229,11 @@ class MonitoringSettings(_Section):
     drift_psi: float = Field(0.2, gt=0, description="drift: population stability index at or above this")
     drift_p_value: float = Field(0.01, gt=0, lt=1, description="drift: and the statistical test's p-value below this")
     drift_min_rows: int = Field(100, ge=1, description="fewer live texts than this: no drift verdict")
+    count_synthetic: bool = Field(
+        False,
+        description="count synthetic requests (x-nlpops-synthetic: 1, sent by nlpops loadtest) in live statistics "
+        "and drift",
+    )
 
 
 class InfrastructureSettings(_Section):
@@ -237,6 +242,11 @@ class InfrastructureSettings(_Section):
     kubernetes: bool = Field(False, description="a Kubernetes cluster is available")
     kserve: bool = Field(
         False, description="KServe is installed in the cluster: online services are rendered as InferenceServices"
+    )
+    kserve_protocol: Literal["v2", "nlpops"] = Field(
+        "v2",
+        description="with kserve: v2 declares the Open Inference Protocol (PROTOCOL=v2, probes on /v2/health); "
+        "nlpops: the /v1 API only (probes on /healthz, /readyz)",
     )
     docker: bool = Field(True, description="containers can be built and run (Docker or another runtime)")
     vms: bool = Field(False, description="plain virtual machines or servers are available (no orchestrator needed)")

@@ -109,7 +109,10 @@ def test_render_kubernetes_kserve_inference_services(plans: dict[str, dict[str, 
         (container,) = predictor["containers"]
         assert container["name"] == "kserve-container"
         assert container["args"] == ["serve", "intent-ml@production", "--lang", lang]
-        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        # the Open Inference Protocol by default: declared to KServe, probed on its health routes
+        assert container["env"] == [{"name": "PROTOCOL", "value": "v2"}]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         assert predictor["securityContext"]["runAsNonRoot"] is True
         pdb = next(o for o in objects if o["kind"] == "PodDisruptionBudget" and o["metadata"]["name"].endswith(lang))
@@ -137,6 +140,21 @@ def test_kserve_validation_checks_the_predictor_pod(plans: dict[str, dict[str, A
     inverted["spec"]["predictor"].update(minReplicas=5, maxReplicas=2)
     with pytest.raises(PlanError, match="minReplicas"):
         validate_kubernetes(inverted, "isvc.yaml")
+    unknown = json.loads(json.dumps(isvc))
+    unknown["spec"]["predictor"]["containers"][0]["env"] = [{"name": "PROTOCOL", "value": "v3"}]
+    with pytest.raises(PlanError, match="PROTOCOL 'v3'"):
+        validate_kubernetes(unknown, "isvc.yaml")
+
+
+def test_kserve_protocol_nlpops_keeps_the_v1_probes(plans: dict[str, dict[str, Any]]) -> None:
+    plan = json.loads(json.dumps(plans["poc_english"]))
+    plan["checklist"]["infrastructure"].update(kserve=True, kserve_protocol="nlpops")
+    from nlpops.deploy.kubernetes import inference_service_objects
+
+    isvc = inference_service_objects(build_context(plan), None)[0]
+    validate_kubernetes(isvc, "isvc.yaml")
+    (container,) = isvc["spec"]["predictor"]["containers"]
+    assert "env" not in container and container["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
 
 def test_render_with_an_mlflow_registry(plans: dict[str, dict[str, Any]], tmp_path: Path) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nlpops.monitor.history import MinuteHistory
-from nlpops.monitor.service import histogram_quantile
+from nlpops.monitor.history import MinuteHistory, histogram_quantile
 
 INF = float("inf")
 

@@ -43,3 +43,18 @@ def test_pending_drains_itself_when_full() -> None:
     for request in _requests()[:5]:
         pending.add(request)
     assert live.snapshot("spam", None, window_s=60)["rows"] == 4 * 3  # the fourth add drained four requests
+
+
+def test_pending_asks_its_thread_to_drain_and_drains_itself_only_far_behind() -> None:
+    # the service's event loop only appends; counting runs on the monitor's thread (woken by on_full)
+    live = LiveStats(None)
+    wakes: list[int] = []
+    pending = PendingObservations(live, max_pending=4, on_full=lambda: wakes.append(1))
+    requests = _requests()
+    for i in range(4 * PendingObservations.BACKLOG_FACTOR - 1):
+        pending.add(requests[i % len(requests)])
+    assert wakes == [1] and live.snapshot("spam", None, window_s=60)["rows"] == 0  # asked once, nothing counted
+    pending.add(requests[0])  # the thread fell far behind: add drains (memory stays bounded)
+    assert pending.drain() == 0
+    rows = sum(live.snapshot("spam", v, window_s=60)["rows"] for v in ("1", "2"))
+    assert rows == 4 * PendingObservations.BACKLOG_FACTOR * 3

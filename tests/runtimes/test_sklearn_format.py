@@ -182,3 +182,17 @@ def test_refuses_multilabel_specs_it_cannot_rebuild(tmp_path: Path, change: obje
     (tmp_path / SPEC_FILE).write_text(json.dumps(spec), encoding="utf-8")
     with pytest.raises(RuntimeLoadError, match=message):
         load_pipeline(tmp_path)
+
+
+@pytest.mark.parametrize("source", ["tiny", "skops-fixture"])
+def test_predictor_answers_bit_for_bit_like_the_pipeline(tiny_bundle: Bundle, tmp_path: Path, source: str) -> None:
+    # the runtime skips the feature union's dispatch and scikit-learn's per-call checks: the same numbers
+    from nlpops.runtimes import load_predictor
+
+    path = tiny_bundle.path
+    if source == "skops-fixture":
+        path = Path(shutil.copytree(Path(__file__).parents[1] / "fixtures" / "bundle-v1-tfidf", tmp_path / "b"))
+    pipeline = load_pipeline(path)
+    predictor = load_predictor(path)
+    for texts in (TEXTS[:1], TEXTS, TEXTS * 13):
+        assert predictor.predict_proba(texts).tobytes() == pipeline.predict_proba(texts).tobytes()

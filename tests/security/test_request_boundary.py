@@ -1,5 +1,6 @@
-"""What a client may send to ``POST /v1/classify``: JSON only as application/json (415 otherwise), one rule
-for whitespace-only texts, and a decoder that answers any bytes with a RequestError."""
+"""What a client may send to ``POST /v1/classify`` and ``/v2/.../infer``: JSON only as application/json
+(415 otherwise; V2 also takes no Content-Type at all), one rule for whitespace-only texts, and a decoder that
+answers any bytes with a RequestError."""
 
 from __future__ import annotations
 
@@ -71,3 +72,20 @@ def test_decoder_answers_any_body_with_a_request_error(body: bytes, content_type
     assert content_type is not None and "json" in content_type.lower()
     assert 1 <= len(request.texts) <= 4 and all(isinstance(t, str) and 0 < len(t) <= 20 for t in request.texts)
     assert request.lang is None or (isinstance(request.lang, str) and 0 < len(request.lang) <= 32)
+
+
+def test_v2_infer_takes_json_or_no_content_type_and_refuses_the_rest(tiny_bundle: Bundle) -> None:
+    """The Open Inference Protocol's clients send no Content-Type; a browser's preflight-free types stay 415."""
+    name = tiny_bundle.manifest.name
+    body = json.dumps(
+        {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["my card is lost"]}]}
+    ).encode()
+    with live_server(make_app(tiny_bundle.path)) as url:
+        for content_type in [None, *ACCEPTED]:
+            headers = {} if content_type is None else {"content-type": content_type}
+            response = httpx.post(f"{url}/v2/models/{name}/infer", content=body, headers=headers)
+            assert response.status_code == 200, (content_type, response.text)
+        for content_type in [c for c in REFUSED if c is not None]:
+            response = httpx.post(f"{url}/v2/models/{name}/infer", content=body, headers={"content-type": content_type})
+            assert response.status_code == 415, (content_type, response.text)
+            assert "application/json" in response.json()["error"]

@@ -10,10 +10,10 @@ import pytest
 from serve_support import live_server, make_app
 
 from nlpops.bundle import Bundle
+from nlpops.client import Client
 from nlpops.data import bundled_dataset, read_dataset
 from nlpops.errors import AuthError, RequestError
 from nlpops.runtimes import load_predictor
-from nlpops.serve.client import classify
 
 KEY = "s3cret-key"
 ROUTES = [
@@ -32,7 +32,8 @@ def test_service_predictions_equal_in_process_predictions(tiny_bundle: Bundle) -
     predictor = load_predictor(tiny_bundle.path)
     expected = predictor.predict_proba(texts)
     with live_server(make_app(tiny_bundle.path)) as url:
-        answer = classify(url, texts, return_scores=True)
+        with Client(url) as client:
+            answer = client.classify(texts, return_scores=True)
         single = httpx.post(f"{url}/v1/classify", json={"text": texts[0]}).json()
     assert answer["model"] == "tiny" and answer["version"] == tiny_bundle.manifest.version
     for row, prediction in zip(expected, answer["predictions"], strict=True):
@@ -148,9 +149,10 @@ def test_service_auth_gives_documented_status_on_every_route(tiny_bundle: Bundle
                 assert bearer.status_code == header.status_code == 200, path
                 if protected:
                     assert missing.json()["error"]["code"] == "unauthorized"
-            with pytest.raises(AuthError):
-                classify(url, ["my card"], api_key="wrong")
-            assert classify(url, ["my card"], api_key=KEY)["predictions"][0]["label"] == "card"
+            with pytest.raises(AuthError), Client(url, api_key="wrong") as client:
+                client.classify(["my card"])
+            with Client(url, api_key=KEY) as client:
+                assert client.classify(["my card"])["predictions"][0]["label"] == "card"
 
 
 def test_service_keeps_only_hashes_of_api_keys(tiny_bundle: Bundle) -> None:
@@ -159,8 +161,12 @@ def test_service_keeps_only_hashes_of_api_keys(tiny_bundle: Bundle) -> None:
 
 
 def test_client_raises_request_error_with_the_service_message(tiny_bundle: Bundle) -> None:
-    with live_server(make_app(tiny_bundle.path)) as url, pytest.raises(RequestError, match="empty"):
-        classify(url, [""])
+    with (
+        live_server(make_app(tiny_bundle.path)) as url,
+        Client(url) as client,
+        pytest.raises(RequestError, match="empty"),
+    ):
+        client.classify([""])
 
 
 def test_service_lists_the_model_and_serves_docs_and_openapi(tiny_bundle: Bundle) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import time
+import weakref
 from pathlib import Path
 
 import httpx
@@ -14,6 +16,9 @@ from nlpops.bundle import Bundle
 from nlpops.checklist import MonitoringSettings, ServingSettings
 from nlpops.registry import SqliteRegistry
 from nlpops.serve import build_app, load_model, registry_source
+from nlpops.serve.metrics import ServiceMetrics
+from nlpops.serve.reload import ModelReloader
+from nlpops.serve.source import LoadedModel
 
 SERVING = ServingSettings(poll_interval_s=0.05)
 
@@ -98,3 +103,30 @@ def test_service_keeps_serving_old_version_when_new_one_is_corrupt(tmp_path: Pat
     assert answer.status_code == 200 and answer.json()["version"] == str(good.version)
     assert models[0]["version"] == str(good.version)
     assert before == 0.0
+
+
+def test_reloader_keeps_the_live_model_out_of_full_garbage_collections(
+    tmp_path: Path, tiny_bundle: Bundle, other_bundle: Bundle
+) -> None:
+    # a full collection walks every tracked object (a TF-IDF vocabulary is one per n-gram: 50-150 ms with the GIL
+    # held, the service's slowest answers); frozen objects are skipped, and gc.get_objects() does not list them
+    registry = SqliteRegistry(tmp_path / "registry")
+    registry.promote("tiny", registry.register(tiny_bundle.path).version)
+    reloader = ModelReloader(registry_source(registry, "tiny", "production"), ServiceMetrics(""), poll_interval_s=None)
+
+    def collected(model: LoadedModel) -> bool:
+        pipeline = model.predictor.pipeline  # type: ignore[attr-defined]
+        return any(o is pipeline for o in gc.get_objects())
+
+    async def swap() -> tuple[bool, bool, bool]:
+        first = await reloader.load_initial()
+        first_collected = collected(first)
+        gone = weakref.ref(first)
+        del first
+        registry.promote("tiny", registry.register(other_bundle.path).version)
+        assert await reloader.check_now()
+        assert reloader.current is not None
+        return first_collected, collected(reloader.current), gone() is None
+
+    first_collected, second_collected, previous_freed = asyncio.run(swap())
+    assert not first_collected and not second_collected and previous_freed

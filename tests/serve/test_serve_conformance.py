@@ -24,5 +24,5 @@ def test_openapi_paths_are_the_route_table(tiny_bundle: Bundle) -> None:
     app = build_app(bundle_source(tiny_bundle.path), ServingSettings(), MonitoringSettings(), follow=False)
     paths = orjson.loads(app.core.openapi)["paths"]
     documented = {(path, method.upper()) for path, operations in paths.items() for method in operations}
-    routed = {(path, route.method) for path, route in app.core.routes.items()}
+    routed = {(route.path, route.method) for route in app.core.route_table}
     assert documented == routed - {("/openapi.json", "GET"), ("/docs", "GET")}

@@ -288,9 +288,10 @@ def predict_command(
     inputs = read_input_texts(items, file)
     multilabel = False
     if url is not None:
-        from nlpops.serve.client import classify
+        from nlpops.client import Client
 
-        answer = classify(url, inputs, api_key=api_key, timeout_s=timeout_s)
+        with Client(url, api_key=api_key, timeout_s=timeout_s) as client:
+            answer = client.classify(inputs)
         predictions = answer["predictions"]
         multilabel = bool(predictions) and "labels" in predictions[0]
         results = [

@@ -5,6 +5,8 @@ CronJobs for batch runs and retraining.
 Where KServe is installed (``infrastructure.kserve``), each service is a KServe ``InferenceService`` instead:
 the nlpops container as a custom predictor in RawDeployment mode, so KServe creates the Deployment, Service and
 HPA (CPU-based, with the same bounds); a PodDisruptionBudget and, with Prometheus, a PodMonitor select its pods.
+With ``infrastructure.kserve_protocol: v2`` (the default) the predictor declares the Open Inference Protocol
+(``PROTOCOL=v2``, which KServe reads from a custom container's environment) and is probed on ``/v2/health``.
 
 Replica bounds and resources are the plan's capacity figures (see :meth:`DeployContext.replica_bounds`).
 """
@@ -115,11 +117,15 @@ def _server_selector(ctx: DeployContext, lang: str | None) -> dict[str, str]:
     return selector
 
 
-def _server_pod(ctx: DeployContext, lang: str | None, container_name: str) -> dict[str, Any]:
-    """The pod spec of one service: the nlpops container, probes, security context and volumes."""
+def _server_pod(ctx: DeployContext, lang: str | None, container_name: str, *, v2: bool = False) -> dict[str, Any]:
+    """The pod spec of one service: the nlpops container, probes, security context and volumes.
+
+    With ``v2`` the container declares the Open Inference Protocol to KServe and is probed on its health routes.
+    """
     volumes, mounts = _volumes(ctx)
     args = ["serve", ctx.ref] + (["--lang", lang] if lang is not None else [])
-    container = {
+    live, ready = ("/v2/health/live", "/v2/health/ready") if v2 else ("/healthz", "/readyz")
+    container: dict[str, Any] = {
         "name": container_name,
         "image": ctx.image,
         "imagePullPolicy": "IfNotPresent",
@@ -127,12 +133,14 @@ def _server_pod(ctx: DeployContext, lang: str | None, container_name: str) -> di
         "ports": [{"name": "http", "containerPort": ctx.container_port, "protocol": "TCP"}],
         "envFrom": _env_sources(ctx),
         "resources": _resources(ctx, lang=lang),
-        "startupProbe": _probe("/readyz", 2, 60),
-        "livenessProbe": _probe("/healthz", 10, 3),
-        "readinessProbe": _probe("/readyz", 5, 2),
+        "startupProbe": _probe(ready, 2, 60),
+        "livenessProbe": _probe(live, 10, 3),
+        "readinessProbe": _probe(ready, 5, 2),
         "securityContext": _container_security(),
         "volumeMounts": mounts,
     }
+    if v2:
+        container["env"] = [{"name": "PROTOCOL", "value": "v2"}]
     return {
         "securityContext": _pod_security(),
         "automountServiceAccountToken": False,
@@ -214,6 +222,7 @@ def inference_service_objects(ctx: DeployContext, lang: str | None) -> list[Mani
     name = _service_name(ctx, lang)
     labels = _labels(ctx, "server", lang)
     low, high = ctx.replica_bounds()
+    v2 = ctx.checklist["infrastructure"].get("kserve_protocol", "v2") == "v2"
     isvc = {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
@@ -232,7 +241,7 @@ def inference_service_objects(ctx: DeployContext, lang: str | None) -> list[Mani
                 "scaleTarget": _utilisation_percent(ctx),
                 "labels": labels,
                 # KServe routes to the container it calls kserve-container.
-                **_server_pod(ctx, lang, "kserve-container"),
+                **_server_pod(ctx, lang, "kserve-container", v2=v2),
             }
         },
     }

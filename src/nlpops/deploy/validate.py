@@ -91,6 +91,9 @@ def _validate_inference_service(obj: dict[str, Any], where: str) -> None:
     containers = predictor.get("containers") or []
     if len(containers) != 1 or containers[0].get("name") != "kserve-container":
         problems.append("a custom predictor needs exactly one container, named kserve-container")
+    protocols = [e.get("value") for c in containers[:1] for e in c.get("env") or [] if e.get("name") == "PROTOCOL"]
+    if any(p not in ("v1", "v2") for p in protocols):
+        problems.append(f"the container's PROTOCOL {protocols[0]!r} is not v1 or v2 (KServe refuses it)")
     if problems:
         raise PlanError(f"Rendered {where} is not a valid InferenceService: {'; '.join(problems)}. This is a bug.")
     pod_spec = {k: v for k, v in predictor.items() if k not in _KSERVE_COMPONENT_FIELDS}

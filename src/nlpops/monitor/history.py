@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
+from nlpops.monitor.drift import DriftReport
+
 Buckets = Sequence[tuple[float, float]]  # cumulative (upper bound, count), sorted, ending with +Inf
 
 
@@ -102,4 +104,37 @@ def _delta(now: Sequence[tuple[float, float]], before: Sequence[tuple[float, flo
     return [(bound, max(count - earlier.get(bound, 0.0), 0.0)) for bound, count in now]
 
 
-__all__ = ["Buckets", "MinuteHistory", "MinutePoint"]
+def peak_psi(report: DriftReport | None) -> float | None:
+    """The largest PSI of a report's overall checks (None without a verdict: too few live texts, or loading)."""
+    if report is None or report.status == "insufficient_data":
+        return None
+    overall = [check.psi for check in report.checks if check.lang == "*"]
+    return max(overall) if overall else None
+
+
+def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
+    """A quantile in milliseconds from cumulative Prometheus buckets ``(le, count)``, as PromQL computes it.
+
+    Args:
+        q: the quantile, e.g. 0.95.
+        buckets: cumulative counts by upper bound, sorted, ending with ``+Inf``.
+
+    Returns:
+        Milliseconds, or None without observations.
+    """
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    lower, below = 0.0, 0.0
+    for upper, count in buckets:
+        if count >= rank:
+            if upper == float("inf"):
+                return lower * 1000.0
+            inside = count - below
+            share = (rank - below) / inside if inside > 0 else 1.0
+            return (lower + (upper - lower) * share) * 1000.0
+        lower, below = upper, count
+    return lower * 1000.0
+
+
+__all__ = ["Buckets", "MinuteHistory", "MinutePoint", "histogram_quantile", "peak_psi"]

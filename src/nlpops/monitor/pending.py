@@ -2,9 +2,11 @@
 
 :class:`PendingObservations` keeps each request's :class:`~nlpops.serve.Observation`;
 :meth:`~PendingObservations.drain` hands runs of the same model version to :meth:`LiveStats.observe` as one
-concatenated observation (a few numpy calls for hundreds of requests instead of a few per request). The
-service drains when ``max_pending`` requests are queued, and the monitor drains before every flush, status
-and drift check.
+concatenated observation (a few numpy calls for hundreds of requests instead of a few per request). When
+``max_pending`` requests are queued, :meth:`~PendingObservations.add` asks the monitor's thread to drain
+(``on_full``), so counting never runs on the service's event loop; only a queue far beyond that (the thread
+falling behind) is drained by ``add`` itself. The monitor also drains before every flush, status and drift
+check.
 """
 
 from __future__ import annotations
@@ -28,20 +30,37 @@ class PendingObservations:
         live: where the counts go.
         max_pending: queued requests that make :meth:`add` drain at once (bounds memory).
         vocabulary_for: ``(model name, version) ->`` that version's word vocabulary, or None (no OOV counts).
+        on_full: called (instead of draining here) when ``max_pending`` requests are queued: wakes the thread
+            that drains; None: :meth:`add` drains itself.
     """
 
-    def __init__(self, live: LiveStats, *, max_pending: int = 256, vocabulary_for: VocabularyFor | None = None) -> None:
+    BACKLOG_FACTOR = 16
+    """With ``on_full``, :meth:`add` drains itself only beyond this many times ``max_pending`` (bounds memory)."""
+
+    def __init__(
+        self,
+        live: LiveStats,
+        *,
+        max_pending: int = 256,
+        vocabulary_for: VocabularyFor | None = None,
+        on_full: Callable[[], None] | None = None,
+    ) -> None:
         self.live = live
         self.max_pending = max_pending
         self.vocabulary_for = vocabulary_for
+        self.on_full = on_full
         self._queue: deque[Observation] = deque()
         self._drain_lock = threading.Lock()
 
     def add(self, observation: Observation) -> None:
         """Queue one request's observation (counted by :meth:`LiveStats.observe` at the next drain)."""
         self._queue.append(observation)
-        if len(self._queue) >= self.max_pending:
-            self.drain()
+        queued = len(self._queue)
+        if queued >= self.max_pending:
+            if self.on_full is None or queued >= self.max_pending * self.BACKLOG_FACTOR:
+                self.drain()
+            elif queued == self.max_pending:
+                self.on_full()
 
     def drain(self) -> int:
         """Count every queued observation in ``live``; consecutive requests of one model version go as one batch.

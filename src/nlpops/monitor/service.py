@@ -30,7 +30,7 @@ from nlpops.checklist import MonitoringSettings, RegistrySettings
 from nlpops.errors import NlpopsError
 from nlpops.monitor.drift import DriftReport, DriftThresholds, detect_drift
 from nlpops.monitor.gauges import DriftGauges
-from nlpops.monitor.history import MinuteHistory
+from nlpops.monitor.history import MinuteHistory, histogram_quantile, peak_psi
 from nlpops.monitor.live import LiveStats
 from nlpops.monitor.pending import PendingObservations
 from nlpops.monitor.report import build_live_stats
@@ -72,6 +72,8 @@ class ServiceMonitor:
         refresh_interval_s: how often the background thread flushes and recomputes drift.
         clock: Unix time source.
         max_pending: classify requests queued by :meth:`observe` before they are counted in one batch.
+        count_synthetic: count requests marked synthetic (load tests) too; off: they are left out of the live
+            statistics and so of drift.
     """
 
     def __init__(
@@ -85,9 +87,15 @@ class ServiceMonitor:
         refresh_interval_s: float = 10.0,
         clock: Callable[[], float] = time.time,
         max_pending: int = 256,
+        count_synthetic: bool = False,
     ) -> None:
         self.live = live
-        self.pending = PendingObservations(live, max_pending=max_pending, vocabulary_for=self._vocabulary_for)
+        self.count_synthetic = count_synthetic
+        self._stop = threading.Event()
+        self._wake = threading.Event()  # set to stop, or to drain a full queue of observations off the event loop
+        self.pending = PendingObservations(
+            live, max_pending=max_pending, vocabulary_for=self._vocabulary_for, on_full=self._wake.set
+        )
         self.thresholds = thresholds
         self.current_model = current_model
         self.window_s = window_s
@@ -97,7 +105,6 @@ class ServiceMonitor:
         self.gauges = DriftGauges(metrics_registry) if metrics_registry is not None else None
         self.history = MinuteHistory(histogram_quantile)
         self.started_at = clock()
-        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @classmethod
@@ -116,6 +123,7 @@ class ServiceMonitor:
             window_s=settings.window_s,
             metrics_registry=metrics_registry,
             refresh_interval_s=settings.flush_interval_s,
+            count_synthetic=settings.count_synthetic,
         )
 
     def _vocabulary_for(self, name: str, version: str) -> frozenset[str] | None:
@@ -129,9 +137,12 @@ class ServiceMonitor:
     def observe(self, observation: Observation) -> None:
         """The hot-path observer: queues the request; counted in batches (see :meth:`LiveStats.observe`).
 
-        Languages are bounded first (:func:`~nlpops.runtimes.langid.bounded_lang`): the model's languages,
-        ``und``, and ``other`` for anything else, so clients cannot grow the statistics with made-up codes.
+        A synthetic request (``nlpops loadtest``) is left out unless ``count_synthetic``. Languages are bounded
+        (:func:`~nlpops.runtimes.langid.bounded_lang`): the model's languages, ``und``, and ``other`` for anything
+        else, so clients cannot grow the statistics with made-up codes.
         """
+        if observation.synthetic and not self.count_synthetic:
+            return
         model = self.current_model()
         served = model.manifest.languages if model is not None else ()
         langs = observation.langs
@@ -240,6 +251,7 @@ class ServiceMonitor:
         if self._thread is not None:
             return
         self._stop.clear()
+        self._wake.clear()
         self.record()  # the history's first totals: the first minute is measured from the start
         self._thread = threading.Thread(target=self._run, name="nlpops-monitor", daemon=True)
         self._thread.start()
@@ -247,6 +259,7 @@ class ServiceMonitor:
     def close(self) -> None:
         """Stop the thread and flush what is left."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
@@ -254,11 +267,18 @@ class ServiceMonitor:
         self.live.close()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.refresh_interval_s):
+        next_refresh = time.monotonic() + self.refresh_interval_s
+        while True:
+            self._wake.wait(max(0.0, next_refresh - time.monotonic()))
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
-                self.pending.drain()
-                self.live.flush()
-                self.record(self.drift())
+                self.pending.drain()  # woken by a full queue, or time to refresh
+                if time.monotonic() >= next_refresh:
+                    next_refresh = time.monotonic() + self.refresh_interval_s
+                    self.live.flush()
+                    self.record(self.drift())
             except NlpopsError as exc:  # no caller to raise to in a background thread
                 logger.error("Monitoring refresh failed: %s", exc)
 
@@ -336,39 +356,6 @@ def status_page() -> bytes:
     for name in _VENDORED:
         html = html.replace(f"/*{name}*/", package.joinpath("vendor", name).read_text(encoding="utf-8"), 1)
     return html.encode("utf-8")
-
-
-def peak_psi(report: DriftReport | None) -> float | None:
-    """The largest PSI of a report's overall checks (None without a verdict: too few live texts, or loading)."""
-    if report is None or report.status == "insufficient_data":
-        return None
-    overall = [check.psi for check in report.checks if check.lang == "*"]
-    return max(overall) if overall else None
-
-
-def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
-    """A quantile in milliseconds from cumulative Prometheus buckets ``(le, count)``, as PromQL computes it.
-
-    Args:
-        q: the quantile, e.g. 0.95.
-        buckets: cumulative counts by upper bound, sorted, ending with ``+Inf``.
-
-    Returns:
-        Milliseconds, or None without observations.
-    """
-    if not buckets or buckets[-1][1] <= 0:
-        return None
-    rank = q * buckets[-1][1]
-    lower, below = 0.0, 0.0
-    for upper, count in buckets:
-        if count >= rank:
-            if upper == float("inf"):
-                return lower * 1000.0
-            inside = count - below
-            share = (rank - below) / inside if inside > 0 else 1.0
-            return (lower + (upper - lower) * share) * 1000.0
-        lower, below = upper, count
-    return lower * 1000.0
 
 
 __all__ = [

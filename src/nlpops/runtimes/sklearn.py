@@ -148,6 +148,27 @@ def load_skops(path: Any) -> Any:
         raise RuntimeLoadError(f'"{path}" could not be loaded by skops: {exc}') from exc
 
 
+def _feature_union_parts(pipeline: Any) -> tuple[list[Any], Any] | None:
+    """``(text vectorizers, classifier)`` of a ``Pipeline([FeatureUnion(vectorizers), classifier])`` without
+    transformer weights (what the TF-IDF family trains), else None.
+
+    Such a pipeline's answer is ``classifier(hstack(v.transform(texts) for v in vectorizers))``: exactly what
+    the union computes, without its per-call dispatch (joblib, output wrappers: most of a one-text call).
+    """
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    if type(pipeline) is not Pipeline or len(pipeline.steps) != 2:
+        return None
+    (_, union), (_, classifier) = pipeline.steps
+    if type(union) is not FeatureUnion or union.transformer_weights is not None:
+        return None
+    vectorizers = [vectorizer for _, vectorizer in union.transformer_list]
+    known = {id(v) for _, v in text_vectorizers(union)}
+    if not vectorizers or any(id(v) not in known for v in vectorizers):
+        return None
+    return vectorizers, classifier
+
+
 class SklearnPredictor(BasePredictor):
     """A scikit-learn pipeline whose final step has ``predict_proba`` (or ``decision_function``)."""
 
@@ -167,6 +188,7 @@ class SklearnPredictor(BasePredictor):
             )
         self._has_proba = hasattr(self.pipeline, "predict_proba")
         self._vocabulary: frozenset[str] | None = None
+        self._parts = _feature_union_parts(self.pipeline)
 
     def vocabulary(self) -> frozenset[str] | None:
         """The word vocabulary of the pipeline's word vectorizers (computed once)."""
@@ -175,9 +197,23 @@ class SklearnPredictor(BasePredictor):
         return self._vocabulary or None
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
-        if self._has_proba:
-            return np.asarray(self.pipeline.predict_proba(texts), dtype=np.float64)
-        return self.softmax_scores(self.pipeline.decision_function(texts))
+        from sklearn import config_context
+
+        # The pipeline's parameters were checked when it was loaded and its features are finite by
+        # construction: scikit-learn's per-call parameter validation and finiteness checks are skipped
+        # (about a third of a one-text call). Same arithmetic, same answers.
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            if self._parts is not None:  # text vectorizers + a linear classifier: without the union's machinery
+                import scipy.sparse as sp
+
+                vectorizers, classifier = self._parts
+                features = sp.hstack([v.transform(texts) for v in vectorizers], format="csr")
+                if self._has_proba:
+                    return np.asarray(classifier.predict_proba(features), dtype=np.float64)
+                return self.softmax_scores(classifier.decision_function(features))
+            if self._has_proba:
+                return np.asarray(self.pipeline.predict_proba(texts), dtype=np.float64)
+            return self.softmax_scores(self.pipeline.decision_function(texts))
 
     @staticmethod
     def softmax_scores(decision: Any) -> np.ndarray:

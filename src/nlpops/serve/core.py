@@ -34,9 +34,10 @@ from nlpops.serve.auth import ApiKeys
 from nlpops.serve.batcher import BatchLimits, MicroBatcher
 from nlpops.serve.decode import RequestLimits, check_content_type, content_type_of
 from nlpops.serve.encode import error_document
-from nlpops.serve.hooks import Observation, ServiceHooks
+from nlpops.serve.hooks import Observation, ServiceHooks, is_synthetic
 from nlpops.serve.metrics import ServiceMetrics
 from nlpops.serve.openapi import build_openapi
+from nlpops.serve.paths import PathParams, PathTemplate, match_template
 from nlpops.serve.reload import ModelReloader
 from nlpops.serve.source import LoadedModel
 from nlpops.tasks import TaskName, TaskOutput, predicted_counts, wrong_task_message
@@ -146,11 +147,14 @@ class InferenceEndpoint(Generic[R]):
         encode: ``prediction -> response body``.
         tasks: the model tasks whose answers ``encode`` can write; for a model of another task the core
             answers 409 (:class:`~nlpops.errors.TaskError`) once the body is decoded.
+        content_type_optional: accept a body sent without a Content-Type (the Open Inference Protocol's
+            clients, tritonclient among them, send none); a Content-Type that is not JSON is refused (415) still.
     """
 
     decode: Callable[[bytes, RequestLimits], R]
     encode: Callable[[Prediction[R]], bytes]
     tasks: tuple[TaskName, ...] = CLASSIFIERS
+    content_type_optional: bool = False
 
 
 class HttpError(Exception):
@@ -165,6 +169,8 @@ class HttpError(Exception):
 
 Handler = Callable[["ServingCore", Exchange], Awaitable[Reply]]
 """A plain (non-inference) route: ``(core, exchange) -> (status, body, headers)``."""
+ModelHandler = Callable[["ServingCore", Exchange, LoadedModel], Awaitable[Reply]]
+"""A plain route whose path names a model: ``(core, exchange, model) -> reply``, ``model`` the one it named."""
 
 
 @dataclass(frozen=True)
@@ -172,13 +178,15 @@ class Route:
     """One route of the service (the table is :func:`nlpops.serve.routes.service_routes`).
 
     Args:
-        path: the exact path.
+        path: the exact path, or a template whose ``{model}`` (and ``{version}``) segments name the model
+            (the core answers 404 unless they name the live model, and hands that model on).
         method: the one method it accepts (others get 405 with ``Allow``).
         operation_id: its operation in the OpenAPI document (:mod:`nlpops.serve.openapi`); None: undocumented.
         secured: needs an API key when keys are configured.
         metrics: needs an API key when keys are configured and ``serving.protect_metrics`` is on.
         endpoint: an inference route's decoder and encoder.
-        handler: a plain route's handler (exactly one of ``endpoint`` and ``handler``).
+        handler: a plain route's handler (exactly one of ``endpoint``, ``handler`` and ``model_handler``).
+        model_handler: a plain template route's handler; it gets the model its path named.
         error_body: the error document of the route's protocol: ``(status, message) -> body``.
     """
 
@@ -189,6 +197,7 @@ class Route:
     metrics: bool = False
     endpoint: InferenceEndpoint[Any] | None = None
     handler: Handler | None = None
+    model_handler: ModelHandler | None = None
     error_body: Callable[[int, str], bytes] = error_document
 
 
@@ -246,7 +255,9 @@ class ServingCore:
         )
         self._label_counters: dict[tuple[str, str], Any] = {}
         self.hooks = hooks
-        self.routes: dict[str, Route] = {route.path: route for route in routes}
+        self.route_table = list(routes)
+        self.routes: dict[str, Route] = {route.path: route for route in routes if "{" not in route.path}
+        self._templates = [(PathTemplate.parse(route.path), route) for route in routes if "{" in route.path]
         self.openapi = orjson.dumps(
             build_openapi(self.limits, auth=self.keys.enabled, protect_metrics=serving.protect_metrics, routes=routes)
         )
@@ -280,7 +291,11 @@ class ServingCore:
         started = time.perf_counter()
         path = exchange.path
         route = self.routes.get(path)
+        params: PathParams | None = None
+        if route is None and self._templates:
+            route, params = match_template(self._templates, path)
         error_body = route.error_body if route is not None else error_document
+        synthetic = False
         extra: Headers = []
         try:
             if route is None:
@@ -290,7 +305,11 @@ class ServingCore:
             if route.secured or (route.metrics and self._protect_metrics):
                 self.check_key(exchange.headers)
             if route.endpoint is not None:
-                status, body, headers = 200, await self._infer(route, route.endpoint, exchange), JSON_HEADERS
+                synthetic = is_synthetic(exchange.headers)
+                body = await self._infer(route, route.endpoint, exchange, params, synthetic)
+                status, headers = 200, JSON_HEADERS
+            elif route.model_handler is not None:
+                status, body, headers = await route.model_handler(self, exchange, self.select_model(params or {}))
             else:
                 assert route.handler is not None  # a route has an endpoint or a handler
                 status, body, headers = await route.handler(self, exchange)
@@ -311,7 +330,29 @@ class ServingCore:
             status, headers = 500, JSON_HEADERS
             body = error_body(500, "Internal error in the service; it has been logged. Retry, or report it.")
         await exchange.respond(status, body, [*headers, *extra] if extra else headers)
-        self.metrics.count_request(path if route is not None else "other", status, time.perf_counter() - started)
+        label = route.path if route is not None else "other"  # a template, never the client's path
+        self.metrics.count_request(label, status, time.perf_counter() - started)
+        if synthetic:
+            self.metrics.count_synthetic(label, status)
+
+    def select_model(self, params: PathParams) -> LoadedModel:
+        """The live model, if it is the one ``params`` name (``model``, and ``version`` when given).
+
+        Raises:
+            OverloadedError: no model is loaded yet (503).
+            HttpError: 404, the path names another model or version.
+        """
+        model = self.reloader.current
+        if model is None:
+            raise OverloadedError("The model is still loading. Retry in a moment (see /readyz).")
+        name, version = params.get("model"), params.get("version")
+        if name != model.name:
+            raise HttpError(404, f'Unknown model "{name}": this service serves "{model.name}".')
+        if version is not None and version != model.version:
+            raise HttpError(
+                404, f'Model "{name}" has no version "{version}" being served: it serves version "{model.version}".'
+            )
+        return model
 
     def check_key(self, headers: Headers) -> None:
         """Accept the request if it carries a valid API key (or if keys are off).
@@ -330,11 +371,21 @@ class ServingCore:
                 raise body_too_large(limit, int(value))
         return await exchange.read_body(limit)
 
-    async def _infer(self, route: Route, endpoint: InferenceEndpoint[Any], exchange: Exchange) -> bytes:
-        """decode → check the task → route → batch → observe → encode."""
-        check_content_type(content_type_of(exchange.headers))
+    async def _infer(
+        self,
+        route: Route,
+        endpoint: InferenceEndpoint[Any],
+        exchange: Exchange,
+        params: PathParams | None,
+        synthetic: bool,
+    ) -> bytes:
+        """(select the model the path names →) decode → check the task → route → batch → observe → encode."""
+        named = self.select_model(params) if params is not None else None  # an unknown model: 404 before the body
+        content_type = content_type_of(exchange.headers)
+        if content_type is not None or not endpoint.content_type_optional:
+            check_content_type(content_type)
         request = endpoint.decode(await self.read_body(exchange), self.limits)
-        model = self.reloader.current
+        model = named if named is not None else self.reloader.current
         if model is None:
             raise OverloadedError("The model is still loading. Retry in a moment (see /readyz).")
         predictor = model.predictor
@@ -356,7 +407,7 @@ class ServingCore:
         if self.hooks is not None:
             langs = routing.langs if routing is not None else lang
             observation = Observation(
-                texts, output, labels, langs, model.name, model.version, task, predictor.thresholds
+                texts, output, labels, langs, model.name, model.version, task, predictor.thresholds, synthetic
             )
             self.hooks.observe(observation)
         self._count_labels(prediction)
@@ -401,6 +452,7 @@ __all__ = [
     "HttpError",
     "InferenceEndpoint",
     "InferenceRequest",
+    "ModelHandler",
     "Prediction",
     "Reply",
     "Route",

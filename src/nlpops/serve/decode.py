@@ -151,7 +151,7 @@ def decode_texts(
         raise RequestError('Send exactly one of "texts" (a list of strings) or "text" (one string).')
     single = "text" in data
     if single:
-        texts = [_check_text(data["text"], "text", limits)]
+        texts = [check_text(data["text"], "text", limits)]
     else:
         raw = data["texts"]
         if not isinstance(raw, list):
@@ -164,14 +164,19 @@ def decode_texts(
                 "(serving.max_texts_per_request). Split the request.",
                 413,
             )
-        texts = [_check_text(t, f"texts[{i}]", limits) for i, t in enumerate(raw)]
+        texts = [check_text(t, f"texts[{i}]", limits) for i, t in enumerate(raw)]
     lang = data.get("lang")
     if lang is not None and (not isinstance(lang, str) or not lang or len(lang) > 32):
         raise RequestError(f'"lang" must be a language code such as "en", got {_kind(lang)}.')
     return data, texts, lang, single
 
 
-def _check_text(value: Any, field: str, limits: RequestLimits) -> str:
+def check_text(value: Any, field: str, limits: RequestLimits) -> str:
+    """``value`` as a text for the model: a non-empty string within ``serving.max_chars_per_text`` (cut if truncating).
+
+    Raises:
+        RequestError: 422 not a non-empty string; 413 too long (unless ``limits.truncate``).
+    """
     if not isinstance(value, str):
         raise RequestError(f'"{field}" must be a string, got {_kind(value)}.')
     if not is_classifiable(value):
@@ -202,6 +207,7 @@ __all__ = [
     "RequestLimits",
     "TextsRequest",
     "check_content_type",
+    "check_text",
     "content_type_of",
     "decode_classify",
     "decode_plain",

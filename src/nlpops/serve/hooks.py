@@ -28,6 +28,18 @@ if TYPE_CHECKING:
     from nlpops.checklist import MonitoringSettings, RegistrySettings
     from nlpops.serve.source import LoadedModel
 
+SYNTHETIC_HEADER = b"x-nlpops-synthetic"
+"""The request header that marks synthetic traffic (``nlpops loadtest`` sends ``x-nlpops-synthetic: 1``)."""
+
+
+def is_synthetic(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's headers (lower-case names) mark it synthetic: ``x-nlpops-synthetic: 1`` (or ``true``)."""
+    for name, value in headers:
+        if name == SYNTHETIC_HEADER:
+            return value.strip().lower() in (b"1", b"true")
+    return False
+
+
 Langs = Sequence[str | None] | str | None
 """The language of each text (one per text), one language for all texts, or None (unknown)."""
 
@@ -47,6 +59,8 @@ class Observation:
         version: the served version, as the service reports it.
         task: the model's task.
         thresholds: the per-label thresholds of a multilabel model, else None.
+        synthetic: the request was marked synthetic (``x-nlpops-synthetic: 1``, sent by ``nlpops loadtest``);
+            monitoring leaves it out of the drift statistics unless ``monitoring.count_synthetic``.
     """
 
     texts: Sequence[str]
@@ -57,6 +71,7 @@ class Observation:
     version: str
     task: TaskName = "classification"
     thresholds: Sequence[float] | None = None
+    synthetic: bool = False
 
     @property
     def proba(self) -> np.ndarray:
@@ -139,11 +154,13 @@ def load_hooks_factory(dotted: str) -> SettingsHooksFactory:
 
 
 __all__ = [
+    "SYNTHETIC_HEADER",
     "HooksFactory",
     "Langs",
     "Observation",
     "ServiceHooks",
     "ServiceView",
     "SettingsHooksFactory",
+    "is_synthetic",
     "load_hooks_factory",
 ]

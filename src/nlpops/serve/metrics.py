@@ -68,17 +68,32 @@ class ServiceMetrics:
             "nlpops_model_load_failures", "Model versions that failed to load or verify", ["model"], registry=reg
         )
         self.swaps = Counter("nlpops_model_swaps", "Hot swaps to a new model version", ["model"], registry=reg)
+        self.synthetic = Counter(
+            "nlpops_synthetic_requests",
+            "Inference requests marked synthetic (x-nlpops-synthetic: 1, e.g. nlpops loadtest), by route and status; "
+            "also counted in nlpops_http_requests_total",
+            ["route", "status"],
+            registry=reg,
+        )
         self._route_cache: dict[tuple[str, int], Counter] = {}
+        self._latency_cache: dict[str, Histogram] = {}
 
     def count_request(self, route: str, status: int, seconds: float) -> None:
-        """Record one answered request."""
+        """Record one answered request (the labelled children are looked up once: ``labels()`` takes a lock)."""
         key = (route, status)
         child = self._route_cache.get(key)
         if child is None:
             child = self.requests.labels(route=route, status=str(status))
             self._route_cache[key] = child
         child.inc()
-        self.latency.labels(route=route).observe(seconds)
+        latency = self._latency_cache.get(route)
+        if latency is None:
+            latency = self._latency_cache[route] = self.latency.labels(route=route)
+        latency.observe(seconds)
+
+    def count_synthetic(self, route: str, status: int) -> None:
+        """Record one answered request that was marked synthetic."""
+        self.synthetic.labels(route=route, status=str(status)).inc()
 
     def set_live_model(self, name: str, version: str, previous: tuple[str, str] | None) -> None:
         """Mark ``name``/``version`` as the live model (and the previous one as gone)."""

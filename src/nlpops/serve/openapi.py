@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from nlpops._version import __version__
 from nlpops.serve.decode import RequestLimits
+from nlpops.serve.openapi_v2 import V2_SCHEMAS, v2_operations
 from nlpops.tasks import TASK_NAMES
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ def build_openapi(
             operationId="status",
         ),
     }
+    operations.update(v2_operations(op, secured, limits))
     paths: dict[str, Any] = {}
     for route in routes:
         if route.operation_id is not None:
@@ -139,7 +141,7 @@ def build_openapi(
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             },
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **V2_SCHEMAS},
         },
     }
 

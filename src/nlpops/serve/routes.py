@@ -22,6 +22,7 @@ from nlpops.serve.hooks import HooksFactory, ServiceView
 from nlpops.serve.metrics import CONTENT_TYPE, ServiceMetrics
 from nlpops.serve.openapi import docs_page
 from nlpops.serve.reload import ModelReloader
+from nlpops.serve.v2 import v2_routes
 from nlpops.tasks import tasks_of_endpoint
 
 _JSON: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
@@ -97,7 +98,8 @@ def service_routes(*, status_routes: bool = False) -> list[Route]:
 
     Returns:
         ``/v1/classify``, ``/v1/entities``, ``/v1/embed`` (:data:`TASK_ENDPOINTS`), ``/v1/models``,
-        ``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``, ``/docs`` (and the status routes).
+        ``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``, ``/docs``, the Open Inference Protocol's ``/v2``
+        routes (:func:`nlpops.serve.v2.v2_routes`) and the status routes.
     """
     routes = [
         Route(path, "POST", operation, secured=True, endpoint=endpoint)
@@ -110,6 +112,7 @@ def service_routes(*, status_routes: bool = False) -> list[Route]:
         Route("/metrics", "GET", "metrics", metrics=True, handler=_metrics),
         Route("/openapi.json", "GET", None, handler=_openapi),
         Route("/docs", "GET", None, handler=_docs),
+        *v2_routes(),
     ]
     if status_routes:
         routes.append(Route("/", "GET", "status_page", handler=_status_page))

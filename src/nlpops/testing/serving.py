@@ -6,8 +6,8 @@ A front end (:class:`FrontEnd`) starts a real service for a ref and serving sett
 :func:`check_serving_conformance` sends the same requests to three services (a single model with API keys and
 tight limits, a model set, the same model set with ``serving.lang``), checks what the HTTP contract promises
 (statuses, error codes, ``Retry-After`` on 503, ``Allow`` on 405, 409 for another task's endpoint, per-text
-``lang``, predictions equal to the model's in-process ones) and returns every answer, so that two front ends
-can be compared byte for byte.
+``lang``, predictions equal to the model's in-process ones; the Open Inference Protocol's ``/v2`` routes,
+:mod:`nlpops.testing.serving_v2`) and returns every answer, so that two front ends can be compared byte for byte.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from nlpops.languages import train_by_language
 from nlpops.runtimes import load_predictor
 from nlpops.serve import ServiceApp, build_app, source_for_ref
 from nlpops.testing import TINY_TEXTS
+from nlpops.testing.serving_v2 import check_model_set_v2, check_single_model_v2, model_set_v2, single_model_v2
 
 KEY = "conformance-key"
 """The API key of the single-model service."""
@@ -163,11 +164,12 @@ def _expect(answers: dict[str, Answer], case: str, status: int, code: str | None
         assert error["code"] == code and error["message"], f"{case}: {error}"
 
 
-def _single_model(url: str) -> dict[str, Answer]:
+def _single_model(url: str, bundle: Bundle) -> dict[str, Answer]:
     auth = {"x-api-key": KEY}
     texts = [t for t, _ in TINY_TEXTS[:2]]
+    name, version = bundle.manifest.name, bundle.manifest.version
     with httpx.Client(base_url=url, timeout=60) as client:
-        return {
+        return single_model_v2(client, _ask, name, version, texts, KEY) | {
             "classify": _ask(client, "POST", "/v1/classify", body={"texts": texts, "return_scores": True}, **auth),
             "classify_one": _ask(client, "POST", "/v1/classify", body={"text": texts[0], "lang": "en-GB"}, **auth),
             "models": _ask(client, "GET", "/v1/models", **auth),
@@ -227,16 +229,17 @@ def _check_single_model(answers: dict[str, Answer], bundle: Bundle) -> None:
         assert "\n" not in message and "classification model" in message and "/v1/classify" in message, message
     _expect(answers, "503_queue_full", 503, "unavailable")
     assert answers["503_queue_full"].headers.get("retry-after") == "1"
+    check_single_model_v2(answers, bundle, list(predictor.labels))
 
 
 def _model_set_texts() -> list[str]:
     return [TINY_TEXTS[0][0], TINY_GERMAN_TEXTS[6][0], "😀 12345"]
 
 
-def _model_set(url: str) -> dict[str, Answer]:
+def _model_set(url: str, name: str) -> dict[str, Answer]:
     texts = _model_set_texts()
     with httpx.Client(base_url=url, timeout=60) as client:
-        return {
+        return model_set_v2(client, _ask, name, texts) | {
             "set_classify": _ask(client, "POST", "/v1/classify", body={"texts": texts}),
             "set_classify_lang": _ask(client, "POST", "/v1/classify", body={"texts": texts, "lang": "de-AT"}),
             "set_models": _ask(client, "GET", "/v1/models"),
@@ -260,6 +263,7 @@ def _check_model_set(answers: dict[str, Answer], model_set: Bundle, lang: str | 
     assert [p["lang"] for p in hinted] == (["de"] * 3 if lang in (None, "de") else ["other"] * 3)
     languages = answers["set_models"].json()["models"][0]["languages"]
     assert languages == (["de", "en"] if lang is None else [lang])
+    check_model_set_v2(answers)
 
 
 def check_serving_conformance(front_end: FrontEnd, bundle: Bundle, model_set: Bundle) -> dict[str, Answer]:
@@ -287,14 +291,14 @@ def check_serving_conformance(front_end: FrontEnd, bundle: Bundle, model_set: Bu
     )
     answers: dict[str, Answer] = {}
     with front_end.serve(str(bundle.path), limits) as url:
-        answers.update(_single_model(url))
+        answers.update(_single_model(url, bundle))
     _check_single_model(answers, bundle)
     with front_end.serve(str(model_set.path), ServingSettings()) as url:
-        routed = _model_set(url)
+        routed = _model_set(url, model_set.manifest.name)
     _check_model_set(routed, model_set, None)
     answers.update(routed)
     with front_end.serve(str(model_set.path), ServingSettings(lang="de")) as url:
-        german = _model_set(url)
+        german = _model_set(url, model_set.manifest.name)
     _check_model_set(german, model_set, "de")
     answers.update({f"{case}_one_language": answer for case, answer in german.items()})
     return answers
