@@ -59,6 +59,39 @@ def test_tasks_wrong_endpoint_message_is_one_line_naming_the_right_endpoint() ->
     )
 
 
+def test_tasks_wrong_endpoint_message_for_shared_and_unknown_endpoints() -> None:
+    """/v1/classify answers two tasks; a path no task owns answers none; an unknown task gets no hint."""
+    shared = wrong_task_message("/v1/classify", "m", "1", "entities")
+    assert shared.startswith("/v1/classify answers classification or multilabel models;")
+    assert shared.endswith("is a entities model. Send it to /v1/entities.")
+    assert wrong_task_message("/v1/other", "m", "2", "embedding") == (
+        "/v1/other answers no models; model m version 2 is a embedding model. Send it to /v1/embed."
+    )
+    assert wrong_task_message("/v1/embed", "m", "2", "poetry").endswith("is a poetry model.")
+
+
+def test_tasks_predicted_counts_are_integers_and_empty_batches_count_nothing() -> None:
+    proba = np.array([[0.7, 0.3]])
+    for task, thresholds in (("classification", None), ("multilabel", [0.5, 0.5])):
+        counts, confidence = predicted_counts(task, proba, ["a", "b"], thresholds)  # type: ignore[arg-type]
+        assert counts.dtype == np.int64, task
+        empty, none = predicted_counts(task, np.zeros((0, 2)), ["a", "b"], thresholds)  # type: ignore[arg-type]
+        assert empty.shape == (0, 2) and none is not None and none.shape == (0,)
+    no_labels, confidence = predicted_counts("classification", np.zeros((2, 0)), [])
+    assert no_labels.shape == (2, 0) and confidence is not None and confidence.tolist() == [0.0, 0.0]
+    spans, _ = predicted_counts("entities", [[Span(0, 1, "X")]], ["X"])
+    assert spans.dtype == np.int64
+    vectors, none = predicted_counts("embedding", np.ones((3, 4)), [])
+    assert vectors.shape == (3, 0) and vectors.dtype == np.int64 and none is None
+
+
+def test_tasks_join_outputs_of_one_part_is_that_part_and_of_none_an_error() -> None:
+    part = np.ones((2, 2))
+    assert join_outputs([part]) is part
+    with pytest.raises(TaskError, match=r"^No outputs to join\. This is a bug in nlpops\.$"):
+        join_outputs([])
+
+
 def test_tasks_predicted_counts_per_task() -> None:
     proba = np.array([[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]])
     counts, confidence = predicted_counts("classification", proba, ["a", "b", "c"])

@@ -11,7 +11,8 @@ from nlpops.checklist import NlpopsConfig, load_config
 from nlpops.data import BadRow, Dataset, detect_task, read_dataset, split_dataset
 from nlpops.errors import ConfigError, DataError
 from nlpops.families import build_bundle
-from nlpops.languages import train_by_language
+from nlpops.language_codes import CodeMapping
+from nlpops.languages import score_model_set, train_by_language
 from nlpops.metrics import task_report
 from nlpops.names import model_name_problem
 from nlpops.progress import ProgressLike, as_progress
@@ -27,6 +28,8 @@ class TrainResult:
     registered: ModelVersion | None = None
     skipped: tuple[tuple[str, BadRow], ...] = ()
     """Rows left out with ``data.skip_bad_rows``: ``(source, row)``."""
+    lang_codes: CodeMapping | None = None
+    """How the training data's language codes were normalised (None: no language column)."""
     promoted: str | None = None
     """The alias moved to the registered version (``promote``), if any."""
 
@@ -149,12 +152,12 @@ def train(
             cfg, train_set, test_set, out_path, name=model_name, overwrite=overwrite, progress=progress, family=family
         )
     if not register:
-        return TrainResult(bundle, None, tuple(skipped))
+        return TrainResult(bundle, None, tuple(skipped), train_set.lang_codes)
     registry = open_registry(cfg.registry)
     registered = registry.register(bundle.path, model_name)
     if promote is not None:
         registry.promote(registered.name, registered.version, promote)
-    return TrainResult(bundle, registered, tuple(skipped), promote)
+    return TrainResult(bundle, registered, tuple(skipped), train_set.lang_codes, promote)
 
 
 def evaluate(
@@ -167,6 +170,9 @@ def evaluate(
 
     classification: accuracy, macro-F1, per-class scores, confusion matrix (and per language); multilabel:
     micro/macro-F1, per-label precision/recall/F1 and the thresholds used. The data is read as the model's task.
+    A model set is scored as served, routed by detection; with a language column, also routed by the stated
+    languages (``routed_by_stated_lang``) and the routing per language (``routing``):
+    :func:`nlpops.languages.score_model_set`, the figures training records.
 
     Raises:
         DataError: the data is labelled for another task than the model's, or (classification) with labels the
@@ -191,10 +197,13 @@ def evaluate(
         )
     if task == "classification":
         _check_known_labels(dataset, predictor)
-    output = predict_output(predictor, dataset.texts)
-    report = task_report(
-        task, dataset.answers, output, predictor.labels, thresholds=predictor.thresholds, langs=dataset.langs
-    )
+    if predictor.manifest.runtime == "router" and task == "classification":
+        report, _, _ = score_model_set(predictor, dataset)
+    else:
+        output = predict_output(predictor, dataset.texts)
+        report = task_report(
+            task, dataset.answers, output, predictor.labels, thresholds=predictor.thresholds, langs=dataset.langs
+        )
     report["task"] = task
     report["model"] = predictor.manifest.name
     report["version"] = predictor.manifest.version

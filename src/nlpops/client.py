@@ -196,7 +196,9 @@ class Client:
             return_scores: add every label's probability (``scores``).
 
         Returns:
-            The answer: ``{"model", "version", "predictions": [{"label", "score", "lang"[, "scores"]}]}``.
+            The answer: ``{"model", "version", "predictions": [{"label", "score", "lang"[, "scores"]}]}``; a model
+            set's predictions also carry ``detected_lang`` and ``lang_confidence`` (``lang`` is then the language
+            whose model answered, ``und`` for its fallback).
 
         Raises:
             AuthError, RequestError, OverloadedError, ServingError: see the module docstring.

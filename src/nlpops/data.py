@@ -20,6 +20,7 @@ from typing import Any
 
 from nlpops.annotations import Answer, answer_fields, answer_labels, infer_task, read_answer
 from nlpops.errors import DataError
+from nlpops.language_codes import UND, CodeMapping, normalize_codes, read_language, report_codes
 from nlpops.rows import detect_format, iter_numbered, iter_records
 from nlpops.tasks import TASK_NAMES, Span, TaskName
 
@@ -42,7 +43,8 @@ class Dataset:
     The answers depend on the :attr:`task`: ``labels`` (one label per text: classification, and the optional
     labels of an embedding dataset), ``label_sets`` (multilabel: the sorted, distinct labels of each text) or
     ``spans`` (entities: each text's spans, sorted). :attr:`answers` gives the task's own list.
-    ``skipped`` lists the bad rows left out when reading with ``skip_bad_rows``.
+    ``skipped`` lists the bad rows left out when reading with ``skip_bad_rows``. Languages are normalised
+    codes (:func:`nlpops.language_codes.normalize_lang`); ``lang_codes`` says how the file wrote them.
     """
 
     texts: list[str]
@@ -54,6 +56,7 @@ class Dataset:
     label_sets: list[tuple[str, ...]] | None = None
     spans: list[tuple[Span, ...]] | None = None
     skipped: tuple[BadRow, ...] = field(default=(), compare=False)
+    lang_codes: CodeMapping | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -207,7 +210,21 @@ def read_dataset(
         label_sets=rows.label_sets if kind == "multilabel" else None,
         spans=rows.spans if kind == "entities" else None,
         skipped=tuple(rows.bad),
+        lang_codes=report_codes(str(path), rows.raw_langs) if has_lang else None,
     )
+
+
+def normalize_languages(dataset: Dataset) -> Dataset:
+    """``dataset`` with normalised language codes (as :func:`read_dataset` gives them; data built in memory may
+    not have them), merged codes warned about.
+
+    Raises:
+        DataError: a code is not a language code (two or three letters once normalised).
+    """
+    if dataset.langs is None or dataset.lang_codes is not None:
+        return dataset
+    langs, mapping = normalize_codes(dataset.source, dataset.langs)
+    return replace(dataset, langs=langs, lang_codes=mapping)
 
 
 @dataclass
@@ -221,6 +238,8 @@ class _Rows:
     langs: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     bad: list[BadRow] = field(default_factory=list)
+    raw_langs: set[str] = field(default_factory=set)
+    """Every language code as the file wrote it (for the mapping report)."""
 
     def add(
         self,
@@ -236,6 +255,9 @@ class _Rows:
         if reason is None and not is_classifiable(text):
             reason = f'empty text in field "{text_column}"'
         answer: Answer | None = None
+        lang = ""
+        if reason is None and lang_column:
+            lang, reason = read_language(record.get(lang_column), lang_column)
         if reason is None and fields:
             field_name = next((f for f in fields if f in record), fields[0])
             answer, reason = read_answer(task, record.get(field_name), text)
@@ -252,7 +274,9 @@ class _Rows:
         elif task == "entities":
             self.spans.append(answer)  # type: ignore[arg-type]
         if lang_column:
-            self.langs.append(str(record.get(lang_column) or "und").strip() or "und")
+            raw = str(record.get(lang_column) or "").strip()
+            self.raw_langs.add(raw or UND)
+            self.langs.append(lang)
         if id_column:
             self.ids.append(str(record.get(id_column)))
 
@@ -401,6 +425,7 @@ __all__ = [
     "is_classifiable",
     "iter_numbered",
     "iter_records",
+    "normalize_languages",
     "read_dataset",
     "split_dataset",
 ]

@@ -198,3 +198,23 @@ def test_report_compare_reads_a_plan_of_the_first_schema(rules: RuleBook) -> Non
     comparison = compare_plans(old, new)
     assert comparison["verdict"] is None and comparison["dimensions"]["mode"]["new"] == "batch"
     assert "## What changed since the previous plan" in "\n".join(render_comparison(comparison))
+
+
+def _topology_scores(plan: dict) -> dict[str, float]:  # type: ignore[type-arg]
+    return {o["option"]: o["score"] for o in plan["dimensions"]["topology"]["options"]}
+
+
+def test_measured_strategy_figures_move_the_topology(rules: RuleBook) -> None:
+    # a model set's manifest records per-language vs multilingual as served; the profile carries them
+    config = _config(languages={"languages": ["en", "de", "fr"], "strategy": "auto"})
+    worse = read_profile("modelset.json")
+    worse["bundle"]["strategy_figures"] = {"per-language": 0.63, "multilingual": 0.66, "strategy": "multilingual"}
+    better = read_profile("modelset.json")
+    better["bundle"]["strategy_figures"] = {"per-language": 0.70, "multilingual": 0.64, "strategy": "per-language"}
+    base, down, up = (
+        _topology_scores(make_plan(config, p, rules)) for p in (read_profile("modelset.json"), worse, better)
+    )
+    assert down["multilingual"] > base["multilingual"] > up["multilingual"]
+    assert down["one-service"] < base["one-service"] < up["one-service"]
+    evidence = json.dumps(make_plan(config, worse, rules)["dimensions"]["topology"])
+    assert "topology-measured-gain" in evidence and "-0.030 macro-F1" in evidence

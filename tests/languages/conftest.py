@@ -45,3 +45,17 @@ def xed_set(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
     train = per_language_sample(read_dataset(bundled_dataset("xed_emotion", "train")), 200)
     out = tmp_path_factory.mktemp("xed") / "emotion"
     return train_by_language(fast_config(), train, None, out, "emotion", "per-language")
+
+
+@pytest.fixture(scope="session")
+def regional_test() -> Dataset:
+    """40 test rows of each of sib200_regional's 11 languages (parallel: the same 40 sentences)."""
+    return per_language_sample(read_dataset(bundled_dataset("sib200_regional", "test")), 40)
+
+
+@pytest.fixture(scope="session")
+def regional_set(tmp_path_factory: pytest.TempPathFactory, regional_test: Dataset) -> Bundle:
+    """A per-language model set over sib200_regional (4 major, 7 regional languages; 150 training rows each)."""
+    train = per_language_sample(read_dataset(bundled_dataset("sib200_regional", "train")), 150)
+    out = tmp_path_factory.mktemp("regional") / "regional"
+    return train_by_language(fast_config(), train, regional_test, out, "regional", "per-language")

@@ -54,11 +54,17 @@ def test_cli_compare_languages_prints_the_table_and_json(tmp_path: Path) -> None
         assert figures["memory_measured"] == "process" and figures["memory_bytes"] > 20e6  # a whole process
     per_language, multilingual = report["strategies"]
     assert per_language["memory_bytes"] > multilingual["memory_bytes"]  # three models and a detector vs one
-    assert report["detection_accuracy"] >= 0.95
+    assert report["routing_accuracy"] >= 0.95
+    assert set(report["routing_accuracy_per_language"]) == {"de", "en", "ja"}
+    assert per_language["stated_lang_macro_f1"] is not None and multilingual["stated_lang_macro_f1"] is None
+    recommendation = report["recommendation"]
+    better = max(("per-language", "multilingual"), key=lambda s: recommendation[s])
+    assert recommendation["strategy"] in {better, "multilingual"}  # a near tie goes to the cheaper model
     table = _run("compare-languages", str(train), "--test", str(test), cwd=tmp_path)
     assert table.returncode == 0, table.stderr
-    assert "macro-F1 ja" in table.stdout
+    assert "Macro-F1 as served" in table.stdout and "│ ja " in table.stdout and "routing" in table.stdout
     assert "bundle size MB" in table.stdout and "memory MB (process)" in table.stdout
+    assert f"Recommended: {recommendation['strategy']}" in table.stdout
 
 
 def test_cli_train_strategy_registers_a_model_set(tmp_path: Path) -> None:
@@ -78,7 +84,9 @@ def test_cli_detect_language_and_one_line_errors(tmp_path: Path) -> None:
     result = _run("detect-language", "Guten Morgen, wie geht es Ihnen?", "😀", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert [row["lang"] for row in json.loads(result.stdout)] == ["de", "und"]
-    bad = _run("detect-language", "hello", "--languages", "en,xx", cwd=tmp_path)
+    bad = _run("detect-language", "hello", "--languages", "en,fur", cwd=tmp_path)
     assert bad.returncode == 1
-    assert "does not know xx" in bad.stderr
+    assert "does not know fur" in bad.stderr  # names the language...
+    assert "Leave fur out of the languages to detect" in bad.stderr  # ...and what to do instead
+    assert "send lang with each request" in bad.stderr
     assert "Traceback" not in bad.stderr

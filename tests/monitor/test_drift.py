@@ -148,3 +148,17 @@ def test_oov_drift_needs_counts_on_both_sides() -> None:
     same = {"rows": 500, "tokens": 6000, "oov_tokens": 610}
     assert not compare_statistics(reference, same, DriftThresholds())[0].drifted
     assert compare_statistics({"rows": 500, "oov_rate": 0.1}, unknown, DriftThresholds()) == []  # older bundles
+
+
+def test_language_mix_compares_like_with_like_without_und() -> None:
+    # a model set's reference counts the texts its fallback answers as und; live traffic leaves und out of the
+    # mix: so must the reference, or a service answering exactly the reference texts alarms
+    thresholds = DriftThresholds(min_rows=100)
+    reference = {"rows": 400, "languages": {"it": 150, "fur": 150, "und": 100}}
+    live = {"rows": 400, "languages": {"it": 150, "fur": 150, "und": 100}}
+    report = detect_drift(reference, live, thresholds, model="m", version="1")
+    (language,) = [c for c in report.checks if c.statistic == "language"]
+    assert not language.drifted and language.psi == pytest.approx(0.0)
+    moved = {"rows": 400, "languages": {"it": 290, "fur": 10, "und": 100}}
+    (language,) = [c for c in detect_drift(reference, moved, thresholds, model="m", version="1").checks]
+    assert language.statistic == "language" and language.drifted

@@ -113,6 +113,16 @@ def _ratio(examples: dict[str, int | None], needed: int) -> float | None:
     return min(known) / float(needed)
 
 
+def per_language_gain(profile: dict[str, Any]) -> float | None:
+    """Measured macro-F1 of per-language models minus one multilingual model, both as served (the bundle's
+    ``strategy_figures``); None when the bundle was not measured both ways."""
+    figures = profile["bundle"].get("strategy_figures") or {}
+    per_language, multilingual = figures.get("per-language"), figures.get("multilingual")
+    if not isinstance(per_language, int | float) or not isinstance(multilingual, int | float):
+        return None
+    return float(per_language) - float(multilingual)
+
+
 def build_facts(answers: dict[str, Any], profile: dict[str, Any], book: RuleBook) -> dict[str, Any]:
     """Every global fact, by dotted name.
 
@@ -134,6 +144,7 @@ def build_facts(answers: dict[str, Any], profile: dict[str, Any], book: RuleBook
             "languages.count": len(answers["languages"]["languages"]),
             "languages.min_examples_ratio": _ratio(examples, int(answers["languages"]["min_examples_per_language"])),
             "languages.min_traffic_share": min(shares.values()) if shares else None,
+            "languages.per_language_gain": per_language_gain(profile),
             "retraining.scheduled": bool(answers["retraining"].get("schedule")),
             "retraining.runs_per_month": runs_per_month(answers["retraining"].get("schedule")),
             "traffic.burst_ratio": peak / min(average, peak) if average > 0 and peak > 0 else None,
@@ -345,6 +356,7 @@ __all__ = [
     "holds",
     "nines",
     "option_facts",
+    "per_language_gain",
     "render_text",
     "runs_per_month",
     "traffic_shares",

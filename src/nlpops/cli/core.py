@@ -109,6 +109,8 @@ def train_command(
         "languages": manifest.languages,
         "models": sorted(manifest.metrics.get("sub_models", {})) or None,
         "per_language": {k: v["macro_f1"] for k, v in manifest.metrics.get("per_language", {}).items()},
+        **_routing_summary(manifest.metrics),
+        "language_codes": result.lang_codes.renamed if result.lang_codes is not None else {},
         "size_bytes": result.bundle.size_bytes,
         "registered": None if result.registered is None else f"{result.registered.name}:{result.registered.version}",
         "promoted": promoted,
@@ -125,16 +127,46 @@ def train_command(
     console = stdout_console()
     kind = "" if manifest.task == "classification" else f"{manifest.task}, "
     console.print(f"Trained [bold]{manifest.name}[/] ({kind}{manifest.family}, {len(manifest.labels)} labels)")
+    if result.lang_codes is not None and result.lang_codes.renamed:
+        console.print(f"  language codes normalised: {result.lang_codes.describe()}")
     if manifest.metrics:
-        console.print("  " + _headline(manifest.task, manifest.metrics))
+        served = " as served (routed by detection)" if summary["routed_by"] else ""
+        console.print("  " + _headline(manifest.task, manifest.metrics) + served)
+    if summary["stated_lang_macro_f1"] is not None:
+        console.print(
+            f"  routed by the stated lang: macro-F1 {summary['stated_lang_macro_f1']:.4f}   "
+            f"routing accuracy {summary['routing_accuracy']:.4f}"
+        )
     if summary["models"]:
-        console.print(f"  model set: one model per language ({', '.join(summary['models'])}), routed by language")
+        console.print(
+            f"  model set: one model per language ({', '.join(summary['models'])}), routed by {summary['routed_by']}"
+        )
+    if summary["strategy_choice"]:
+        choice = summary["strategy_choice"]
+        console.print(f"  strategy auto chose {choice['strategy']}: {choice['reason']}")
+    routing = summary["per_language_routing"]
     for lang, f1 in summary["per_language"].items():
-        console.print(f"    {lang:<5} macro-F1 {f1:.4f}")
+        extra = f"   routing accuracy {routing[lang]:.4f}" if lang in routing else ""
+        console.print(f"    {lang:<5} macro-F1 {f1:.4f}{extra}")
     console.print(f"  bundle  {result.bundle.path}  ({result.bundle.size_bytes / 1e6:.1f} MB)")
     if result.registered is not None:
         line = f"  registered as {summary['registered']}"
         console.print(line + (f", alias {promoted}" if promoted else ""))
+
+
+def _routing_summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """How a model set's figures were routed: the headline routed by detection (as served), the stated-lang
+    figures beside it, routing accuracy; and how ``--strategy auto`` chose. Nones for a single model."""
+    detection = metrics.get("detection") or {}
+    stated = metrics.get("routed_by_stated_lang") or {}
+    routing = metrics.get("routing") or {}
+    return {
+        "routed_by": detection.get("chosen"),
+        "stated_lang_macro_f1": stated.get("macro_f1"),
+        "routing_accuracy": routing.get("accuracy"),
+        "per_language_routing": {k: v["accuracy"] for k, v in (routing.get("per_language") or {}).items()},
+        "strategy_choice": metrics.get("strategy_choice"),
+    }
 
 
 def _headline(task: str, metrics: dict[str, Any]) -> str:
@@ -204,10 +236,45 @@ def print_report(report: dict[str, Any]) -> None:
             confusions.add_row(true, pred, str(count))
         console.print(confusions)
     if report.get("per_language"):
+        print_language_table(report)
+
+
+def print_language_table(report: dict[str, Any]) -> None:
+    """Per-language figures; for a model set, as served and routed by the stated lang, and routing accuracy."""
+    from rich.table import Table
+
+    console = stdout_console()
+    stated = (report.get("routed_by_stated_lang") or {}).get("per_language") or {}
+    routing = (report.get("routing") or {}).get("per_language") or {}
+    if not stated:
         langs = Table("language", "rows", "accuracy", "macro-F1", title="Per language")
         for lang, row in report["per_language"].items():
             langs.add_row(lang, str(row["rows"]), f"{row['accuracy']:.4f}", f"{row['macro_f1']:.4f}")
         console.print(langs)
+        return
+    by_stated = report["routed_by_stated_lang"]
+    console.print(
+        f"Model set, routed by detection as served (above); routed by the stated lang: accuracy "
+        f"{by_stated['accuracy']:.4f}  macro-F1 {by_stated['macro_f1']:.4f}; routing accuracy "
+        f"{report['routing']['accuracy']:.4f}"
+    )
+    langs = Table(
+        "language",
+        "rows",
+        "macro-F1 (routed by detection)",
+        "macro-F1 (routed by stated lang)",
+        "routing accuracy",
+        title="Per language",
+    )
+    for lang, row in report["per_language"].items():
+        langs.add_row(
+            lang,
+            str(row["rows"]),
+            f"{row['macro_f1']:.4f}",
+            f"{stated[lang]['macro_f1']:.4f}" if lang in stated else "",
+            f"{routing[lang]['accuracy']:.4f}" if lang in routing else "",
+        )
+    console.print(langs)
 
 
 def print_multilabel_report(report: dict[str, Any]) -> None:

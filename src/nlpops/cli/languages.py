@@ -42,8 +42,8 @@ def compare_languages_command(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Train per-language and multilingual on the same split; one table of macro-F1 per language, size,
-    memory and latency."""
+    """Train per-language and multilingual on the same split; one table of macro-F1 per language as served
+    (and routed by the stated lang), routing accuracy, size, memory and latency; recommends a strategy."""
     from nlpops.languages import compare_languages
 
     cfg = load_cli_config(config)
@@ -69,38 +69,58 @@ def _service_memory(bundle_dir: Path) -> int:
 
 
 def print_comparison(result: Any) -> None:
-    """The comparison as one rich table (languages as rows, strategies as columns)."""
+    """The comparison as one rich table (languages as rows, strategies as columns), then the recommendation."""
     from rich.table import Table
 
     per, multi = result.strategies
-    table = Table(title="Per-language models vs one multilingual model")
-    table.add_column("")
-    table.add_column("test rows", justify="right")
-    table.add_column(per.strategy, justify="right")
-    table.add_column(multi.strategy, justify="right")
-    table.add_column("detected", justify="right")
+    table = Table(
+        title="Macro-F1 as served (no lang in requests)",
+        caption="per-language: the model set routed by detection; (stated lang): routed by each text's lang; "
+        "routing: share of texts detection sent to the right model",
+    )
+    for header in ("", "rows", per.strategy, "(stated lang)", multi.strategy, "routing"):
+        table.add_column(header, justify="left" if not header else "right")
     for lang in sorted(per.per_language_macro_f1):
         table.add_row(
-            f"macro-F1 {lang}",
+            lang,
             str(result.test_rows.get(lang, "")),
             f"{per.per_language_macro_f1[lang]:.3f}",
+            _maybe(per.stated_lang_per_language_macro_f1.get(lang)),
             f"{multi.per_language_macro_f1.get(lang, 0.0):.3f}",
-            f"{result.detection_accuracy_per_language.get(lang, 0.0):.3f}",
+            _maybe(result.routing_accuracy_per_language.get(lang)),
         )
     table.add_row(
-        "macro-F1 overall",
+        "overall",
         str(sum(result.test_rows.values())),
         f"{per.macro_f1:.3f}",
+        _maybe(per.stated_lang_macro_f1),
         f"{multi.macro_f1:.3f}",
-        f"{result.detection_accuracy:.3f}" if result.detection_accuracy is not None else "",
+        f"{result.routing_accuracy:.3f}",
     )
-    table.add_row("bundle size MB", "", f"{per.size_bytes / 1e6:.1f}", f"{multi.size_bytes / 1e6:.1f}", "")
+    console = stdout_console()
+    console.print(table)
+    costs = Table(title="Costs")
+    for header in ("", per.strategy, multi.strategy):
+        costs.add_column(header, justify="left" if not header else "right")
+    costs.add_row("bundle size MB", f"{per.size_bytes / 1e6:.1f}", f"{multi.size_bytes / 1e6:.1f}")
     memory = "memory MB (process)" if per.memory_measured == "process" else "memory MB (growth)"
-    table.add_row(memory, "", f"{per.memory_bytes / 1e6:.1f}", f"{multi.memory_bytes / 1e6:.1f}", "")
-    table.add_row("p50 ms (1 text)", "", f"{per.p50_ms:.2f}", f"{multi.p50_ms:.2f}", "")
-    table.add_row("p95 ms (1 text)", "", f"{per.p95_ms:.2f}", f"{multi.p95_ms:.2f}", "")
-    table.add_row("texts/s (batch 64)", "", f"{per.batch_texts_per_s:.0f}", f"{multi.batch_texts_per_s:.0f}", "")
-    stdout_console().print(table)
+    costs.add_row(memory, f"{per.memory_bytes / 1e6:.1f}", f"{multi.memory_bytes / 1e6:.1f}")
+    costs.add_row("p50 ms (1 text)", f"{per.p50_ms:.2f}", f"{multi.p50_ms:.2f}")
+    costs.add_row("p95 ms (1 text)", f"{per.p95_ms:.2f}", f"{multi.p95_ms:.2f}")
+    costs.add_row("texts/s (batch 64)", f"{per.batch_texts_per_s:.0f}", f"{multi.batch_texts_per_s:.0f}")
+    console.print(costs)
+    chosen = result.detection.get("chosen", "?")
+    console.print(f"Routing by detection: {chosen} (calibrated on {result.detection.get('calibrated_on', '?')}).")
+    recommendation = result.recommendation
+    console.print(
+        f"Recommended: [bold]{recommendation['strategy']}[/] ({recommendation['reason']}). "
+        f"Train it with: nlpops train --strategy {recommendation['strategy']} (--strategy auto decides the same way "
+        "on held-out training rows)."
+    )
+
+
+def _maybe(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def detect_language_command(

@@ -119,8 +119,11 @@ def build_bundle(
     overwrite: bool = False,
     progress: ProgressLike = None,
     family: str | None = None,
+    extra_metrics: dict[str, Any] | None = None,
 ) -> Bundle:
     """Train, evaluate on ``test``, and write a bundle with metrics, fingerprint and reference statistics.
+
+    ``extra_metrics`` are recorded beside the test metrics (how a language strategy was chosen, for example).
 
     Raises:
         DataError: the training data cannot train a classifier.
@@ -148,6 +151,7 @@ def build_bundle(
     if test is not None and len(test):
         metrics = task_report(task, test.answers, output, model.labels, thresholds=model.thresholds, langs=test.langs)
         metrics["test_fingerprint"] = fingerprint(test)["sha256"]
+    metrics.update(extra_metrics or {})
     vocabulary = model.vocabulary() if hasattr(model, "vocabulary") else None
     reference = reference_statistics(
         sample.texts, output, model.labels, sample.langs, vocabulary, task=task, thresholds=model.thresholds

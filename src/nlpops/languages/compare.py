@@ -1,7 +1,10 @@
 """Per-language models vs one multilingual model, trained on the same split and measured the same way.
 
-The evidence the advisor uses for the languages factor: macro-F1 per language, bundle size, memory,
-latency and throughput, plus how well language detection routes the test texts.
+The evidence for the languages factor: macro-F1 per language as served (the model set routed by detection, as
+a service routes requests without ``lang``; beside it, routed by each text's stated language), how well
+detection routes each language, bundle size, memory, latency and throughput, and a recommendation: the
+strategy that serves better on the test data (:func:`~nlpops.languages.scoring.recommend_strategy`, the rule
+``--strategy auto`` applies to held-out training rows).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from nlpops.data import Dataset
 from nlpops.errors import DataError
 from nlpops.families import build_bundle
 from nlpops.languages.modelset import build_model_set
+from nlpops.languages.scoring import recommend_strategy
 from nlpops.languages.strategies import plan_languages, with_languages
 from nlpops.runtimes import Predictor, load_predictor
 
@@ -36,8 +40,8 @@ class StrategyFigures:
 
     Attributes:
         strategy: ``per-language`` or ``multilingual``.
-        macro_f1: overall macro-F1 on the test split.
-        per_language_macro_f1: macro-F1 per language of the test split.
+        macro_f1: overall macro-F1 on the test split, as served (a model set routed by detection).
+        per_language_macro_f1: macro-F1 per (stated) language of the test split, as served.
         size_bytes: bundle size on disk.
         memory_bytes: resident memory of a fresh process that loaded the bundle and predicted once (what one
             service replica needs) when the caller measures it so; else the growth of this process's memory.
@@ -45,6 +49,8 @@ class StrategyFigures:
             libraries loaded earlier are not counted).
         p50_ms / p95_ms: latency of one text per call.
         batch_texts_per_s: throughput with batches of 64 texts.
+        stated_lang_macro_f1 / stated_lang_per_language_macro_f1: a model set routed by each text's stated
+            language instead (what clients that send ``lang`` get); None / empty for one model.
     """
 
     strategy: str
@@ -56,17 +62,34 @@ class StrategyFigures:
     p95_ms: float
     batch_texts_per_s: float
     memory_measured: str = "growth"
+    stated_lang_macro_f1: float | None = None
+    stated_lang_per_language_macro_f1: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class LanguageComparison:
-    """``compare-languages``: both strategies side by side, plus detection accuracy on the test texts."""
+    """``compare-languages``: both strategies side by side, how routing did, and the recommendation.
+
+    Attributes:
+        languages: the data's languages.
+        test_rows: test rows per language.
+        strategies: per-language, then multilingual.
+        routing_accuracy: share of test texts routed by detection to the right model (their language's, or
+            the fallback for a language without one).
+        routing_accuracy_per_language: the same per language.
+        routing: per language, the models that answered its texts (``reached``; ``und``: the fallback).
+        detection: how the set routes by detection (identifier chosen, thresholds, held-out figures).
+        recommendation: ``{"strategy", "per-language", "multilingual", "reason"}``.
+    """
 
     languages: list[str]
     test_rows: dict[str, int]
     strategies: list[StrategyFigures]
-    detection_accuracy: float | None
-    detection_accuracy_per_language: dict[str, float] = field(default_factory=dict)
+    routing_accuracy: float
+    routing_accuracy_per_language: dict[str, float]
+    routing: dict[str, Any]
+    detection: dict[str, Any]
+    recommendation: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``--json``)."""
@@ -109,10 +132,13 @@ def _figures(strategy: str, bundle: Bundle, test: Dataset, measure_memory: Memor
     memory, p50, p95, rate = measure_predictor(lambda: load_predictor(bundle), test.texts)
     if measure_memory is not None:
         memory = measure_memory(bundle.path)
+    stated = metrics.get("routed_by_stated_lang") or {}
     return StrategyFigures(
         strategy=strategy,
         macro_f1=float(metrics.get("macro_f1", 0.0)),
         per_language_macro_f1={k: float(v["macro_f1"]) for k, v in metrics.get("per_language", {}).items()},
+        stated_lang_macro_f1=stated.get("macro_f1"),
+        stated_lang_per_language_macro_f1={k: float(v["macro_f1"]) for k, v in stated.get("per_language", {}).items()},
         size_bytes=bundle.size_bytes,
         memory_bytes=memory,
         p50_ms=p50,
@@ -131,7 +157,7 @@ def compare_languages(
     progress: Callable[[str], None] | None = None,
     measure_memory: MemoryMeter | None = None,
 ) -> LanguageComparison:
-    """Train a per-language model set and one multilingual bundle on the same split; measure both.
+    """Train a per-language model set and one multilingual bundle on the same split; measure both as served.
 
     Args:
         config: the whole config (model family and settings for both strategies).
@@ -146,7 +172,7 @@ def compare_languages(
         The comparison (see :class:`LanguageComparison`).
 
     Raises:
-        DataError: the data holds fewer than two trainable languages or no test rows.
+        DataError: the data holds fewer than two trainable languages, or no test rows.
         FamilyError / BundleError: training failed.
     """
     step = progress or (lambda _msg: None)
@@ -155,9 +181,11 @@ def compare_languages(
         raise DataError("compare-languages needs test rows. Pass --test or use a bigger dataset.")
     plan = plan_languages(train, "per-language", 1)
     if len(plan.own) < 2:
+        found = ", ".join(f"{lang} {n}" for lang, n in plan.counts.items()) or "none"
         raise DataError(
-            f"compare-languages needs at least two languages with two labels each; the data has {plan.counts}. "
-            "Use multilingual data (a lang column helps)."
+            "compare-languages needs at least two languages with at least two labels each; the training data has "
+            f"rows in {found}. Add a lang column naming each row's language, or there is nothing to compare: "
+            "train one model (--strategy multilingual)."
         )
     base = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="nlpops-compare-"))
     try:
@@ -173,27 +201,23 @@ def compare_languages(
             _figures("per-language", model_set, test, measure_memory),
             _figures("multilingual", multilingual, test, measure_memory),
         ]
-        router = load_predictor(model_set)
-        routing = router.route(test.texts)
-        detected = list(routing.langs) if routing is not None else []
+        per_language = model_set.manifest.metrics
     finally:
         if workdir is None:
             shutil.rmtree(base, ignore_errors=True)
-    test_langs = test.langs or []
-    per_lang: dict[str, float] = {}
-    for lang in sorted(set(test_langs)):
-        rows = [i for i, x in enumerate(test_langs) if x == lang]
-        per_lang[lang] = sum(detected[i] == lang for i in rows) / len(rows)
-    accuracy = sum(d == g for d, g in zip(detected, test_langs, strict=True)) / len(test_langs)
     counts: dict[str, int] = {}
-    for lang in test_langs:
+    for lang in test.langs or []:
         counts[lang] = counts.get(lang, 0) + 1
+    routing = per_language.get("routing") or {"accuracy": 0.0, "per_language": {}}
     return LanguageComparison(
         languages=sorted(plan.counts),
         test_rows=dict(sorted(counts.items())),
         strategies=figures,
-        detection_accuracy=accuracy,
-        detection_accuracy_per_language=per_lang,
+        routing_accuracy=float(routing["accuracy"]),
+        routing_accuracy_per_language={k: float(v["accuracy"]) for k, v in routing["per_language"].items()},
+        routing={k: v["reached"] for k, v in routing["per_language"].items()},
+        detection=dict(per_language.get("detection") or {}),
+        recommendation=recommend_strategy(figures[0].macro_f1, figures[1].macro_f1),
     )
 
 

@@ -4,27 +4,34 @@
 - ``per-language``: one model per language (every language with enough label variety to train), plus a
   multilingual fallback for unknown languages: a model set.
 - ``auto``: languages with at least ``languages.min_examples_per_language`` training rows get their own model;
-  the rest share the multilingual fallback. When no language (or only the data's single language) qualifies,
-  the result is one multilingual bundle.
+  the rest share the multilingual fallback. That set is then measured against one multilingual model on
+  held-out training rows, both scored as served (the set routed by detection), and whichever serves better is
+  trained on all rows (:func:`choose_strategy`); the choice and its figures go into the manifest
+  (``strategy_choice``). When no language (or only the data's single language) qualifies, the result is one
+  multilingual bundle.
 
-Languages come from the dataset's language column, or are detected when it has none.
+Languages come from the dataset's language column (any language code: detection need not know it), or are
+detected when it has none.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, TypedDict
+from typing import Any, Literal
 
 from nlpops.bundle import Bundle
 from nlpops.checklist import NlpopsConfig
-from nlpops.data import Dataset
-from nlpops.errors import ConfigError
+from nlpops.data import Dataset, normalize_languages
+from nlpops.errors import ConfigError, DataError
 from nlpops.families import build_bundle
+from nlpops.languages.detection import holdout_rows
 from nlpops.languages.modelset import build_model_set
-from nlpops.runtimes.langid import UND, LanguageDetector
+from nlpops.runtimes.langid import UND, LanguageDetector, normalize_lang
 
 Strategy = Literal["per-language", "multilingual", "auto"]
 STRATEGIES: tuple[str, ...] = ("per-language", "multilingual", "auto")
@@ -52,9 +59,13 @@ class LanguagePlan:
 
 
 def with_languages(dataset: Dataset, detector: LanguageDetector | None = None) -> Dataset:
-    """``dataset`` with a language per row: its own column, or detected when it has none."""
+    """``dataset`` with a normalised language per row: its own column, or detected when it has none.
+
+    Raises:
+        DataError: a value of the language column is not a language code.
+    """
     if dataset.langs is not None:
-        return dataset
+        return normalize_languages(dataset)
     detector = detector or LanguageDetector()
     return replace(dataset, langs=detector.detect_many(dataset.texts))
 
@@ -66,7 +77,10 @@ def plan_languages(train: Dataset, strategy: str, min_examples_per_language: int
         ConfigError: unknown strategy.
     """
     if strategy not in STRATEGIES:
-        raise ConfigError(f'Unknown language strategy "{strategy}". Use one of: {", ".join(STRATEGIES)}.')
+        raise ConfigError(
+            f'Unknown language strategy "{strategy}". Use one of: {", ".join(STRATEGIES)} (--strategy or '
+            "languages.strategy)."
+        )
     counts = dict(sorted(Counter(train.langs or []).items()))
     # a language whose rows all share one label cannot train a classifier of its own
     trainable = {
@@ -119,19 +133,28 @@ def train_by_language(
     """
     strategy = strategy or config.languages.strategy
     step = progress or (lambda _msg: None)
-    declared = [lang for lang in config.languages.languages if lang != UND]
-    detector = LanguageDetector(declared) if len(declared) > 1 else LanguageDetector()
+    detector = _row_detector(config, train)
     if train.langs is None:
         step("detecting the language of each training row")
     train = with_languages(train, detector)
     if test is not None:
         test = with_languages(test, detector)
+    if train.lang_codes is not None and train.lang_codes.renamed:
+        step(f"language codes normalised: {train.lang_codes.describe()}")
     plan = plan_languages(train, strategy, config.languages.min_examples_per_language)
+    extra: dict[str, Any] = {}
+    if strategy == "auto" and plan.is_model_set:
+        choice = choose_strategy(config, train, plan, name or config.name, progress=progress)
+        extra["strategy_choice"] = choice
+        step(f"strategy auto: {choice['strategy']} ({choice['reason']})")
+        if choice["strategy"] == "multilingual":
+            plan = replace(plan, own=[], shared=list(plan.counts))
     if not plan.is_model_set:
         step(f"strategy {strategy}: one multilingual model for {', '.join(plan.counts) or 'all languages'}")
-        return build_bundle(config, train, test, out, name=name, overwrite=overwrite, progress=progress)
+        return build_bundle(
+            config, train, test, out, name=name, overwrite=overwrite, progress=progress, extra_metrics=extra
+        )
     step(f"strategy {strategy}: own models for {', '.join(plan.own)}; fallback for the rest")
-    data_languages = sorted(set(plan.counts) - {UND})
     return build_model_set(
         config,
         train,
@@ -139,25 +162,74 @@ def train_by_language(
         out,
         languages=plan.own,
         name=name,
-        detector=LanguageDetector(data_languages, **_detector_options(detector)),
         strategy=strategy,
         overwrite=overwrite,
         progress=progress,
+        extra_metrics=extra,
     )
 
 
-class _DetectorOptions(TypedDict):
-    min_confidence: float
-    min_letters: int
-    foreign_confidence: float
+def choose_strategy(
+    config: NlpopsConfig,
+    train: Dataset,
+    plan: LanguagePlan,
+    name: str,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """``--strategy auto``: the plan's model set against one multilingual model, scored as served on held-out
+    training rows (:func:`~nlpops.languages.detection.holdout_rows`); the one that serves better wins.
+
+    The multilingual model is the set's fallback (trained on every row of the same split), so one training run
+    measures both.
+
+    Returns:
+        ``{"strategy", "per-language", "multilingual", "reason", "on", "rows"}`` (``strategy_choice`` in the
+        manifest); with too few rows to hold out, the plan's model set without figures.
+    """
+    fit_rows, held_rows = holdout_rows(train)
+    fit, held = train.subset(fit_rows), train.subset(held_rows)
+    own = [lang for lang in plan.own if lang in set(fit.langs or [])]
+    if not held_rows or not own:
+        return {"strategy": "per-language", "reason": "too few rows to hold out: not measured", "rows": 0}
+    step = progress or (lambda _msg: None)
+    step(f"strategy auto: measuring per-language vs multilingual on {len(held)} held-out rows")
+    work = Path(tempfile.mkdtemp(prefix="nlpops-auto-"))
+    try:
+        candidate = build_model_set(config, fit, held, work / "set", languages=own, name=name, progress=progress)
+        figures = dict(candidate.manifest.metrics["strategies"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {**figures, "on": "held-out training rows", "rows": len(held)}
 
 
-def _detector_options(detector: LanguageDetector) -> _DetectorOptions:
-    return {
-        "min_confidence": detector.min_confidence,
-        "min_letters": detector.min_letters,
-        "foreign_confidence": detector.foreign_confidence,
-    }
+def _row_detector(config: NlpopsConfig, train: Dataset) -> LanguageDetector:
+    """The detector that labels rows without a language column: py3langid, restricted to the declared
+    languages when several are declared (explicitly, in ``languages.languages``).
+
+    Raises:
+        DataError: the data has no language column and a declared language is unknown to py3langid.
+    """
+    declared = sorted({normalize_lang(lang) for lang in config.languages.languages} - {UND})
+    detector = LanguageDetector()
+    if len(declared) <= 1 or train.langs is not None:
+        return detector
+    unknown = [lang for lang in declared if lang not in detector.known]
+    if unknown:
+        raise DataError(
+            f'"{train.source}" has no language column, so the language of each row must be detected, but '
+            f"py3langid does not know {', '.join(unknown)}. Add a lang column that names each row's language "
+            f"(any ISO 639 code, such as {unknown[0]}), or leave {', '.join(unknown)} out of languages.languages."
+        )
+    return LanguageDetector(declared)
 
 
-__all__ = ["STRATEGIES", "LanguagePlan", "Strategy", "plan_languages", "train_by_language", "with_languages"]
+__all__ = [
+    "STRATEGIES",
+    "LanguagePlan",
+    "Strategy",
+    "choose_strategy",
+    "plan_languages",
+    "train_by_language",
+    "with_languages",
+]

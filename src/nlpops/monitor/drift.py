@@ -276,7 +276,9 @@ def detect_drift(
         The report; its ``status`` is the verdict.
     """
     checks = compare_statistics(reference, live, thresholds, task=task)
-    ref_langs = dict(reference.get("languages") or {})
+    # like with like: both mixes leave out und (texts no model's language was known for); a model set's
+    # reference counts the languages its reference texts are routed as, which is what live traffic records
+    ref_langs = {k: v for k, v in (reference.get("languages") or {}).items() if k != "und"}
     if not ref_langs and len(languages) == 1:
         ref_langs = {languages[0]: int(reference.get("rows", 0))}
     live_langs = {k: v for k, v in (live.get("languages") or {}).items() if k != "und"}

@@ -24,6 +24,7 @@ from typing import Any
 
 from nlpops.bundle import Bundle, load_bundle
 from nlpops.errors import PlanError
+from nlpops.languages.scoring import strategy_figures
 from nlpops.profile.candidates import EXCLUDED, MEASURED, OWN, RUNTIME_OPTIONS, Candidate, runtime_candidates
 from nlpops.profile.estimate import estimate_profile
 from nlpops.profile.files import PROFILE_SCHEMA_VERSION, check_profile, load_profile, save_profile
@@ -221,6 +222,8 @@ def profile_bundle(
             "labels": len(manifest.labels),
             "languages": list(manifest.languages),
             "language_counts": dict(fingerprint.get("languages") or {}),
+            # per-language vs multilingual as served, when measured (a model set, or --strategy auto)
+            "strategy_figures": strategy_figures(manifest.metrics),
             "rows": fingerprint.get("rows"),
         },
         "machine": {

@@ -30,11 +30,29 @@ class RoutingDecision:
     """How a model set routes each text of one call: a typed value, carried next to the texts.
 
     Args:
-        langs: per text, the language it is routed as (``und`` when unknown: the fallback model answers).
-            This is also the language a service reports per text.
+        langs: per text, the language whose model answers it (``und``: the fallback model answers). This is
+            the ``lang`` a service reports per text.
+        detected: per text, the language the detector found (None where the request stated the language, so
+            nothing was detected); empty: None for every text.
+        confidence: per text, the detector's probability for ``detected`` (None where nothing was detected);
+            empty: None for every text.
     """
 
     langs: tuple[str, ...]
+    detected: tuple[str | None, ...] = ()
+    confidence: tuple[float | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.langs)
+        if not self.detected:
+            object.__setattr__(self, "detected", (None,) * n)
+        if not self.confidence:
+            object.__setattr__(self, "confidence", (None,) * n)
+        if len(self.detected) != n or len(self.confidence) != n:
+            raise ValueError(
+                f"A routing decision needs one entry per text: {n} langs, {len(self.detected)} detected, "
+                f"{len(self.confidence)} confidences."
+            )
 
     def __len__(self) -> int:
         return len(self.langs)
@@ -43,14 +61,18 @@ class RoutingDecision:
         """The decision for texts ``start:stop`` (a batcher splits requests across batches)."""
         if start == 0 and stop == len(self.langs):
             return self
-        return RoutingDecision(self.langs[start:stop])
+        return RoutingDecision(self.langs[start:stop], self.detected[start:stop], self.confidence[start:stop])
 
     @staticmethod
     def join(parts: Sequence[RoutingDecision]) -> RoutingDecision:
         """One decision for the concatenated texts of ``parts`` (a batcher joins requests into one batch)."""
         if len(parts) == 1:
             return parts[0]
-        return RoutingDecision(tuple(lang for part in parts for lang in part.langs))
+        return RoutingDecision(
+            tuple(lang for part in parts for lang in part.langs),
+            tuple(lang for part in parts for lang in part.detected),
+            tuple(p for part in parts for p in part.confidence),
+        )
 
 
 @runtime_checkable
@@ -129,12 +151,13 @@ class Predictor(Protocol):
         """The model's word vocabulary (for the live out-of-vocabulary statistic); None for models without one."""
         ...
 
-    def route(self, texts: Sequence[str], hint: str | None = None) -> RoutingDecision | None:
+    def route(self, texts: Sequence[str], hint: str | Sequence[str | None] | None = None) -> RoutingDecision | None:
         """How a model set routes ``texts``; None for a single model (nothing to route).
 
         Args:
             texts: the texts.
-            hint: a language code for every text (a request's ``lang``); None detects each text's language.
+            hint: a language code for every text (a request's ``lang``), or one per text (None entries are
+                detected); None detects each text's language.
         """
         ...
 
@@ -245,7 +268,7 @@ class BasePredictor:
         (subword tokenizers never see an unknown word)."""
         return None
 
-    def route(self, texts: Sequence[str], hint: str | None = None) -> RoutingDecision | None:
+    def route(self, texts: Sequence[str], hint: str | Sequence[str | None] | None = None) -> RoutingDecision | None:
         """None: a single model has nothing to route."""
         return None
 

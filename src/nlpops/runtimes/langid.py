@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from nlpops.errors import MissingExtraError, RuntimeLoadError
+from nlpops.language_codes import UND, normalize_lang
 
-UND = "und"
 OTHER = "other"
 """The one bucket for every language a model does not serve (see :func:`bounded_lang`)."""
 DETECTOR_NAME = "py3langid.v1"
@@ -32,12 +32,6 @@ DETECTOR_NAME = "py3langid.v1"
 def count_letters(text: str) -> int:
     """Number of alphabetic characters (any script) in ``text``."""
     return sum(1 for ch in text if ch.isalpha())
-
-
-def normalize_lang(code: str) -> str:
-    """``"de-DE"``, ``"DE"``, ``" de_at "`` -> ``"de"``; an empty code gives ``und``."""
-    base = code.strip().replace("_", "-").split("-", 1)[0].lower()
-    return base or UND
 
 
 def bounded_lang(code: str | None, languages: Sequence[str]) -> str | None:
@@ -88,13 +82,17 @@ class LanguageDetector:
         except ImportError as exc:
             raise MissingExtraError.for_extra("Language detection", "languages", "py3langid") from exc
         self._identifier: Any = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-        known = set(self._identifier.labels)
+        known = frozenset(normalize_lang(str(x)) for x in self._identifier.labels)
+        self.known = known
+        """Every language py3langid knows."""
         wanted = sorted({normalize_lang(lang) for lang in languages or []} - {UND})
         unknown = [lang for lang in wanted if lang not in known]
         if unknown:
             raise RuntimeLoadError(
-                f"Language detection does not know {', '.join(unknown)}. Use ISO 639-1 codes such as "
-                f"{', '.join(sorted(known)[:8])}, ... (see docs/languages.md)."
+                f"Language detection (py3langid) does not know {', '.join(unknown)}, so it cannot be restricted "
+                f"to {'it' if len(unknown) == 1 else 'them'}. Leave {', '.join(unknown)} out of the languages to "
+                "detect (texts in it are then detected as their closest known language, or und), or send lang "
+                "with each request (see docs/languages.md)."
             )
         self.languages: list[str] | None = wanted or None
         classes: list[str] = list(self._identifier.nb_classes)
@@ -130,6 +128,26 @@ class LanguageDetector:
     def detect_many(self, texts: Sequence[str]) -> list[str]:
         """The language of each text, in order."""
         return [self.detect(t) for t in texts]
+
+    def identify(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """The most probable language of each text and its probability, with no threshold applied (``("und",
+        0.0)`` for texts with too few letters); with served ``languages``, as :meth:`detect_with_confidence`
+        sees them but below ``min_confidence`` too. A router applies its own calibrated thresholds to these."""
+        out: list[tuple[str, float]] = []
+        for text in texts:
+            if count_letters(text) < self.min_letters:
+                out.append((UND, 0.0))
+                continue
+            scores: np.ndarray = self._identifier._decide(text)
+            if self.languages is not None:
+                best = int(scores.argmax())
+                if self._served_mask[best] or float(scores[best]) < self.foreign_confidence:
+                    scores = np.where(self._served_mask, scores, 0.0)
+                    total = float(scores.sum())
+                    scores = scores / total if total > 0 else scores
+            best = int(scores.argmax())
+            out.append((normalize_lang(str(self._classes[best])), float(scores[best])))
+        return out
 
     def settings(self) -> dict[str, Any]:
         """The detector's parameters as JSON (stored in a model set's routing file)."""

@@ -2,14 +2,15 @@
 
 A model set bundle holds ``routing.json`` and each sub-bundle in its own folder (``models/<lang>/``,
 ``models/fallback/``). The outer manifest checksums every file of every sub-bundle, so a model set is
-registered, promoted and rolled back as one unit. Each text goes to its language's model: the explicit
-language if given, else the detected one; unknown or undetected languages go to the fallback. Texts of one
-call in different languages are batched per model and answered in input order.
+registered, promoted and rolled back as one unit. Each text goes to its language's model: the stated
+language if given, else the detected one when the detector is sure enough (:mod:`nlpops.runtimes.routing`);
+every other text (a language without a model, undetected, unsure) goes to the fallback. Texts of one call in
+different languages are batched per model and answered in input order.
 
 Routing file (``routing.json``, version 1)::
 
     {"version": 1, "routes": {"de": "models/de", "en": "models/en"}, "fallback": "models/fallback",
-     "detector": {"name": "py3langid.v1", "min_confidence": 0.5, ...}}
+     "detector": {"name": "classifier.v1", "model": "models/language-id", "thresholds": {"de": 0.62, ...}}}
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ import numpy as np
 from nlpops.bundle import Bundle, load_bundle
 from nlpops.errors import RuntimeLoadError
 from nlpops.runtimes.base import BasePredictor, Predictor, RoutingDecision
-from nlpops.runtimes.langid import UND, LanguageDetector, normalize_lang
+from nlpops.runtimes.langid import UND, normalize_lang
+from nlpops.runtimes.routing import LanguageRouting, load_language_routing
 
 ROUTING_FILE = "routing.json"
 ROUTING_VERSION = 1
 
-DetectFn = Callable[[Sequence[str]], list[str]]
 LangHints = str | Sequence[str | None] | None
 
 
@@ -68,8 +69,7 @@ class RouterPredictor(BasePredictor):
 
     Args:
         bundle: a verified model set bundle (runtime ``router``).
-        detect: detects the languages of texts; default: the detector the routing file names,
-            restricted to the routed languages.
+        routing: how texts are routed by detection; default: as the routing file's ``detector`` says.
         load: turns a sub-bundle into a Predictor; default: :func:`nlpops.runtimes.load_predictor`.
 
     Raises:
@@ -79,7 +79,7 @@ class RouterPredictor(BasePredictor):
     def __init__(
         self,
         bundle: Bundle,
-        detect: DetectFn | None = None,
+        routing: LanguageRouting | None = None,
         load: Callable[[Bundle], Predictor] | None = None,
     ) -> None:
         if load is None:
@@ -87,9 +87,9 @@ class RouterPredictor(BasePredictor):
 
             load = load_predictor
         super().__init__(bundle)
-        routing = read_routing(bundle)
-        self.routes: dict[str, str] = {normalize_lang(k): str(v) for k, v in routing["routes"].items()}
-        self.fallback_path = str(routing["fallback"])
+        routing_file = read_routing(bundle)
+        self.routes: dict[str, str] = {normalize_lang(k): str(v) for k, v in routing_file["routes"].items()}
+        self.fallback_path = str(routing_file["fallback"])
         # sub-bundles were checksummed with the model set; load each folder once, even if routed twice
         self._models: dict[str, Predictor] = {}
         for target in sorted({*self.routes.values(), self.fallback_path}):
@@ -104,10 +104,12 @@ class RouterPredictor(BasePredictor):
                     "list. Rebuild the model set."
                 )
             self._columns[target] = np.array([index[label] for label in model.labels], dtype=np.intp)
-        if detect is None:
-            detector = LanguageDetector.from_settings(routing.get("detector") or {}, sorted(self.routes))
-            detect = detector.detect_many
-        self._detect = detect
+        if routing is None:
+            detector = routing_file.get("detector") or {}
+            if not isinstance(detector, dict):
+                raise RuntimeLoadError(f'Model set "{bundle.path}": {ROUTING_FILE} "detector" must be an object.')
+            routing = load_language_routing(detector, bundle.path, sorted(self.routes), load)
+        self.language_routing = routing
 
     @property
     def languages(self) -> list[str]:
@@ -127,13 +129,19 @@ class RouterPredictor(BasePredictor):
         code = normalize_lang(lang)
         if code not in self.routes:
             raise RuntimeLoadError(
-                f'Model set "{self._manifest.name}" has no model for language "{lang}" '
-                f"(it routes: {', '.join(self.languages) or 'none'}). Pick one of those, or serve the whole set."
+                f'Model set "{self._manifest.name}" has no model of its own for language "{lang}" (it has models '
+                f"for {', '.join(self.languages) or 'no language'}; every other language is answered by its "
+                "fallback). Serve one of those with --lang, or serve the whole set and send lang with each request."
             )
         return self._models[self.routes[code]]
 
     def route(self, texts: Sequence[str], hint: LangHints = None) -> RoutingDecision:
-        """The language each text is routed as (``und`` when unknown: the fallback answers).
+        """Which model answers each text: its language's, or ``und`` (the fallback).
+
+        A stated language (``hint``) is followed: its model answers, or the fallback when it has none. Other
+        texts are routed by detection (:class:`~nlpops.runtimes.routing.LanguageRouting`): to the detected
+        language's model when the detector is sure enough, else to the fallback; what was detected and how
+        sure the detector was are kept in the decision.
 
         Args:
             texts: the texts.
@@ -143,22 +151,28 @@ class RouterPredictor(BasePredictor):
             RuntimeLoadError: ``hint`` is a list of another length than ``texts``.
         """
         if hint is None or isinstance(hint, str):
-            code = normalize_lang(hint) if hint else None
-            if code is not None:
-                return RoutingDecision((code,) * len(texts))
-            return RoutingDecision(tuple(lang or UND for lang in self._detect(texts)))
+            if hint:
+                return RoutingDecision((self._stated(hint),) * len(texts))
+            return self.language_routing.decide(texts, self.routes)
         hints = list(hint)
         if len(hints) != len(texts):
             raise RuntimeLoadError(f"Got {len(hints)} language hints for {len(texts)} texts; give one per text.")
-        resolved: list[str | None] = [normalize_lang(h) if h else None for h in hints]
-        todo = [i for i, lang in enumerate(resolved) if lang is None]
+        langs: list[str] = [self._stated(h) if h else UND for h in hints]
+        detected: list[str | None] = [None] * len(texts)
+        confidence: list[float | None] = [None] * len(texts)
+        todo = [i for i, h in enumerate(hints) if not h]
         if todo:
-            for i, lang in zip(todo, self._detect([texts[i] for i in todo]), strict=True):
-                resolved[i] = lang or UND
-        return RoutingDecision(tuple(lang or UND for lang in resolved))
+            found = self.language_routing.decide([texts[i] for i in todo], self.routes)
+            for k, i in enumerate(todo):
+                langs[i], detected[i], confidence[i] = found.langs[k], found.detected[k], found.confidence[k]
+        return RoutingDecision(tuple(langs), tuple(detected), tuple(confidence))
+
+    def _stated(self, code: str) -> str:
+        lang = normalize_lang(code)
+        return lang if lang in self.routes else UND
 
     def predict_proba_routed(self, texts: Sequence[str], langs: LangHints = None) -> tuple[np.ndarray, list[str]]:
-        """Probabilities over :attr:`labels` (input order) and the language each text was routed as."""
+        """Probabilities over :attr:`labels` (input order) and the language whose model answered each text."""
         routing = self.route(texts, langs)
         return self.predict_proba(texts, routing), list(routing.langs)
 

@@ -60,7 +60,9 @@ def encode_classify(prediction: Prediction[ClassifyRequest]) -> bytes:
 
     A classifier's prediction is ``{"label", "score", "lang"}``; a multi-label model's is ``{"labels":
     [{"label", "score"}, ...], "lang"}``: every label whose probability reaches its threshold, most probable
-    first (possibly none). ``"scores"`` (every label's probability) is added on request.
+    first (possibly none). ``"scores"`` (every label's probability) is added on request. A model set's
+    predictions say which model answered (``lang``: its language, ``und``: the fallback) and, apart from it, what
+    detection found: ``detected_lang`` and ``lang_confidence`` (both null where the request stated ``lang``).
 
     Args:
         prediction: the model's answer to one decoded classify request.
@@ -69,12 +71,18 @@ def encode_classify(prediction: Prediction[ClassifyRequest]) -> bytes:
         return _encode_multilabel(prediction)
     labels = prediction.labels
     proba = prediction.proba
-    routed = prediction.routing.langs if prediction.routing is not None else None
+    routing = prediction.routing
     lang = prediction.lang
     with_scores = prediction.request.return_scores
     predictions: list[dict[str, Any]] = []
     for row, (index, score) in enumerate(zip(prediction.best, prediction.top, strict=True)):
-        item: dict[str, Any] = {"label": labels[index], "score": score, "lang": lang if routed is None else routed[row]}
+        item: dict[str, Any] = {"label": labels[index], "score": score}
+        if routing is None:
+            item["lang"] = lang
+        else:
+            item["lang"] = routing.langs[row]
+            item["detected_lang"] = routing.detected[row]
+            item["lang_confidence"] = routing.confidence[row]
         if with_scores:
             item["scores"] = dict(zip(labels, proba[row].tolist(), strict=True))
         predictions.append(item)

@@ -171,7 +171,8 @@ def _body(texts: dict[str, Any], required: str) -> dict[str, Any]:
                 "nullable": True,
                 "minLength": 1,
                 "maxLength": 32,
-                "description": "language code, echoed back (null: none)",
+                "description": "the language of every text: a model set sends them to that language's model (its "
+                "fallback when it has none) instead of detecting each text's; other models echo it (null: none)",
             },
         },
     }
@@ -185,7 +186,24 @@ _SCHEMAS: dict[str, Any] = {
             "label": {"type": "string"},
             "score": {"type": "number", "minimum": 0, "maximum": 1},
             "scores": {"type": "object", "additionalProperties": {"type": "number"}},
-            "lang": {"type": "string", "nullable": True},
+            "lang": {
+                "type": "string",
+                "nullable": True,
+                "description": "a model set: the language whose model answered (und: the fallback); else the "
+                "request's lang or the model's only language",
+            },
+            "detected_lang": {
+                "type": "string",
+                "nullable": True,
+                "description": "a model set: the language detection found (null: the request stated lang)",
+            },
+            "lang_confidence": {
+                "type": "number",
+                "nullable": True,
+                "minimum": 0,
+                "maximum": 1,
+                "description": "a model set: the detector's probability for detected_lang (null: not detected)",
+            },
         },
     },
     "MultilabelPrediction": {

@@ -3,7 +3,8 @@
 The model takes one input, ``text``: a ``BYTES`` tensor of texts, shape ``[n]`` (or ``[n, 1]``), sent as JSON
 ``data``. It answers up to four outputs: ``label`` (``BYTES [n]``: the most probable label), ``score``
 (``FP32 [n]``: its probability), ``lang`` (``BYTES [n]``: the language each text was answered as, ``und`` when
-unknown) and ``probabilities`` (``FP32 [n, k]``: every label's probability, columns in the model's label
+unknown; a model set: the language whose model answered, ``und`` for its fallback)
+and ``probabilities`` (``FP32 [n, k]``: every label's probability, columns in the model's label
 order, which the model metadata gives in ``properties.labels``). Without ``outputs`` in the request the answer
 holds ``label`` and ``score``; ``probabilities`` and ``lang`` come on request. The request parameter
 ``lang`` is the language hint of ``/v1/classify``.

@@ -254,13 +254,25 @@ def _check_model_set(answers: dict[str, Answer], model_set: Bundle, lang: str | 
     for case in ("set_classify", "set_classify_lang", "set_models"):
         _expect(answers, case, 200)
     detected = answers["set_classify"].json()["predictions"]
-    # a model set routes each text to its language's model and reports that language; emoji go to the fallback
+    # a model set says which model answered each text (lang: its language; und: the fallback, as for emoji) and,
+    # apart from it, what detection found and how sure it was; one language's model routes nothing
     assert [p["lang"] for p in detected] == (["en", "de", "und"] if lang is None else [lang] * 3)
     assert [p["label"] for p in detected] == [label for label, _ in predictor.predict(texts)]
-    # the request's lang routes every text (normalised: "de-AT" -> "de") in a model set; one language's model
-    # answers it normalised too, or as "other" when it serves another language (client labels stay bounded)
+    if lang is None:
+        routing = predictor.route(texts)
+        assert routing is not None
+        assert [p["detected_lang"] for p in detected] == ["en", "de", "und"] == list(routing.detected)
+        assert [p["lang_confidence"] for p in detected] == list(routing.confidence)
+        assert detected[2]["lang_confidence"] == 0.0 and 0.5 <= detected[0]["lang_confidence"] <= 1.0
+    else:
+        assert all("detected_lang" not in p and "lang_confidence" not in p for p in detected)
+    # the request's lang routes every text (normalised: "de-AT" -> "de") in a model set, nothing is detected;
+    # one language's model answers it normalised too, or as "other" when it serves another language (client
+    # labels stay bounded)
     hinted = answers["set_classify_lang"].json()["predictions"]
     assert [p["lang"] for p in hinted] == (["de"] * 3 if lang in (None, "de") else ["other"] * 3)
+    if lang is None:
+        assert [(p["detected_lang"], p["lang_confidence"]) for p in hinted] == [(None, None)] * 3
     languages = answers["set_models"].json()["models"][0]["languages"]
     assert languages == (["de", "en"] if lang is None else [lang])
     check_model_set_v2(answers)
