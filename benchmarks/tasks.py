@@ -51,6 +51,20 @@ def build_xed_multilabel(out: Path) -> Path:
     return out
 
 
+def build_wnut17_ner(out: Path) -> Path:
+    """The spaCy NER trained by nlpops from spacy.blank("en") on wnut17 (10 epochs), trained once."""
+    if (out / "nlpops-bundle.json").is_file():
+        return out
+    from nlpops.checklist import NlpopsConfig
+    from nlpops.data import bundled_dataset, read_dataset
+    from nlpops.families import build_bundle
+
+    train = read_dataset(bundled_dataset("wnut17", "train"))
+    test = read_dataset(bundled_dataset("wnut17", "test"))
+    build_bundle(NlpopsConfig.model_validate({"name": "wnut17"}), train, test, out, name="wnut17")
+    return out
+
+
 @dataclass(frozen=True)
 class TaskBench:
     """How one task is benchmarked: the endpoint, the texts, and its bundle."""
@@ -62,6 +76,7 @@ class TaskBench:
 
 TASK_BENCHMARKS: dict[str, TaskBench] = {
     "multilabel": TaskBench("/v1/classify", lambda: _jsonl_texts("xed_multilabel", "test", 2000), build_xed_multilabel),
+    "entities": TaskBench("/v1/entities", lambda: _jsonl_texts("wnut17", "test", 1287), build_wnut17_ner),
 }
 
 

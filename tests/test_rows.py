@@ -76,3 +76,19 @@ def test_rows_parquet_rows_are_numbered_from_one(tmp_path: Path) -> None:
     path.write_bytes(b"not parquet")
     with pytest.raises(DataError):
         list(iter_numbered(path))
+
+
+def test_rows_an_oversized_csv_field_names_its_row_and_the_limit(tmp_path: Path) -> None:
+    import csv
+
+    path = tmp_path / "d.csv"
+    limit = csv.field_size_limit()
+    path.write_text(f"text,label\nfine,a\nalso fine,b\n{'x' * (limit + 1)},c\n", encoding="utf-8")
+    rows = iter_numbered(path)
+    assert [r[1]["text"] for r in (next(rows), next(rows)) if r[1]] == ["fine", "also fine"]
+    with pytest.raises(DataError) as caught:
+        next(rows)
+    assert str(caught.value) == (
+        f'"{path}" row 3: a field longer than {limit} characters (the CSV field size limit). '
+        "Shorten that text or remove the row."
+    )

@@ -63,9 +63,9 @@ def test_tasks_wrong_endpoint_message_for_shared_and_unknown_endpoints() -> None
     """/v1/classify answers two tasks; a path no task owns answers none; an unknown task gets no hint."""
     shared = wrong_task_message("/v1/classify", "m", "1", "entities")
     assert shared.startswith("/v1/classify answers classification or multilabel models;")
-    assert shared.endswith("is a entities model. Send it to /v1/entities.")
+    assert shared.endswith("is an entities model. Send it to /v1/entities.")
     assert wrong_task_message("/v1/other", "m", "2", "embedding") == (
-        "/v1/other answers no models; model m version 2 is a embedding model. Send it to /v1/embed."
+        "/v1/other answers no models; model m version 2 is an embedding model. Send it to /v1/embed."
     )
     assert wrong_task_message("/v1/embed", "m", "2", "poetry").endswith("is a poetry model.")
 

@@ -4,6 +4,8 @@
 - classification: accuracy, macro-F1, per-class scores, confusion matrix, per language.
 - multilabel: micro- and macro-F1 over labels, exact-match ratio, per-label precision/recall/F1 with the
   threshold used, per language.
+- entities: exact-span and partial-overlap precision/recall/F1, overall and per entity type, per language
+  (:func:`entities_report`, computed with nervaluate).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from nlpops.errors import TaskError
-from nlpops.tasks import TaskName, TaskOutput, label_decisions
+from nlpops.tasks import Span, Spans, TaskName, TaskOutput, label_decisions
 
 
 def classification_report(
@@ -166,7 +168,108 @@ def _multilabel(
     return multilabel_report(gold, np.asarray(output), labels, thresholds, langs)
 
 
-TASK_REPORTS: dict[TaskName, ReportFn] = {"classification": _classification, "multilabel": _multilabel}
+def entities_report(
+    gold: Sequence[Sequence[Span]],
+    predicted: Sequence[Sequence[Span]],
+    labels: Sequence[str] = (),
+    langs: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Exact-span and partial-overlap scores of predicted entity spans against gold spans, computed with
+    nervaluate (SemEval 2013 task 9.1 schemes).
+
+    ``f1`` (the headline), ``precision`` and ``recall`` count a predicted span as right when its start, end and
+    type equal a gold span's (nervaluate's ``strict``: the same figures as spaCy's ``ents_p/r/f``); ``partial``
+    credits a prediction that overlaps a gold span with other boundaries half (``partial``, types ignored).
+
+    Args:
+        gold: the gold spans of each text.
+        predicted: the predicted spans of each text (character offsets into the same texts).
+        labels: the model's entity types (each gets a ``per_type`` entry even when it never occurs).
+        langs: each text's language, for per-language figures.
+
+    Returns:
+        ``{"rows", "precision", "recall", "f1", "partial": {"precision", "recall", "f1"}, "counts": {"gold",
+        "predicted", "correct"}, "per_type": {type: {precision, recall, f1, partial_f1, support, predicted}},
+        "per_language": {lang: {rows, precision, recall, f1}}}``
+    """
+    if len(gold) != len(predicted):
+        raise TaskError(f"{len(predicted)} predicted span lists for {len(gold)} texts. This is a bug in nlpops.")
+    types = sorted(
+        {*labels, *(s.label for spans in gold for s in spans), *(s.label for spans in predicted for s in spans)}
+    )
+    overall, per_type = _nervaluate(gold, predicted, types)
+    exact = overall["strict"]
+    report: dict[str, Any] = {
+        "rows": len(gold),
+        **_prf(exact),
+        "partial": _prf(overall["partial"]),
+        "counts": {
+            "gold": sum(len(spans) for spans in gold),
+            "predicted": sum(len(spans) for spans in predicted),
+            "correct": int(exact.correct),
+        },
+    }
+    report["per_type"] = {
+        label: {
+            **(_prf(per_type[label]["strict"]) if label in per_type else {"precision": 0.0, "recall": 0.0, "f1": 0.0}),
+            "partial_f1": float(per_type[label]["partial"].f1) if label in per_type else 0.0,
+            "support": sum(1 for spans in gold for s in spans if s.label == label),
+            "predicted": sum(1 for spans in predicted for s in spans if s.label == label),
+        }
+        for label in types
+    }
+    if langs is not None:
+        per_lang: dict[str, Any] = {}
+        for lang in sorted(set(langs)):
+            rows = [i for i, x in enumerate(langs) if x == lang]
+            scores, _ = _nervaluate([gold[i] for i in rows], [predicted[i] for i in rows], types)
+            per_lang[lang] = {"rows": len(rows), **_prf(scores["strict"])}
+        report["per_language"] = per_lang
+    return report
+
+
+def _nervaluate(
+    gold: Sequence[Sequence[Span]], predicted: Sequence[Sequence[Span]], types: list[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """nervaluate's overall and per-type results (its spans have inclusive ends: ours are exclusive)."""
+    from nervaluate import Evaluator
+
+    def records(spans_of_texts: Sequence[Sequence[Span]]) -> list[list[dict[str, Any]]]:
+        return [[{"label": s.label, "start": s.start, "end": s.end - 1} for s in spans] for spans in spans_of_texts]
+
+    if not gold:
+        empty = _EmptyResult()
+        return {"strict": empty, "partial": empty}, {}
+    # nervaluate infers its input format from the first text, so give it the dict format explicitly.
+    results = Evaluator(records(gold), records(predicted), tags=types, loader="dict").evaluate()
+    return results["overall"], results["entities"]
+
+
+class _EmptyResult:
+    precision = recall = f1 = 0.0
+    correct = 0
+
+
+def _prf(result: Any) -> dict[str, float]:
+    return {"precision": float(result.precision), "recall": float(result.recall), "f1": float(result.f1)}
+
+
+def _entities(
+    gold: Sequence[Any],
+    output: TaskOutput,
+    labels: Sequence[str],
+    thresholds: Sequence[float] | None,
+    langs: Sequence[str] | None,
+) -> dict[str, Any]:
+    predicted: Spans = output  # type: ignore[assignment]
+    return entities_report(gold, predicted, labels, langs)
+
+
+TASK_REPORTS: dict[TaskName, ReportFn] = {
+    "classification": _classification,
+    "multilabel": _multilabel,
+    "entities": _entities,
+}
 """The metrics layer's per-task piece: how each task's predictions are scored against gold answers."""
 
 
@@ -201,4 +304,12 @@ def task_report(
     return report(gold, output, labels, thresholds, langs)
 
 
-__all__ = ["TASK_REPORTS", "ReportFn", "classification_report", "indicator", "multilabel_report", "task_report"]
+__all__ = [
+    "TASK_REPORTS",
+    "ReportFn",
+    "classification_report",
+    "entities_report",
+    "indicator",
+    "multilabel_report",
+    "task_report",
+]

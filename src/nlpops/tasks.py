@@ -178,12 +178,16 @@ def tasks_of_endpoint(path: str) -> tuple[TaskName, ...]:
     return tuple(name for name, spec in TASKS.items() if spec.endpoint == path)
 
 
-def wrong_task_message(path: str, model: str, version: str, task: str) -> str:
-    """The one line a client gets when it asks ``path`` of a model of another task (HTTP 409)."""
-    answered = " or ".join(tasks_of_endpoint(path)) or "no"
+def wrong_task_message(path: str, model: str, version: str, task: str, answers: Sequence[str] | None = None) -> str:
+    """The one line a client gets when it asks ``path`` of a model of another task (HTTP 409).
+
+    ``answers`` are the tasks the endpoint answers (default: those whose endpoint is ``path``, for ``/v1/*``).
+    """
+    answered = " or ".join(tasks_of_endpoint(path) if answers is None else answers) or "no"
     right = TASKS[task].endpoint if task in TASK_NAMES else None
     hint = f" Send it to {right}." if right else ""
-    return f"{path} answers {answered} models; model {model} version {version} is a {task} model.{hint}"
+    article = "an" if task[:1] in "aeiou" else "a"
+    return f"{path} answers {answered} models; model {model} version {version} is {article} {task} model.{hint}"
 
 
 def label_decisions(proba: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:

@@ -89,3 +89,23 @@ def test_v2_infer_takes_json_or_no_content_type_and_refuses_the_rest(tiny_bundle
             response = httpx.post(f"{url}/v2/models/{name}/infer", content=body, headers={"content-type": content_type})
             assert response.status_code == 415, (content_type, response.text)
             assert "application/json" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[1]", 'The body must be a JSON object like {"texts": ["..."]}, got a list.'),
+        (b"null", 'The body must be a JSON object like {"texts": ["..."]}, got null.'),
+        (b'"x"', 'The body must be a JSON object like {"texts": ["..."]}, got a string.'),
+        (b'{"texts": 3}', '"texts" must be a list of strings, got a number.'),
+        (b'{"texts": 2.5}', '"texts" must be a list of strings, got a number.'),
+        (b'{"texts": {"a": 1}}', '"texts" must be a list of strings, got an object.'),
+        (b'{"texts": ["a"], "lang": true}', '"lang" must be a language code such as "en", got a boolean.'),
+        (b'{"texts": ["a"], "return_scores": "yes"}', '"return_scores" must be true or false, got a string.'),
+        (b'{"texts": ["a"], "return_scores": null}', '"return_scores" must be true or false, got null.'),
+    ],
+)
+def test_decoder_names_the_json_kind_it_got(body: bytes, message: str) -> None:
+    with pytest.raises(RequestError) as caught:
+        decode_classify(body, RequestLimits())
+    assert caught.value.message == message and caught.value.http_status == 422

@@ -49,6 +49,7 @@ def replica_shapes(entry: dict[str, Any], slo_ms: float, share: float) -> list[d
                 "reachable": bool(fitting),
                 "p95_ms": float(figures["latency_ms"]["p95"]),
                 "memory_mb": memory_mb(entry, threads),
+                "tokens_per_text": best.get("tokens_per_text"),
             }
         )
     return shapes
@@ -105,8 +106,12 @@ def _size_service(
     for s in shapes:
         fit = f"batch {s['batch_size']} within {budget:g} ms" if s["reachable"] else "NOT within the budget"
         mark = "  <- chosen" if s is shape else ""
+        per_token = ""
+        if s["tokens_per_text"]:  # entity models: the cost is per token; longer live texts mean fewer texts/s
+            tokens = float(s["tokens_per_text"])
+            per_token = f" = {s['texts_per_s'] * tokens:.0f} tokens/s at {tokens:.1f} tokens per profiled text"
         lines.append(
-            f"{label}{s['threads']} thread(s): {s['texts_per_s']:.1f} texts/s per replica ({fit}), "
+            f"{label}{s['threads']} thread(s): {s['texts_per_s']:.1f} texts/s per replica{per_token} ({fit}), "
             f"{s['texts_per_s'] / s['threads']:.1f} per CPU{mark}"
         )
     rate = shape["texts_per_s"]

@@ -173,6 +173,11 @@ def _headline(task: str, metrics: dict[str, Any]) -> str:
     """The test figures of a training run, in the task's terms."""
     if task == "multilabel":
         return f"test micro-F1 {metrics['micro_f1']:.4f}   macro-F1 {metrics['macro_f1']:.4f} (tuned thresholds)"
+    if task == "entities":
+        return (
+            f"test entity F1 {metrics['f1']:.4f} (exact spans; precision {metrics['precision']:.4f}, recall "
+            f"{metrics['recall']:.4f})   partial-overlap F1 {metrics['partial']['f1']:.4f}"
+        )
     if "accuracy" in metrics:
         return f"test accuracy {metrics['accuracy']:.4f}   macro-F1 {metrics['macro_f1']:.4f}"
     metric = TASKS[task].metric  # type: ignore[index]
@@ -186,7 +191,8 @@ def evaluate_command(
     as_json: JsonOption = False,
 ) -> None:
     """Evaluate a model with its task's metrics: accuracy, macro-F1, per-class precision/recall/F1 and confusions
-    (classification); micro/macro-F1, per-label precision/recall/F1 and thresholds (multilabel); per language too."""
+    (classification); micro/macro-F1, per-label precision/recall/F1 and thresholds (multilabel); exact-span and
+    partial-overlap precision/recall/F1 per entity type (entities); per language too."""
     from nlpops.api import evaluate
 
     report = evaluate(ref, data, config=load_cli_config(config))
@@ -201,6 +207,9 @@ def print_report(report: dict[str, Any]) -> None:
     task = report.get("task", "classification")
     if task == "multilabel":
         print_multilabel_report(report)
+        return
+    if task == "entities":
+        print_entities_report(report)
         return
     if task != "classification":  # a task without its own printer: the headline figure (all of it: --json)
         metric = TASKS[task].metric
@@ -305,6 +314,42 @@ def print_multilabel_report(report: dict[str, Any]) -> None:
         console.print(langs)
 
 
+def print_entities_report(report: dict[str, Any]) -> None:
+    """Human-readable evaluation report of an entity model."""
+    from rich.table import Table
+
+    console = stdout_console()
+    console.print(
+        f"[bold]{report['model']}[/] {report['version']} on {report['data']} ({report['rows']} rows): entity F1 "
+        f"[bold]{report['f1']:.4f}[/] (exact spans: precision {report['precision']:.4f}, recall "
+        f"{report['recall']:.4f})  partial-overlap F1 {report['partial']['f1']:.4f}"
+    )
+    table = Table("type", "precision", "recall", "F1", "partial F1", "gold", "predicted", title="Per entity type")
+    for label, row in report["per_type"].items():
+        table.add_row(
+            label,
+            *(f"{row[key]:.3f}" for key in ("precision", "recall", "f1", "partial_f1")),
+            str(row["support"]),
+            str(row["predicted"]),
+        )
+    console.print(table)
+
+
+def _write_spans(texts: list[str], spans: Any, as_json: bool) -> None:
+    """``nlpops predict`` for an entity model: each text's spans, as JSON lines or ``type start:end surface``."""
+    import json
+
+    for text, found in zip(texts, spans, strict=True):
+        items = [
+            {"start": s.start, "end": s.end, "label": s.label, "text": s.text_of(text), "score": s.score} for s in found
+        ]
+        if as_json:
+            sys.stdout.write(json.dumps({"text": text, "entities": items}, ensure_ascii=False) + "\n")
+        else:
+            shown = ", ".join(f"{e['label']} {e['start']}:{e['end']} {e['text']}" for e in items) or "-"
+            sys.stdout.write(f"{shown}\t{text}\n")
+
+
 def read_input_texts(texts: list[str], file: Path | None) -> list[str]:
     """Texts from arguments, else from --file (one per line), else from stdin (one per line)."""
     if texts:
@@ -345,7 +390,8 @@ def predict_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Classify texts with a model (in process) or a running service (--url); prints label and score (a
-    multi-label model: every label above its threshold, comma-separated)."""
+    multi-label model: every label above its threshold, comma-separated; an entity model: each span as type,
+    start:end and its text)."""
     import json
 
     items = list(texts or [])
@@ -371,6 +417,9 @@ def predict_command(
         from nlpops.api import load
 
         predictor = load(ref, config=load_cli_config(config))
+        if predictor.task == "entities":
+            _write_spans(inputs, predictor.predict_entities(inputs), as_json)
+            return
         multilabel = predictor.task == "multilabel"
         results = predictor.predict_labels(inputs)
     for text, found in zip(inputs, results, strict=True):

@@ -25,7 +25,7 @@ from nlpops.errors import ExportError
 from nlpops.families.base import package_versions
 from nlpops.runtimes import load_predictor, predict_output
 from nlpops.runtimes.onnx import MODEL_FILE, WORDS_FILE
-from nlpops.tasks import TaskName, TaskOutput, label_decisions
+from nlpops.tasks import Spans, TaskName, TaskOutput, label_decisions
 
 Quantization = Literal["none", "int8"]
 MAX_DISAGREEMENT = 0.005
@@ -66,7 +66,9 @@ def measure_parity(
     """How often the exported model's predictions agree with its source's, and the largest score difference.
 
     The export layer's per-task piece is :data:`PARITY`: classification compares the best label of each text;
-    multilabel the set of labels reaching their thresholds (a text agrees when every label's decision does).
+    multilabel the set of labels reaching their thresholds (a text agrees when every label's decision does);
+    entities the spans of each text (a text agrees when every span's start, end and type do; the score difference
+    is measured over the agreeing spans).
 
     Raises:
         ExportError: the two answers have different shapes, or nlpops cannot compare this task's answers.
@@ -107,9 +109,27 @@ def _multilabel_parity(source: TaskOutput, exported: TaskOutput, thresholds: Seq
     return ParityReport(len(a), float(same.mean()), float(np.abs(a - b).max()))
 
 
+def _entities_parity(source: TaskOutput, exported: TaskOutput, thresholds: Sequence[float] | None) -> ParityReport:
+    a: Spans = source  # type: ignore[assignment]
+    b: Spans = exported  # type: ignore[assignment]
+    if len(a) != len(b):
+        raise ExportError(f"The exported model answers {len(b)} texts, the source {len(a)}. Please report this.")
+    if not a:
+        return ParityReport(0, 1.0, 0.0)
+    same = [
+        [(s.start, s.end, s.label) for s in x] == [(s.start, s.end, s.label) for s in y]
+        for x, y in zip(a, b, strict=True)
+    ]
+    diffs = [
+        abs(s.score - t.score) for x, y, ok in zip(a, b, same, strict=True) if ok for s, t in zip(x, y, strict=True)
+    ]
+    return ParityReport(len(a), sum(same) / len(a), max(diffs, default=0.0))
+
+
 PARITY: dict[TaskName, Callable[[TaskOutput, TaskOutput, Sequence[float] | None], ParityReport]] = {
     "classification": _classification_parity,
     "multilabel": _multilabel_parity,
+    "entities": _entities_parity,
 }
 """The export layer's per-task piece: how an exported model's answers are compared with its source's."""
 
@@ -136,6 +156,10 @@ def _convert(source: Bundle, staging: Path, quantize: Quantization) -> dict[str,
         if words:  # the graph holds the vocabulary but cannot list it: kept apart for out-of-vocabulary counts
             (staging / WORDS_FILE).write_text(json.dumps(sorted(words), ensure_ascii=False), encoding="utf-8")
             options["vocabulary_file"] = WORDS_FILE
+    elif runtime == "torch" and source.manifest.runtime_options.get("kind") == "token_classifier":
+        from nlpops.export.token_classifier import convert_token_classifier_bundle
+
+        options = convert_token_classifier_bundle(source, staging)
     elif runtime == "torch":
         from nlpops.export.encoder import convert_encoder_bundle
 
@@ -157,7 +181,7 @@ def _convert(source: Bundle, staging: Path, quantize: Quantization) -> dict[str,
     if quantize == "int8":
         from nlpops.export.quantize import quantize_int8
 
-        keep_float = ENCODER_KEEP_FLOAT if options.get("kind") == "encoder" else ()
+        keep_float = ENCODER_KEEP_FLOAT if options.get("kind") in ("encoder", "token_classifier") else ()
         quantize_int8(staging / str(options.get("model_file", MODEL_FILE)), keep_float)
         options["quantized"] = "int8"
     return options
@@ -205,7 +229,7 @@ def export_bundle(
         step(f"converting {manifest.runtime} model to ONNX" + (" (int8)" if quantize == "int8" else ""))
         options = _convert(source, staging, quantize)
         requirements = package_versions("onnxruntime", "numpy")
-        if options.get("kind") == "encoder":
+        if options.get("kind") in ("encoder", "token_classifier"):
             requirements += package_versions("tokenizers")
         fields: dict[str, Any] = {
             **manifest.model_dump(mode="json", exclude={"files", "created_at", "schema_version"}),

@@ -36,6 +36,7 @@ TRAINERS: dict[tuple[str, TaskName], str] = {
     **{(family, "classification"): target for family, target in FAMILIES.items()},
     ("tfidf", "multilabel"): "nlpops.families.tfidf:train_tfidf_multilabel",
     ("transformer", "multilabel"): "nlpops.families.transformer:train_transformer_multilabel",
+    ("spacy", "entities"): "nlpops.families.spacy:train_spacy_entities",
 }
 """``(family, task) -> "module:function"``: the trainer of each task a family trains."""
 

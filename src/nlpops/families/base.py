@@ -42,9 +42,15 @@ def _proba(model: ProbabilityModel, texts: Sequence[str]) -> TaskOutput:
     return model.predict_proba(texts)
 
 
+def _entities(model: Any, texts: Sequence[str]) -> TaskOutput:
+    spans: TaskOutput = model.predict_entities(texts)
+    return spans
+
+
 TRAINED_OUTPUTS: dict[TaskName, Callable[[Any, Sequence[str]], TaskOutput]] = {
     "classification": _proba,
     "multilabel": _proba,
+    "entities": _entities,
 }
 """The families' per-task piece for freshly trained models: how each task's model answers (evaluation,
 reference statistics)."""

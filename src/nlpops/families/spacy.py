@@ -1,5 +1,9 @@
-"""spaCy family: a ``textcat`` component (exclusive classes) trained from ``spacy.blank(lang)`` or from an
-installed pipeline package, saved in spaCy's own format inside the bundle (folder ``spacy/``).
+"""spaCy family: a ``textcat`` component (exclusive classes, ``classification``) or an ``ner`` component
+(``entities``) trained from ``spacy.blank(lang)`` or from an installed pipeline package, saved in spaCy's own
+format inside the bundle (folder ``spacy/``).
+
+An entity model trained from a pipeline that has an ``ner`` already fine-tunes it: the data's entity types are
+added to the ones it knows, and only the entity components are trained (and run at prediction time).
 """
 
 from __future__ import annotations
@@ -15,8 +19,17 @@ from nlpops.checklist import SpacySettings
 from nlpops.errors import FamilyError
 from nlpops.families.base import package_versions
 from nlpops.progress import Progress, as_progress
-from nlpops.runtimes.spacy import PIPELINE_DIR, TEXTCAT, import_spacy, textcat_proba
-from nlpops.tasks import TaskName
+from nlpops.runtimes.spacy import (
+    NER,
+    PIPELINE_DIR,
+    TEXTCAT,
+    entity_components,
+    entity_labels,
+    import_spacy,
+    ner_spans,
+    textcat_proba,
+)
+from nlpops.tasks import Span, Spans, TaskName
 
 FAMILY = "spacy"
 
@@ -119,4 +132,103 @@ def train_spacy(
     return SpacyModel(nlp, classes, settings.base)
 
 
-__all__ = ["FAMILY", "SpacyModel", "load_base", "textcat_config", "train_spacy"]
+class SpacyEntityModel:
+    """A trained spaCy pipeline whose entity components answer ``entities`` (runtime ``spacy``)."""
+
+    family = FAMILY
+    runtime = "spacy"
+    task: TaskName = "entities"
+    thresholds: list[float] | None = None
+
+    def __init__(self, nlp: Any, base: str) -> None:
+        self.nlp = nlp
+        self.labels = entity_labels(nlp)
+        extra = [] if base == "blank" else [base]
+        self.requirements = package_versions("spacy", *extra)
+        self.runtime_options: dict[str, Any] = {"pipeline_dir": PIPELINE_DIR}
+
+    def predict_entities(self, texts: Sequence[str]) -> Spans:
+        return ner_spans(self.nlp, texts)
+
+    def save(self, directory: Path) -> None:
+        self.nlp.to_disk(directory / PIPELINE_DIR)
+
+
+def entity_examples(nlp: Any, texts: Sequence[str], spans: Sequence[Sequence[Span]]) -> list[Any]:
+    """Training examples: each text tokenised by ``nlp`` with its gold spans as entities.
+
+    A span whose offsets fall inside a token (the tokenizer splits the text elsewhere) cannot be learnt as
+    given; its tokens are marked unknown (neither entity nor outside), as spaCy itself does, without a warning.
+    """
+    from spacy.training import Example
+
+    examples = []
+    for text, gold in zip(texts, spans, strict=True):
+        predicted = nlp.make_doc(text)
+        reference = nlp.make_doc(text)
+        aligned, unknown = [], []
+        for span in gold:
+            found = reference.char_span(span.start, span.end, label=span.label, alignment_mode="strict")
+            if found is not None:
+                aligned.append(found)
+            else:
+                wide = reference.char_span(span.start, span.end, alignment_mode="expand")
+                if wide is not None:
+                    unknown.append(wide)
+        unknown = [u for u in unknown if not any(u.start < a.end and a.start < u.end for a in aligned)]
+        reference.set_ents(aligned, missing=unknown, default="outside")
+        examples.append(Example(predicted, reference))
+    return examples
+
+
+def train_spacy_entities(
+    settings: SpacySettings,
+    texts: Sequence[str],
+    spans: Sequence[Sequence[Span]],
+    *,
+    progress: Progress | None = None,
+) -> SpacyEntityModel:
+    """Train (or fine-tune) an ``ner`` component on ``texts`` (as given) and their gold spans (progress: one unit
+    per batch of every epoch).
+
+    Raises:
+        MissingExtraError: spaCy is not installed.
+        FamilyError: the base pipeline cannot be loaded.
+    """
+    spacy = import_spacy("The spaCy family")
+    spacy.util.fix_random_seed(settings.seed)
+    nlp = load_base(settings)
+    fresh = NER not in nlp.pipe_names
+    ner = nlp.add_pipe("ner", name=NER) if fresh else nlp.get_pipe(NER)
+    for label in sorted({s.label for gold in spans for s in gold}):
+        ner.add_label(label)
+    examples = entity_examples(nlp, texts, spans)
+    rng = random.Random(settings.seed)
+    with nlp.select_pipes(enable=entity_components(nlp)):
+        if settings.base == "blank":
+            optimizer = nlp.initialize(lambda: examples)
+        else:
+            optimizer = nlp.resume_training()
+            if fresh:
+                ner.initialize(lambda: examples, nlp=nlp)
+        batches = -(-len(examples) // settings.batch_size)
+        report = as_progress(progress)
+        report.step(f"{settings.epochs} epochs of {batches} batches", total=settings.epochs * batches)
+        for epoch in range(settings.epochs):
+            rng.shuffle(examples)
+            for start in range(0, len(examples), settings.batch_size):
+                nlp.update(examples[start : start + settings.batch_size], drop=settings.dropout, sgd=optimizer)
+                report.advance(1, f"epoch {epoch + 1}/{settings.epochs}")
+    return SpacyEntityModel(nlp, settings.base)
+
+
+__all__ = [
+    "FAMILY",
+    "SpacyEntityModel",
+    "SpacyModel",
+    "entity_examples",
+    "load_base",
+    "textcat_config",
+    "train_spacy",
+    "train_spacy_entities",
+]

@@ -17,6 +17,11 @@ RUNTIMES: dict[str, str] = {
     "torch": "nlpops.runtimes.torch:TorchPredictor",
     "router": "nlpops.runtimes.router:RouterPredictor",
 }
+# (runtime, runtime_options["kind"]) -> "module:class", for the kinds of model a runtime serves with another class.
+RUNTIME_KINDS: dict[tuple[str, str], str] = {
+    ("torch", "token_classifier"): "nlpops.runtimes.token_classifier:TorchTokenPredictor",
+    ("onnx", "token_classifier"): "nlpops.runtimes.token_classifier:OnnxTokenPredictor",
+}
 
 
 def load_predictor(bundle: Bundle | Path | str) -> Predictor:
@@ -35,6 +40,7 @@ def load_predictor(bundle: Bundle | Path | str) -> Predictor:
             f'Bundle "{bundle.path}" needs runtime "{bundle.manifest.runtime}", which this nlpops does not know '
             f"(known: {', '.join(sorted(RUNTIMES))}). Upgrade nlpops."
         )
+    target = RUNTIME_KINDS.get((bundle.manifest.runtime, str(bundle.manifest.runtime_options.get("kind"))), target)
     module_name, cls_name = target.split(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
     predictor: Predictor = cls(bundle)
@@ -43,6 +49,7 @@ def load_predictor(bundle: Bundle | Path | str) -> Predictor:
 
 __all__ = [
     "RUNTIMES",
+    "RUNTIME_KINDS",
     "TASK_OUTPUTS",
     "BasePredictor",
     "Predictor",

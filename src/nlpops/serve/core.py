@@ -390,7 +390,9 @@ class ServingCore:
             raise OverloadedError("The model is still loading. Retry in a moment (see /readyz).")
         predictor = model.predictor
         if predictor.task not in endpoint.tasks:
-            raise TaskError(wrong_task_message(route.path, model.name, model.version, predictor.task))
+            raise TaskError(
+                wrong_task_message(exchange.path, model.name, model.version, predictor.task, endpoint.tasks)
+            )
         texts = request.texts
         lang = bounded_lang(request.lang, predictor.manifest.languages)  # client labels stay bounded
         if self._log_payloads:

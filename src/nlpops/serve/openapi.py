@@ -261,11 +261,22 @@ _SCHEMAS: dict[str, Any] = {
                                 "type": "object",
                                 "required": ["start", "end", "label", "text", "score"],
                                 "properties": {
-                                    "start": {"type": "integer", "minimum": 0},
+                                    "start": {
+                                        "type": "integer",
+                                        "minimum": 0,
+                                        "description": "offset of the first character in the text as sent "
+                                        "(Unicode code points, as Python strings index them)",
+                                    },
                                     "end": {"type": "integer", "minimum": 1, "description": "exclusive"},
-                                    "label": {"type": "string"},
-                                    "text": {"type": "string"},
-                                    "score": {"type": "number", "minimum": 0, "maximum": 1},
+                                    "label": {"type": "string", "description": "the entity type"},
+                                    "text": {"type": "string", "description": "text[start:end]"},
+                                    "score": {
+                                        "type": "number",
+                                        "minimum": 0,
+                                        "maximum": 1,
+                                        "description": "1.0 where the model gives no span confidence (spaCy "
+                                        "NER); the mean probability of the span's tokens (token classifiers)",
+                                    },
                                 },
                             },
                         },

@@ -4,6 +4,7 @@
 (``tiny_multilabel_bundle`` a multi-label one, one-vs-rest with tuned thresholds, on two dozen);
 ``tiny_transformer_bundle`` a head over a random 2-layer BERT; ``tiny_spacy_bundle`` a spaCy textcat.
 ``check_family`` / ``check_predictor`` run the checks every family and runtime must pass.
+``tiny_entities_bundle`` trains a spaCy NER on a dozen sentences; ``check_entity_predictor`` checks an entity runtime.
 """
 
 from __future__ import annotations
@@ -99,16 +100,26 @@ from nlpops.testing.conformance import (  # noqa: E402  (conformance uses tiny_d
     tiny_spacy_bundle,
     tiny_transformer_bundle,
 )
+from nlpops.testing.entities import (  # noqa: E402
+    TINY_ENTITY_TEXTS,
+    check_entity_predictor,
+    tiny_entities_bundle,
+    tiny_entities_dataset,
+)
 
 __all__ = [
+    "TINY_ENTITY_TEXTS",
     "TINY_MULTILABEL_TEXTS",
     "TINY_TEXTS",
     "ConformanceError",
     "FamilyReport",
+    "check_entity_predictor",
     "check_family",
     "check_predictor",
     "tiny_dataset",
     "tiny_encoder_folder",
+    "tiny_entities_bundle",
+    "tiny_entities_dataset",
     "tiny_multilabel_bundle",
     "tiny_multilabel_dataset",
     "tiny_spacy_bundle",
