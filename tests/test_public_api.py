@@ -37,6 +37,7 @@ def test_public_api_testing_all_is_exactly_the_exported_names() -> None:
         "check_family",
         "check_predictor",
         "tiny_dataset",
+        "tiny_embedding_bundle",
         "tiny_encoder_folder",
         "tiny_entities_bundle",
         "tiny_entities_dataset",

@@ -18,6 +18,7 @@ from nlpops.names import model_name_problem
 from nlpops.progress import ProgressLike, as_progress
 from nlpops.registry import ModelVersion, open_registry, resolve_bundle
 from nlpops.runtimes import Predictor, load_predictor, predict_output
+from nlpops.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def read_labelled(path: str | Path, config: NlpopsConfig) -> Dataset:
 
 
 def train(
-    data: str | Path | Dataset,
+    data: str | Path | Dataset | None,
     *,
     test: str | Path | Dataset | None = None,
     config: NlpopsConfig | str | Path | None = None,
@@ -92,8 +93,12 @@ def train(
     entities). ``family`` (``nlpops train --family``) must train that task; without it ``config.model.family``
     is used when it does, else the task's default family.
 
+    An embedding model (``config.model.task: embedding``) is the configured encoder as it is: ``data`` is optional
+    (its texts become the reference texts; labelled, they also evaluate it by nearest-neighbour accuracy, all of
+    them: nothing is trained, so nothing is held out).
+
     Args:
-        data: training data (CSV, JSONL, Parquet path, or a :class:`~nlpops.data.Dataset`).
+        data: training data (CSV, JSONL, Parquet path, or a :class:`~nlpops.data.Dataset`); None: embedding only.
         test: held-out test data (default: a stratified split of ``data``).
         config: the config, or the nlpops.yaml to read (default: ``./nlpops.yaml`` or defaults).
         name: the model's name (default: ``config.name``).
@@ -123,9 +128,16 @@ def train(
         raise ConfigError(f"{problem} Pass another --name (or set name in nlpops.yaml).")
     out_path = Path(out) if out is not None else Path("models") / model_name
     check_out_free(out_path, overwrite)  # before reading or training: a taken folder fails in a second
-    train_set = data if isinstance(data, Dataset) else read_labelled(data, cfg)
+    if data is None:
+        if cfg.model.task != "embedding":
+            raise DataError("Training needs data: pass --data FILE (only --task embedding can do without).")
+        train_set = Dataset([], [], source="<no data>", task="embedding")
+    else:
+        train_set = data if isinstance(data, Dataset) else read_labelled(data, cfg)
     skipped = [(train_set.source, row) for row in train_set.skipped]
-    if test is None:
+    if test is None and train_set.task == "embedding":  # nothing is trained: every labelled text evaluates
+        test_set: Dataset | None = train_set if train_set.labels else None
+    elif test is None:
         train_set, test_set = split_dataset(train_set, cfg.data.test_size, cfg.data.seed)
     else:
         test_set = test if isinstance(test, Dataset) else read_labelled(test, cfg)
@@ -185,15 +197,15 @@ def evaluate(
         dataset = data
     else:
         found = detect_task(data, cfg.data.label_column)
-        if found != task:
+        if found != task and found not in TASKS[task].evaluated_on:
             raise DataError(
-                f'"{data}" holds {found} data; model "{predictor.manifest.name}" is a {task} model. '
+                f'"{data}" holds {found} data; model "{predictor.manifest.name}" is {_a(task)} model. '
                 f"Evaluate it on {task} data (the formats: docs/tasks.md)."
             )
         dataset = read_labelled(data, cfg.model_copy(update={"model": cfg.model.model_copy(update={"task": task})}))
     if dataset.task != task:
         raise DataError(
-            f'"{dataset.source}" is {dataset.task} data; model "{predictor.manifest.name}" is a {task} model.'
+            f'"{dataset.source}" is {dataset.task} data; model "{predictor.manifest.name}" is {_a(task)} model.'
         )
     if task == "classification":
         _check_known_labels(dataset, predictor)
@@ -225,6 +237,11 @@ def _check_known_labels(dataset: Dataset, predictor: Predictor) -> None:
         f"Model {predictor.manifest.name} knows {len(known)} labels ({model_labels}). Evaluate on data labelled "
         "with those, or train a model on these labels."
     )
+
+
+def _a(task: str) -> str:
+    """The task with its article: "a multilabel", "an embedding"."""
+    return f"{'an' if task[0] in 'aeiou' else 'a'} {task}"
 
 
 __all__ = ["TrainResult", "evaluate", "load", "read_labelled", "train"]

@@ -227,6 +227,11 @@ def retrain(
         RegistryError: the registry fails.
     """
     step = progress or (lambda _msg: None)
+    if data.task == "embedding":
+        raise DataError(
+            "nlpops does not retrain embedding models: an encoder is used as it is. A classifier over it (nlpops "
+            "train --family transformer) has a head, and that is retrained."
+        )
     model_name = name or config.name
     problem = model_name_problem(model_name)
     if problem is not None:  # before anything is written: the name becomes part of a folder name

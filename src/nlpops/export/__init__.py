@@ -3,8 +3,9 @@
 ``export_bundle(source, out)`` writes a new bundle with runtime ``onnx`` and the same labels,
 preprocessing, metrics and reference statistics. Before writing it, the exported model predicts the
 source bundle's reference texts (``manifest.reference["texts"]``) and the export is refused when the
-predictions (the best label; a multi-label model's labels above their thresholds) disagree on more than
-``max_disagreement`` of them (``force=True`` writes it anyway). The
+predictions (the best label; a multi-label model's labels above their thresholds; an embedding model's
+vector, within a cosine of :data:`EMBEDDING_MIN_COSINE`) disagree on more than ``max_disagreement`` of
+them (``force=True`` writes it anyway). The
 manifest records the measured agreement under ``export``.
 """
 
@@ -33,6 +34,9 @@ MAX_DISAGREEMENT = 0.005
 # layers and the attention output); query/key/value are quantized. Measured on MiniLM + banking77: labels
 # agree with fp32 on 99.7% of test texts (98.6% when everything is quantized), 1.3x faster on one core.
 ENCODER_KEEP_FLOAT = ("intermediate", "/output/dense")
+EMBEDDING_MIN_COSINE = 0.99
+"""An exported embedding model's vector agrees with its source's when their cosine similarity reaches this (float32
+ONNX graphs agree within about 1e-7; int8 ones lose a little more)."""
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,17 @@ class ParityReport:
     texts: int
     agreement: float
     max_abs_proba_diff: float
+    min_cosine: float | None = None  # embedding models: the lowest cosine similarity of a text's two vectors
 
     def as_dict(self) -> dict[str, Any]:
-        return {"texts": self.texts, "agreement": self.agreement, "max_abs_proba_diff": self.max_abs_proba_diff}
+        out: dict[str, Any] = {
+            "texts": self.texts,
+            "agreement": self.agreement,
+            "max_abs_proba_diff": self.max_abs_proba_diff,
+        }
+        if self.min_cosine is not None:
+            out["min_cosine"] = self.min_cosine
+        return out
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,7 @@ def measure_parity(
     multilabel the set of labels reaching their thresholds (a text agrees when every label's decision does);
     entities the spans of each text (a text agrees when every span's start, end and type do; the score difference
     is measured over the agreeing spans).
+    embedding the two vectors of each text (they agree when their cosine reaches :data:`EMBEDDING_MIN_COSINE`).
 
     Raises:
         ExportError: the two answers have different shapes, or nlpops cannot compare this task's answers.
@@ -126,10 +139,22 @@ def _entities_parity(source: TaskOutput, exported: TaskOutput, thresholds: Seque
     return ParityReport(len(a), sum(same) / len(a), max(diffs, default=0.0))
 
 
+def _embedding_parity(source: TaskOutput, exported: TaskOutput, thresholds: Sequence[float] | None) -> ParityReport:
+    a, b = np.asarray(source, dtype=np.float64), np.asarray(exported, dtype=np.float64)
+    _same_shape(a, b)
+    if len(a) == 0:
+        return ParityReport(0, 1.0, 0.0, 1.0)
+    norms = np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+    cosine = (a * b).sum(axis=1) / norms
+    agree = float((cosine >= EMBEDDING_MIN_COSINE).mean())
+    return ParityReport(len(a), agree, float(np.abs(a - b).max()), float(cosine.min()))
+
+
 PARITY: dict[TaskName, Callable[[TaskOutput, TaskOutput, Sequence[float] | None], ParityReport]] = {
     "classification": _classification_parity,
     "multilabel": _multilabel_parity,
     "entities": _entities_parity,
+    "embedding": _embedding_parity,
 }
 """The export layer's per-task piece: how an exported model's answers are compared with its source's."""
 
@@ -264,6 +289,7 @@ def export_bundle(
 
 
 __all__ = [
+    "EMBEDDING_MIN_COSINE",
     "ENCODER_KEEP_FLOAT",
     "MAX_DISAGREEMENT",
     "PARITY",

