@@ -9,7 +9,6 @@ import nlpops
 def test_public_api_all_is_exactly_the_exported_names() -> None:
     assert sorted(nlpops.__all__) == [  # what help(nlpops) documents; NlpopsConfig & co. are importable too
         "AsyncClient",
-        "Bundle",
         "Client",
         "Predictor",
         "TrainResult",
@@ -138,7 +137,7 @@ def test_public_api_help_is_short_and_every_public_method_has_a_docstring() -> N
     for name in ("train", "load", "evaluate", "Predictor", "TrainResult", "NlpopsConfig", "NlpopsError"):
         assert name in text, name
     exported = [getattr(nlpops, name) for name in sorted(set(dir(nlpops)) - {"__version__"})]
-    assert {"NlpopsConfig", "BundleManifest", "NlpopsError"} <= set(dir(nlpops))  # importable, not in help
+    assert {"Bundle", "NlpopsConfig", "BundleManifest", "NlpopsError"} <= set(dir(nlpops))  # importable, not in help
     missing = [f"{obj.__name__}" for obj in exported if not (inspect.getdoc(obj) or "").strip()]
     for cls in (obj for obj in exported if inspect.isclass(obj)):
         missing += _undocumented(cls)

@@ -12,9 +12,10 @@ The first hour, in Python::
 :func:`train` a model from a dataset, :func:`load` one as a :class:`Predictor`, :func:`evaluate` it;
 :class:`Client` (and :class:`AsyncClient`) asks a running service; :func:`load_bundle` and :func:`load_config`
 read a bundle folder and an nlpops.yaml. Also importable from here, documented on their own
-(``help(nlpops.NlpopsConfig)``): ``NlpopsConfig`` (every setting), ``BundleManifest`` (what a bundle records)
-and ``NlpopsError`` (the base of every error nlpops raises). Everything else is reached through the CLI
-(``nlpops --help``). Attributes are imported lazily so that ``import nlpops`` stays cheap on the serving path.
+(``help(nlpops.NlpopsConfig)``): ``NlpopsConfig`` (every setting), ``Bundle`` and ``BundleManifest`` (a bundle
+on disk, what it records) and ``NlpopsError`` (the base of every error nlpops raises). Everything else is
+reached through the CLI (``nlpops --help``). Attributes are imported lazily so that ``import nlpops`` stays
+cheap on the serving path.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from nlpops._version import __version__
 
 if TYPE_CHECKING:
     from nlpops.api import TrainResult, evaluate, load, train
-    from nlpops.bundle import Bundle, load_bundle
+    from nlpops.bundle import Bundle as Bundle
     from nlpops.bundle import BundleManifest as BundleManifest
+    from nlpops.bundle import load_bundle
     from nlpops.checklist import NlpopsConfig as NlpopsConfig
     from nlpops.checklist import load_config
     from nlpops.client import AsyncClient, Client
@@ -51,7 +53,6 @@ _EXPORTS = {
 
 __all__ = [  # what help(nlpops) documents: the first hour; _EXPORTS has the rest
     "AsyncClient",
-    "Bundle",
     "Client",
     "Predictor",
     "TrainResult",
