@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nlpops.bundle import Bundle, load_bundle
+from nlpops.bundle import Bundle, check_out_free, load_bundle
 from nlpops.checklist import NlpopsConfig, load_config
 from nlpops.data import BadRow, Dataset, detect_task, read_dataset, split_dataset
 from nlpops.errors import ConfigError, DataError
@@ -18,6 +18,7 @@ from nlpops.metrics import task_report
 from nlpops.names import model_name_problem
 from nlpops.packaging import PackageReport, SourceOptions, package_model
 from nlpops.packaging.source import warn_loudly
+from nlpops.progress import ProgressLike, as_progress
 from nlpops.registry import ModelVersion, open_registry, resolve_bundle
 from nlpops.runtimes import Predictor, load_predictor, predict_output
 from nlpops.tasks import TASKS
@@ -33,9 +34,12 @@ class TrainResult:
     """Rows left out with ``data.skip_bad_rows``: ``(source, row)``."""
     lang_codes: CodeMapping | None = None
     """How the training data's language codes were normalised (None: no language column)."""
+    promoted: str | None = None
+    """The alias moved to the registered version (``promote``), if any."""
 
     @property
     def metrics(self) -> dict[str, Any]:
+        """The test metrics recorded in the bundle's manifest (``accuracy``, ``macro_f1``, ...)."""
         return self.bundle.manifest.metrics
 
 
@@ -77,10 +81,11 @@ def train(
     register: bool = False,
     overwrite: bool = False,
     strategy: str | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressLike = None,
     family: str | None = None,
+    promote: str | None = None,
 ) -> TrainResult:
-    """Train the configured family, evaluate it, write a bundle, and optionally register it.
+    """Train the configured family, evaluate it, write a bundle, and optionally register and promote it.
 
     Without ``test``, a stratified split of ``data`` (``config.data.test_size``, seed ``config.data.seed``)
     is held out. ``out`` defaults to ``models/<name>``. With a language ``strategy`` (``per-language``,
@@ -95,16 +100,37 @@ def train(
     (its texts become the reference texts; labelled, they also evaluate it by nearest-neighbour accuracy, all of
     them: nothing is trained, so nothing is held out).
 
+    Args:
+        data: training data (CSV, JSONL, Parquet path, or a :class:`~nlpops.data.Dataset`); None: embedding only.
+        test: held-out test data (default: a stratified split of ``data``).
+        config: the config, or the nlpops.yaml to read (default: ``./nlpops.yaml`` or defaults).
+        name: the model's name (default: ``config.name``).
+        out: the bundle folder (default: ``models/<name>``).
+        register: register the bundle in the registry (``config.registry``) as a new version.
+        overwrite: replace an existing bundle at ``out`` (else a taken ``out`` is refused before training).
+        strategy: a language strategy: ``per-language``, ``multilingual`` or ``auto``.
+        progress: receives progress (a :class:`nlpops.progress.Progress`, or a function of one message).
+        family: the model family: ``tfidf``, ``spacy`` or ``transformer`` (default: ``config.model.family``).
+        promote: with ``register``: move this alias (e.g. ``"production"``) to the new version.
+
     Raises:
+        ConfigError: an invalid name, or ``promote`` without ``register``.
+        BundleExistsError: ``out`` exists and ``overwrite`` is false.
         DataError: unreadable data, bad rows (unless ``config.data.skip_bad_rows``), or a language strategy for
             a task other than classification.
         FamilyError: ``family`` does not train the data's task.
     """
     cfg = _config(config)
+    if promote is not None and not register:
+        raise ConfigError(f"promote={promote!r} needs register=True: only registered versions can be promoted.")
+    if family is not None:  # a model set trains each language's model with config.model.family
+        cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"family": family})})
     model_name = name or cfg.name
     problem = model_name_problem(model_name)
     if problem is not None:  # before anything is read or written: the name becomes the folder models/<name>
         raise ConfigError(f"{problem} Pass another --name (or set name in nlpops.yaml).")
+    out_path = Path(out) if out is not None else Path("models") / model_name
+    check_out_free(out_path, overwrite)  # before reading or training: a taken folder fails in a second
     if data is None:
         if cfg.model.task != "embedding":
             raise DataError("Training needs data: pass --data FILE (only --task embedding can do without).")
@@ -119,7 +145,6 @@ def train(
     else:
         test_set = test if isinstance(test, Dataset) else read_labelled(test, cfg)
         skipped += [(test_set.source, row) for row in test_set.skipped]
-    out_path = Path(out) if out is not None else Path("models") / model_name
     several_languages = train_set.langs is not None and len(set(train_set.langs)) > 1
     if strategy is not None and train_set.task != "classification":
         raise DataError(
@@ -128,14 +153,26 @@ def train(
         )
     if (strategy is not None or several_languages) and train_set.task == "classification":
         bundle = train_by_language(
-            cfg, train_set, test_set, out_path, model_name, strategy, overwrite=overwrite, progress=progress
+            cfg,
+            train_set,
+            test_set,
+            out_path,
+            model_name,
+            strategy,
+            overwrite=overwrite,
+            progress=as_progress(progress),
         )
     else:
         bundle = build_bundle(
             cfg, train_set, test_set, out_path, name=model_name, overwrite=overwrite, progress=progress, family=family
         )
-    registered = open_registry(cfg.registry).register(bundle.path, model_name) if register else None
-    return TrainResult(bundle, registered, tuple(skipped), train_set.lang_codes)
+    if not register:
+        return TrainResult(bundle, None, tuple(skipped), train_set.lang_codes)
+    registry = open_registry(cfg.registry)
+    registered = registry.register(bundle.path, model_name)
+    if promote is not None:
+        registry.promote(registered.name, registered.version, promote)
+    return TrainResult(bundle, registered, tuple(skipped), train_set.lang_codes, promote)
 
 
 @dataclass(frozen=True)
@@ -233,7 +270,8 @@ def evaluate(
     :func:`nlpops.languages.score_model_set`, the figures training records.
 
     Raises:
-        DataError: the data is labelled for another task than the model's.
+        DataError: the data is labelled for another task than the model's, or (classification) with labels the
+            model does not know (the message names them).
     """
     cfg = _config(config)
     predictor = ref if isinstance(ref, Predictor) else load(ref, config=cfg)
@@ -252,6 +290,8 @@ def evaluate(
         raise DataError(
             f'"{dataset.source}" is {dataset.task} data; model "{predictor.manifest.name}" is {_a(task)} model.'
         )
+    if task == "classification":
+        _check_known_labels(dataset, predictor)
     if predictor.manifest.runtime == "router" and task == "classification":
         report, _, _ = score_model_set(predictor, dataset)
     else:
@@ -264,6 +304,22 @@ def evaluate(
     report["version"] = predictor.manifest.version
     report["data"] = dataset.source
     return report
+
+
+def _check_known_labels(dataset: Dataset, predictor: Predictor) -> None:
+    """Refuse gold labels the model cannot predict: its scores for them would be meaningless (and zero)."""
+    known = set(predictor.labels)
+    unknown = [label for label in dataset.labels if label not in known]
+    if not unknown:
+        return
+    names = sorted(set(unknown))
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    model_labels = ", ".join(predictor.labels[:5]) + (", ..." if len(predictor.labels) > 5 else "")
+    raise DataError(
+        f'"{dataset.source}" has labels the model does not know: {shown} ({len(unknown)} of {len(dataset)} rows). '
+        f"Model {predictor.manifest.name} knows {len(known)} labels ({model_labels}). Evaluate on data labelled "
+        "with those, or train a model on these labels."
+    )
 
 
 def _a(task: str) -> str:

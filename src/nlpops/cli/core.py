@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config, spinner
+from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config, progress_bar
 from nlpops.cli.output import print_json, stderr_console, stdout_console
 from nlpops.data import is_classifiable
 from nlpops.errors import ConfigError, DataError
@@ -94,7 +94,7 @@ def train_command(
     if promote and not register:
         raise ConfigError("--promote needs --register (only registered versions can be promoted).")
     cfg = load_cli_config(config, overrides)
-    with spinner("Training", not as_json) as update:
+    with progress_bar("Training", not as_json) as update:
         result = train(
             data,
             test=test,
@@ -106,13 +106,9 @@ def train_command(
             strategy=strategy,
             progress=update,
             family=family,
+            promote=promote,
         )
-    promoted = None
-    if result.registered is not None and promote:
-        from nlpops.registry import open_registry
-
-        open_registry(cfg.registry).promote(result.registered.name, result.registered.version, promote)
-        promoted = promote
+    promoted = result.promoted
     manifest = result.bundle.manifest
     headline = TASKS[manifest.task].metric
     summary: dict[str, Any] = {

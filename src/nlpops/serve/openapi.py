@@ -369,6 +369,29 @@ _SCHEMAS: dict[str, Any] = {
                 "required": ["status"],
                 "properties": {"status": {"type": "string"}},
             },
+            "history": {
+                "type": "object",
+                "description": "the last hour, one point per minute (oldest first), for the status page's charts",
+                "required": ["minute_s", "psi_threshold", "points"],
+                "properties": {
+                    "minute_s": {"type": "number"},
+                    "psi_threshold": {"type": "number"},
+                    "points": {"type": "array", "items": {"$ref": "#/components/schemas/MinutePoint"}},
+                },
+            },
+        },
+    },
+    "MinutePoint": {
+        "type": "object",
+        "required": ["t", "rps", "p50_ms", "p95_ms", "p99_ms", "errors", "drift_psi"],
+        "properties": {
+            "t": {"type": "number", "description": "the minute's start, Unix seconds"},
+            "rps": {"type": "number", "minimum": 0},
+            "p50_ms": {"type": "number", "nullable": True},
+            "p95_ms": {"type": "number", "nullable": True},
+            "p99_ms": {"type": "number", "nullable": True},
+            "errors": {"type": "integer", "minimum": 0},
+            "drift_psi": {"type": "number", "nullable": True},
         },
     },
     "Error": {
