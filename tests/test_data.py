@@ -91,3 +91,11 @@ def test_data_fingerprint_changes_with_content() -> None:
     assert fingerprint(data) == fp
     changed = Dataset([*data.texts[:-1], data.texts[-1] + "!"], data.labels)
     assert fingerprint(changed)["sha256"] != fp["sha256"]
+
+
+def test_data_texts_only_dataset_subsets_and_fingerprints() -> None:
+    texts = read_dataset(bundled_dataset("banking77", "test"), label_column=None)
+    assert texts.labels == []
+    part = texts.subset([0, 5, 7])
+    assert part.texts == [texts.texts[i] for i in (0, 5, 7)] and part.labels == []
+    assert fingerprint(part)["rows"] == 3

@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from nlpops._version import __version__
-from nlpops.errors import BundleError
+from nlpops.errors import BundleError, BundleExistsError
 from nlpops.preprocess import check_steps
 from nlpops.tasks import TaskName
 
@@ -82,6 +82,8 @@ class BundleManifest(BaseModel):
     requirements: list[str] = Field(default_factory=list)
     config: dict[str, Any] = Field(default_factory=dict)
     runtime_options: dict[str, Any] = Field(default_factory=dict)
+    # Set by ``nlpops package`` (where the model came from, the parity measured); None for trained bundles.
+    package: dict[str, Any] | None = None
     nlpops_version: str = __version__
     files: dict[str, str] = Field(default_factory=dict)
     manifest_sha256: str | None = None
@@ -117,6 +119,7 @@ class Bundle:
 
     @property
     def size_bytes(self) -> int:
+        """Bytes on disk: the manifest and every file it lists."""
         return (
             sum((self.path / name).stat().st_size for name in self.manifest.files)
             + (self.path / MANIFEST_NAME).stat().st_size
@@ -219,6 +222,17 @@ def _list_files(directory: Path) -> list[str]:
     return sorted(names)
 
 
+def check_out_free(out: Path | str, overwrite: bool = False) -> None:
+    """Refuse to write a bundle over an existing, non-empty folder unless ``overwrite`` (before any work).
+
+    Raises:
+        BundleExistsError: ``out`` exists, is not empty, and ``overwrite`` is false.
+    """
+    folder = Path(out)
+    if not overwrite and folder.is_dir() and any(folder.iterdir()):
+        raise BundleExistsError(folder)
+
+
 def save_bundle(
     out: Path | str,
     fields: dict[str, Any],
@@ -238,8 +252,7 @@ def save_bundle(
         BundleError: ``out`` exists (and ``overwrite`` is false) or the manifest fields are invalid.
     """
     out = Path(out)
-    if out.exists() and not overwrite and any(out.iterdir()):
-        raise BundleError(f'"{out}" already exists and is not empty. Choose another --out or remove it.')
+    check_out_free(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -387,6 +400,7 @@ __all__ = [
     "BundleManifest",
     "DataFingerprint",
     "check_member_name",
+    "check_out_free",
     "confined_file",
     "load_bundle",
     "manifest_digest",

@@ -351,7 +351,7 @@ class NlpopsConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # First wins: overrides (flags) > NLPOPS_* env > nlpops.yaml > code defaults.
+        """Where settings come from, first wins: overrides (flags) > ``NLPOPS_*`` env > nlpops.yaml > defaults."""
         return (init_settings, env_settings, _FileSource(settings_cls))
 
 
@@ -467,12 +467,31 @@ def _describe(exc: ValidationError, file: Path | None, data: Mapping[str, Any]) 
         else:
             source = ""
         if err["type"] == "extra_forbidden":
-            problems.append(f"{dotted}: unknown key{source}; check the spelling (see: nlpops init)")
+            hint = _closest_key(loc)
+            advice = f'did you mean "{hint}"?' if hint else "check the spelling (see: nlpops init)"
+            problems.append(f"{dotted}: unknown key{source}; {advice}")
             continue
         value = err.get("input")
         got = f" Got {value!r}" if not isinstance(value, dict) else ""
         problems.append(f"{dotted}: {err['msg']}.{got}{source}")
     return "Invalid configuration: " + "; ".join(problems)
+
+
+def _closest_key(loc: list[str]) -> str | None:
+    """The dotted key of the section ``loc[:-1]`` closest in spelling to ``loc[-1]`` (difflib), if any is close."""
+    import difflib
+    import typing
+
+    model: type[BaseModel] = NlpopsConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(part)
+        candidates = [field.annotation, *typing.get_args(field.annotation)] if field is not None else []
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return None
+        model = nested[0]
+    match = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1, cutoff=0.6)
+    return ".".join([*loc[:-1], match[0]]) if match else None
 
 
 def _has_path(data: Mapping[str, Any], loc: list[str]) -> bool:

@@ -115,6 +115,35 @@ def classify_body(texts: str | Sequence[str], lang: str | None, return_scores: b
     return body
 
 
+def embed_body(texts: str | Sequence[str], lang: str | None, encoding: str) -> Json:
+    """The ``/v1/embed`` body for one text or a list of texts."""
+    body: Json = {"text": texts} if isinstance(texts, str) else {"texts": list(texts)}
+    if lang is not None:
+        body["lang"] = lang
+    body["encoding"] = encoding
+    return body
+
+
+def decode_vectors(answer: Json) -> Json:
+    """A ``/v1/embed`` answer with each prediction's ``vector`` as a float32 array, whatever its encoding, and
+    ``vectors``: all of them, shape ``(n, dim)``."""
+    import base64
+
+    import numpy as np
+
+    base64_encoded = answer.get("encoding") == "base64"
+    for prediction in answer["predictions"]:
+        raw = prediction["vector"]
+        prediction["vector"] = (
+            np.frombuffer(base64.b64decode(raw), dtype="<f4").astype(np.float32)
+            if base64_encoded
+            else np.asarray(raw, dtype=np.float32)
+        )
+    dim = int(answer.get("dim", 0))
+    answer["vectors"] = np.stack([p["vector"] for p in answer["predictions"]]).reshape(-1, dim)
+    return answer
+
+
 def _retry_after_s(value: str | None, *, now_epoch: float) -> float:
     """``Retry-After`` in seconds: a number of seconds or an HTTP date (1 s when absent or unreadable)."""
     if value is None:
@@ -205,6 +234,24 @@ class Client:
         """
         return dict(self._request("POST", "/v1/classify", classify_body(texts, lang, return_scores)))
 
+    def embed(self, texts: str | Sequence[str], *, lang: str | None = None, encoding: str = "base64") -> Json:
+        """Embed one text or a list of texts (an embedding model's ``POST /v1/embed``).
+
+        Args:
+            texts: a text or a list of texts.
+            lang: a language hint (echoed).
+            encoding: how the vectors travel: ``base64`` (float32 bytes, the fewest) or ``float`` (JSON numbers).
+
+        Returns:
+            The answer ``{"model", "version", "dim", "encoding", "predictions": [{"vector", "lang"}]}`` with each
+            ``vector`` a float32 array, and ``vectors``: all of them as one ``(n, dim)`` float32 array.
+
+        Raises:
+            AuthError, RequestError, OverloadedError, ServingError: see the module docstring (409, the model is
+            not an embedding model: ServingError with the service's one-line reason).
+        """
+        return decode_vectors(dict(self._request("POST", "/v1/embed", embed_body(texts, lang, encoding))))
+
     def models(self) -> list[Json]:
         """The models the service serves (``GET /v1/models``)."""
         return list(self._request("GET", "/v1/models")["models"])
@@ -280,6 +327,10 @@ class AsyncClient:
     ) -> Json:
         """Classify one text or a list of texts (see :meth:`Client.classify`)."""
         return dict(await self._request("POST", "/v1/classify", classify_body(texts, lang, return_scores)))
+
+    async def embed(self, texts: str | Sequence[str], *, lang: str | None = None, encoding: str = "base64") -> Json:
+        """Embed one text or a list of texts (see :meth:`Client.embed`)."""
+        return decode_vectors(dict(await self._request("POST", "/v1/embed", embed_body(texts, lang, encoding))))
 
     async def models(self) -> list[Json]:
         """The models the service serves (``GET /v1/models``)."""

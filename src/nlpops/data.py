@@ -183,6 +183,8 @@ def read_dataset(
         if columns is None:
             columns = list(record)
             fields = answer_fields(kind, label_column) if label_column else ()
+            if kind == "embedding" and not any(f in record for f in fields):
+                fields = ()  # an embedding model's texts need no labels (they label its evaluation only)
             required = [c for c in (text_column, id_column) if c]
             if fields and not any(f in record for f in fields) and kind != "entities":
                 required.append(fields[0])
@@ -306,7 +308,10 @@ def check_trainable(dataset: Dataset) -> None:
 
     classification: one label only, or a label with fewer than 2 rows. multilabel: fewer than 2 labels, a label
     on fewer than 2 texts, or a label on every text (nothing to tell it from). entities: no entity at all.
+    embedding: anything (an encoder is used as it is; its texts are reference texts).
     """
+    if dataset.task == "embedding":
+        return
     if dataset.task == "multilabel":
         _check_multilabel(dataset)
         return

@@ -6,10 +6,12 @@
     ├── ConfigError                  exit 1, HTTP 500  (nlpops.yaml, env vars, flags)
     ├── DataError                    exit 1, HTTP 400  (datasets: files, columns, labels)
     ├── BundleError                  exit 1, HTTP 500  (manifest, checksums, versions)
+    │   └── BundleExistsError        exit 1            (the folder to write a bundle to is taken)
     ├── FamilyError                  exit 1, HTTP 500  (training a model family)
     │   └── MissingExtraError        exit 1            (an optional dependency is not installed)
     ├── RuntimeLoadError             exit 1, HTTP 500  (turning a bundle into a Predictor)
     ├── ExportError                  exit 1            (ONNX conversion, parity check)
+    ├── PackageError                 exit 1            (nlpops package: a model brought from elsewhere)
     ├── RegistryError                exit 1, HTTP 500
     │   └── NotFoundError            exit 1, HTTP 404  (unknown model, version or alias)
     ├── ServingError                 exit 1, HTTP 500
@@ -19,7 +21,8 @@
     ├── TaskError                    exit 1, HTTP 409  (a model asked for another task's prediction)
     └── PlanError                    exit 1            (advisor, deploy)
 
-The CLI and the server map these in one handler each; nothing else catches bare ``Exception``.
+The CLI and the server map these in one handler each; nothing else catches bare ``Exception``. The CLI prints
+:meth:`NlpopsError.for_cli`: the message in the command line's terms (flags where the Python API has parameters).
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ class NlpopsError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def for_cli(self) -> str:
+        """The message as the command line says it (the same unless the advice names a parameter)."""
+        return self.message
+
 
 class ConfigError(NlpopsError):
     """The configuration (nlpops.yaml, NLPOPS_* variables, flags) is invalid."""
@@ -51,6 +58,23 @@ class DataError(NlpopsError):
 
 class BundleError(NlpopsError):
     """A bundle is missing, malformed, tampered with, or of an unsupported format."""
+
+
+class BundleExistsError(BundleError):
+    """The folder a bundle is to be written to exists and is not empty (and overwriting was not asked for)."""
+
+    def __init__(self, path: object) -> None:
+        super().__init__(
+            f'Bundle folder "{path}" already exists and is not empty. Pass another out (or name), or '
+            "overwrite=True to replace it."
+        )
+        self.path = path
+
+    def for_cli(self) -> str:
+        return (
+            f'"{self.path}" already exists and is not empty. Choose another --out (or --name), or pass --overwrite '
+            "to replace it."
+        )
 
 
 class FamilyError(NlpopsError):
@@ -71,6 +95,10 @@ class RuntimeLoadError(NlpopsError):
 
 class ExportError(NlpopsError):
     """Exporting a bundle (ONNX conversion, quantization, parity) failed."""
+
+
+class PackageError(NlpopsError):
+    """A model brought from elsewhere cannot be packaged (unknown source, refused file, failed parity)."""
 
 
 class RegistryError(NlpopsError):
@@ -121,6 +149,7 @@ class PlanError(NlpopsError):
 __all__ = [
     "AuthError",
     "BundleError",
+    "BundleExistsError",
     "ConfigError",
     "DataError",
     "ExportError",
@@ -129,6 +158,7 @@ __all__ = [
     "NlpopsError",
     "NotFoundError",
     "OverloadedError",
+    "PackageError",
     "PlanError",
     "RegistryError",
     "RequestError",

@@ -25,6 +25,7 @@ import numpy as np
 
 from nlpops.client import AsyncClient
 from nlpops.errors import NlpopsError, PlanError
+from nlpops.progress import Progress, ProgressLike, as_progress
 
 LOADTEST_SCHEMA_VERSION = 1
 MAX_DURATION_S = 600.0
@@ -80,9 +81,16 @@ def read_texts(path: Path | str | None, limit: int = 5000) -> list[str]:
 
 
 async def _run(
-    url: str, texts: Sequence[str], rps: float, duration_s: float, timeout_s: float, api_key: str | None
+    url: str,
+    texts: Sequence[str],
+    rps: float,
+    duration_s: float,
+    timeout_s: float,
+    api_key: str | None,
+    report: Progress,
 ) -> tuple[list[float], list[str], float]:
     total = max(1, round(rps * duration_s))
+    report.step(f"sending {total} requests at {rps:g}/s to {url}", total=total)
     latencies: list[float] = []
     errors: list[str] = []
     # no retries: a 503 is what the service did at this rate, and counts as an error
@@ -99,6 +107,8 @@ async def _run(
             except NlpopsError as exc:
                 errors.append(_error_kind(exc))
                 return
+            finally:
+                report.advance(1, f"{len(errors)} errors" if errors else None)
             latencies.append(loop.time() - scheduled)
 
         await asyncio.gather(*(one(i) for i in range(total)))
@@ -122,6 +132,7 @@ def run_loadtest(
     allow_remote: bool = False,
     timeout_s: float = 10.0,
     api_key: str | None = None,
+    progress: ProgressLike = None,
 ) -> dict[str, Any]:
     """Send ``rps`` requests per second for ``duration_s`` seconds and report what the service achieved.
 
@@ -134,6 +145,7 @@ def run_loadtest(
         allow_remote: allow a non-loopback host.
         timeout_s: per-request timeout (a timed-out request counts as an error).
         api_key: sent as ``Authorization: Bearer`` when given.
+        progress: counts the requests answered (or failed).
 
     Returns:
         The result (see docs/advisor.md): achieved rate, latency percentiles, errors, whether the SLO held.
@@ -149,7 +161,8 @@ def run_loadtest(
     if not texts:
         raise PlanError("No texts to send. Pass --texts FILE.")
     wall = time.time()
-    latencies, errors, elapsed = asyncio.run(_run(target, texts, rps, duration_s, timeout_s, api_key))
+    report = as_progress(progress)
+    latencies, errors, elapsed = asyncio.run(_run(target, texts, rps, duration_s, timeout_s, api_key, report))
     sent = len(latencies) + len(errors)
     if latencies:
         values = np.asarray(latencies) * 1000.0

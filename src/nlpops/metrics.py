@@ -6,6 +6,7 @@
   threshold used, per language.
 - entities: exact-span and partial-overlap precision/recall/F1, overall and per entity type, per language
   (:func:`entities_report`, computed with nervaluate).
+- embedding: leave-one-out nearest-neighbour label accuracy (:func:`knn_report`), per language.
 """
 
 from __future__ import annotations
@@ -265,10 +266,95 @@ def _entities(
     return entities_report(gold, predicted, labels, langs)
 
 
+KNN_K = (1, 5)
+"""Neighbours that vote in :func:`knn_report`: ``knn_accuracy`` is the nearest one's label (the headline),
+``knn5_accuracy`` the majority of the five nearest."""
+_KNN_BLOCK = 1024
+
+
+def knn_report(labels: Sequence[str], vectors: np.ndarray, langs: Sequence[str] | None = None) -> dict[str, Any]:
+    """Leave-one-out nearest-neighbour label accuracy of vectors: each text takes the label of its nearest other
+    text (cosine similarity), or the majority label of its ``k`` nearest (ties: the label of the nearest among
+    them); the share of texts whose label that is.
+
+    Args:
+        labels: one gold label per vector.
+        vectors: ``(n, dim)``, L2-normalised (cosine = dot product).
+        langs: each text's language. With several languages a text's neighbours are the texts of its own
+            language (translations of one text would otherwise be each other's nearest neighbours), and the
+            overall figures are the per-language ones weighted by rows.
+
+    Returns:
+        ``{"rows", "labels", "knn_accuracy", "knn5_accuracy", "per_language": {lang: {...}}}``.
+
+    Raises:
+        TaskError: the labels do not match the vectors one to one.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if len(labels) != len(vectors):
+        raise TaskError(
+            f"Nearest-neighbour accuracy needs one label per text; got {len(labels)} labels for {len(vectors)} "
+            "vectors. Evaluate on labelled data."
+        )
+    report: dict[str, Any] = {"rows": len(labels), "labels": len(set(labels))}
+    if langs is None or len(set(langs)) < 2:
+        return {**report, **_knn_scores(labels, vectors)}
+    per_language: dict[str, dict[str, Any]] = {}
+    for lang in sorted(set(langs)):
+        rows = [i for i, x in enumerate(langs) if x == lang]
+        per_language[lang] = {"rows": len(rows), **_knn_scores([labels[i] for i in rows], vectors[rows])}
+    for key in _knn_keys():
+        report[key] = sum(scores[key] * scores["rows"] for scores in per_language.values()) / len(labels)
+    return {**report, "per_language": per_language}
+
+
+def _knn_keys() -> list[str]:
+    return [f"knn{k if k > 1 else ''}_accuracy" for k in KNN_K]
+
+
+def _knn_scores(labels: Sequence[str], vectors: np.ndarray) -> dict[str, float]:
+    n = len(labels)
+    if n < 2:
+        return dict.fromkeys(_knn_keys(), 0.0)
+    names, gold = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
+    k_max = min(max(KNN_K), n - 1)
+    nearest = np.zeros((n, k_max), dtype=np.int64)
+    for start in range(0, n, _KNN_BLOCK):
+        sims = vectors[start : start + _KNN_BLOCK] @ vectors.T
+        sims[np.arange(len(sims)), np.arange(start, start + len(sims))] = -np.inf  # leave the text itself out
+        top = np.argpartition(-sims, k_max - 1, axis=1)[:, :k_max]
+        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
+        nearest[start : start + len(sims)] = np.take_along_axis(top, order, axis=1)
+    scores = {}
+    for k, key in zip(KNN_K, _knn_keys(), strict=True):
+        votes = gold[nearest[:, : min(k, k_max)]]
+        predicted = np.array([_majority(row, len(names)) for row in votes])
+        scores[key] = float((predicted == gold).mean())
+    return scores
+
+
+def _majority(votes: np.ndarray, n_labels: int) -> int:
+    """The most voted label; among ties, the one voted for first (by the nearest neighbour)."""
+    counts = np.bincount(votes, minlength=n_labels)
+    best = counts.max()
+    return int(next(v for v in votes if counts[v] == best))
+
+
+def _embedding(
+    gold: Sequence[Any],
+    output: TaskOutput,
+    labels: Sequence[str],
+    thresholds: Sequence[float] | None,
+    langs: Sequence[str] | None,
+) -> dict[str, Any]:
+    return knn_report(list(gold), np.asarray(output), langs)
+
+
 TASK_REPORTS: dict[TaskName, ReportFn] = {
     "classification": _classification,
     "multilabel": _multilabel,
     "entities": _entities,
+    "embedding": _embedding,
 }
 """The metrics layer's per-task piece: how each task's predictions are scored against gold answers."""
 
@@ -305,11 +391,13 @@ def task_report(
 
 
 __all__ = [
+    "KNN_K",
     "TASK_REPORTS",
     "ReportFn",
     "classification_report",
     "entities_report",
     "indicator",
+    "knn_report",
     "multilabel_report",
     "task_report",
 ]

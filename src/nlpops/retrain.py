@@ -6,6 +6,9 @@ classification and multilabel): ``min_macro_f1`` (absolute; the gate is named ``
 p50 slowdown in a quick profile of both models measured in the same run). The challenger is always
 registered; the alias moves only when every gate passes, and running services following the alias hot-swap
 to it.
+
+A champion that was packaged (``nlpops package``) is retrained with its own library (see
+:mod:`nlpops.packaging.retrain`) instead of the configured family, and goes through the same gates.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from nlpops.api import read_labelled
+from nlpops.bundle import load_bundle
 from nlpops.checklist import NlpopsConfig, RetrainingSettings
 from nlpops.data import Dataset, split_dataset
 from nlpops.errors import ConfigError, DataError
 from nlpops.families import build_bundle
 from nlpops.metrics import task_report
 from nlpops.names import model_name_problem
+from nlpops.packaging import packaged_kind, retrain_packaged
 from nlpops.registry import DEFAULT_ALIAS, ModelVersion, Registry
 from nlpops.runtimes import Predictor, load_predictor, predict_output
 from nlpops.tasks import TASKS
@@ -227,6 +232,11 @@ def retrain(
         RegistryError: the registry fails.
     """
     step = progress or (lambda _msg: None)
+    if data.task == "embedding":
+        raise DataError(
+            "nlpops does not retrain embedding models: an encoder is used as it is. A classifier over it (nlpops "
+            "train --family transformer) has a head, and that is retrained."
+        )
     model_name = name or config.name
     problem = model_name_problem(model_name)
     if problem is not None:  # before anything is written: the name becomes part of a folder name
@@ -237,11 +247,16 @@ def retrain(
         raise DataError("The held-out set is empty; pass --test or use more data (data.test_size).")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     out = Path(out_dir) / f"{model_name}-challenger-{stamp}"
-    step(f"training the challenger on {len(data)} rows")
-    bundle = build_bundle(config, data, test, out, name=model_name, progress=step)
-    challenger = registry.register(bundle.path, model_name)
     champion_version = registry.alias_target(model_name, alias)
     champion = registry.get(model_name, champion_version) if champion_version is not None else None
+    packaged = load_bundle(champion.bundle_path) if champion is not None else None
+    if packaged is not None and packaged_kind(packaged) is not None:
+        step(f"retraining the packaged champion on {len(data)} rows with its own library")
+        bundle = retrain_packaged(packaged, data, test, out, config, name=model_name, progress=step).bundle
+    else:
+        step(f"training the challenger on {len(data)} rows")
+        bundle = build_bundle(config, data, test, out, name=model_name, progress=step)
+    challenger = registry.register(bundle.path, model_name)
     predictors = {"challenger": load_predictor(bundle.path)}
     if champion is not None:
         predictors["champion"] = load_predictor(champion.bundle_path)

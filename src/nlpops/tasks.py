@@ -66,7 +66,8 @@ class DriftStatistic:
         kind: how it is compared: ``hist`` (ordered bins: Kolmogorov-Smirnov test and PSI), ``categories``
             (counts per category: chi-squared test and PSI), ``rates`` (one check per label: how often it is
             predicted per text, a 2x2 chi-squared test and PSI; statistic ``name:label``), ``vocabulary``
-            (word tokens in and out of the model's vocabulary).
+            (word tokens in and out of the model's vocabulary), ``mean`` (vectors: the distance of the live mean
+            from the reference mean, Hotelling's two-sample test on a fixed random projection).
         key: where the counts are in the reference and live statistics (``length_hist``, ``label_counts``...).
     """
 
@@ -90,6 +91,8 @@ class TaskSpec:
         batch_columns: the columns ``nlpops batch`` writes after the id (``score_<label>`` columns may follow).
         preprocessing: whether the default text preprocessing applies (entities: no, character offsets refer
             to the text as given).
+        evaluated_on: the other tasks whose data files evaluate it too (embedding: texts with one label each,
+            classification data, label its nearest-neighbour accuracy).
     """
 
     name: TaskName
@@ -101,6 +104,7 @@ class TaskSpec:
     drift_statistics: tuple[DriftStatistic, ...]
     batch_columns: tuple[str, ...]
     preprocessing: bool = True
+    evaluated_on: tuple[TaskName, ...] = ()
 
 
 LENGTH = DriftStatistic("length", "hist", "length_hist")
@@ -109,6 +113,7 @@ LABEL_MIX = DriftStatistic("label", "categories", "label_counts")
 CARDINALITY = DriftStatistic("cardinality", "hist", "cardinality_hist")
 LABEL_RATE = DriftStatistic("label_rate", "rates", "label_counts")
 OOV = DriftStatistic("oov", "vocabulary", "tokens")
+EMBEDDING_MEAN = DriftStatistic("embedding_mean", "mean", "embedding")
 
 TASKS: dict[TaskName, TaskSpec] = {
     "classification": TaskSpec(
@@ -153,8 +158,9 @@ TASKS: dict[TaskName, TaskSpec] = {
         default_family="transformer",
         data_fields=("label",),
         metric="knn_accuracy",
-        drift_statistics=(LENGTH,),
+        drift_statistics=(LENGTH, EMBEDDING_MEAN),
         batch_columns=("vector",),
+        evaluated_on=("classification",),
     ),
 }
 
@@ -186,7 +192,7 @@ def wrong_task_message(path: str, model: str, version: str, task: str, answers: 
     answered = " or ".join(tasks_of_endpoint(path) if answers is None else answers) or "no"
     right = TASKS[task].endpoint if task in TASK_NAMES else None
     hint = f" Send it to {right}." if right else ""
-    article = "an" if task[:1] in "aeiou" else "a"
+    article = "an" if task[:1] in ("a", "e", "i", "o", "u") else "a"
     return f"{path} answers {answered} models; model {model} version {version} is {article} {task} model.{hint}"
 
 
@@ -261,6 +267,7 @@ __all__ = [
     "CARDINALITY",
     "CARDINALITY_EDGES",
     "CONFIDENCE",
+    "EMBEDDING_MEAN",
     "LABEL_MIX",
     "LABEL_RATE",
     "LENGTH",

@@ -133,7 +133,8 @@ def test_cli_plan_prints_the_assumed_answers(tmp_path: Path) -> None:
     result = CliRunner().invoke(build_app(), [*args, "--out", str(tmp_path / "plan")])
     assert result.exit_code == 0, result.output
     assert "answers nlpops assumed" in result.output and "traffic.peak_rps = 10" in result.output
-    assert "## Answers nlpops assumed" in (tmp_path / "plan" / "plan.md").read_text(encoding="utf-8")
+    report = (tmp_path / "plan" / "plan.md").read_text(encoding="utf-8")
+    assert "| `traffic.peak_rps` | 10 *default* | Peak requests per second? |" in report
 
 
 def test_examples_per_language_is_a_declared_answer(rules: RuleBook) -> None:

@@ -110,3 +110,12 @@ def test_loadtest_refuses_remote_and_bad_input() -> None:
         check_target("ftp://127.0.0.1")
     with pytest.raises(PlanError, match="--duration"):
         run_loadtest("http://127.0.0.1:9", rps=1, duration_s=10_000, texts=["x"])
+
+
+def test_loadtest_counts_every_request_answered(server: str) -> None:
+    from progress_support import RecordedProgress
+
+    recorded = RecordedProgress()
+    run_loadtest(server, rps=20, duration_s=0.5, texts=["my card is lost"], progress=recorded)
+    (sending,) = recorded.counted()
+    assert sending.total == sending.done == 10

@@ -10,6 +10,7 @@ import pytest
 from advisor_fixtures import read_profile
 
 from nlpops.advisor import RuleBook, compare_plans, load_plan, load_rules, make_plan, save_plan
+from nlpops.advisor.plan import planned_model
 from nlpops.advisor.report import render_comparison
 from nlpops.checklist import NlpopsConfig
 from nlpops.errors import PlanError
@@ -93,6 +94,16 @@ def test_report_files_and_schema(rules: RuleBook, tmp_path: Path) -> None:
     assert load_plan(paths["json"])["chosen"] == plan["chosen"]
     markdown = paths["markdown"].read_text(encoding="utf-8")
     assert "## Capacity" in markdown and "What would change the decision" in markdown
+    # the decision and its reasons lead; the checklist answers follow, only those that apply, defaults marked
+    headings = [line for line in markdown.splitlines() if line.startswith("## ")]
+    assert headings[0] == "## Decision" and headings.index("## Reasoning") < headings.index("## Checklist answers")
+    decision = markdown.split("## Decision")[1].split("## ")[0]
+    assert "| Platform | **" in decision and "runner-up" in decision
+    answers = markdown.split("## Checklist answers")[1].split("\n## ")[0]
+    assert "| `traffic.peak_rps` | 40 |" in answers  # answered: not marked
+    assert "| `traffic.availability` | 0.99 *default* |" in answers
+    for unused in ("tfidf.", "transformer.", "spacy.", "batch_rows_per_run", "model.family", "drift_psi"):
+        assert unused not in answers, unused  # hyper-parameters, the batch volume of an online service, ...
     html = paths["html"].read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and "<script" not in html and "http" not in html.split("<body>")[0]
 
@@ -136,23 +147,41 @@ def test_report_html_renders_in_headless_chromium_without_console_errors(rules: 
     browser_path = _chromium()
     if browser_path is None:
         pytest.skip("no chromium on PATH (apt-get install -y chromium)")
-    plan = make_plan(_config(), read_profile("transformer_cpu.json"), rules)
+    profile = read_profile("transformer_cpu.json")
+    plan = make_plan(_config(), profile, rules, model=planned_model(profile))  # named after the profiled model
+    name = plan["name"]
     html = save_plan(plan, tmp_path / "plan", compare_plans(plan, plan))["html"]
+    viewport = {"width": 1280, "height": 800}
     messages: list[str] = []
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport=viewport)
             page.on(
                 "console", lambda m: messages.append(m.type + ": " + m.text) if m.type in ("error", "warning") else None
             )
             page.on("pageerror", lambda e: messages.append(str(e)))
             page.on("requestfailed", lambda r: messages.append("request failed: " + r.url))
             page.goto(html.resolve().as_uri())
-            assert "Deployment plan" in page.title()
+            assert f"Deployment plan for {name}" in page.title()
             assert page.locator("h2", has_text="Capacity").count() == 1
+            page.screenshot(path=str(tmp_path / "plan.png"))
+            # at 1280x800 the model's name and the whole decision (chosen options, reasons, capacity) are above
+            # the fold; the reasoning and the checklist answers come after it
+            assert page.text_content("#model") == name == profile["bundle"]["name"]
+            boxes = {s: page.locator(s).bounding_box() for s in ("#model", "#decision table", "#decision .lead")}
+            for selector, box in boxes.items():
+                assert box is not None and box["y"] >= 0, selector
+                assert box["y"] + box["height"] <= viewport["height"], (selector, box)
+                assert box["x"] + box["width"] <= viewport["width"], (selector, box)
+            assert page.locator("#decision tbody tr").count() == len(plan["dimensions"])
+            reasoning = page.locator("h2", has_text="Reasoning").bounding_box()
+            answers = page.locator("#answers").bounding_box()
+            assert reasoning is not None and answers is not None
+            assert boxes["#decision .lead"]["y"] < reasoning["y"] < answers["y"]  # type: ignore[index]
         finally:
             browser.close()
+    assert (tmp_path / "plan.png").stat().st_size > 10_000
     assert messages == []
 
 

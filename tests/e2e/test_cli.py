@@ -138,3 +138,25 @@ def test_cli_train_register_predict_evaluate_registry_flow(tmp_path: Path) -> No
     assert [e["action"] for e in events] == ["registered", "promoted", "registered", "promoted", "rolled_back"]
     listed = json.loads(nlpops("registry", "list", "--json", cwd=tmp_path).stdout)
     assert [(r["version"], r["aliases"]) for r in listed] == [(1, ["production"]), (2, [])]
+
+
+def test_cli_evaluate_with_labels_the_model_does_not_know_is_one_line(tmp_path: Path) -> None:
+    from nlpops.testing import tiny_tfidf_bundle
+
+    tiny_tfidf_bundle(tmp_path / "model")  # labels: card, money
+    data = tmp_path / "other.csv"
+    data.write_text("text,label\nmy card was stolen,card\nhello there,greeting\nnice weather,weather\n", "utf-8")
+    result = nlpops("evaluate", "./model", "--data", str(data), cwd=tmp_path)
+    assert_one_line_error(result, "labels the model does not know: greeting, weather (2 of 3 rows)")
+
+
+def test_cli_second_train_refuses_the_existing_folder_before_training(tmp_path: Path) -> None:
+    train = str(bundled_dataset("sms_spam", "test"))
+    assert nlpops("train", "--data", train, "--name", "spam", cwd=tmp_path).returncode == 0
+    before = (tmp_path / "models/spam/nlpops-bundle.json").read_bytes()
+    result = nlpops("train", "--data", str(tmp_path / "missing.csv"), "--name", "spam", cwd=tmp_path)
+    # refused on the folder before the (missing) data is even read: no time spent training
+    assert_one_line_error(result, '"models/spam" already exists')
+    assert "--overwrite" in result.stderr and "overwrite=True" not in result.stderr
+    assert (tmp_path / "models/spam/nlpops-bundle.json").read_bytes() == before
+    assert nlpops("train", "--data", train, "--name", "spam", "--overwrite", cwd=tmp_path).returncode == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,15 @@ from nlpops.bundle import Bundle, load_bundle
 from nlpops.testing import TINY_TEXTS
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     code = "import sys; from nlpops.cli import main; main(sys.argv[1:])"
     return subprocess.run(
-        [sys.executable, "-c", code, "export", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+        [sys.executable, "-c", code, "export", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -49,3 +55,28 @@ def test_cli_export_rejects_unknown_quantization(word_tfidf_bundle: Bundle, tmp_
     done = run_cli(str(word_tfidf_bundle.path), "--quantize", "int4", cwd=tmp_path)
     assert done.returncode == 1
     assert "--quantize must be" in done.stderr
+
+
+def test_cli_export_register_promote_makes_a_new_version_of_the_same_model(
+    word_tfidf_bundle: Bundle, tmp_path: Path
+) -> None:
+    from nlpops.registry import SqliteRegistry
+
+    registry = SqliteRegistry(tmp_path / "registry")
+    registry.register(word_tfidf_bundle.path, "words")
+    registry.promote("words", 1, "production")
+    env = {"NLPOPS_HOME": str(tmp_path / "registry")}
+    done = run_cli("words@production", "--no-measure", "--register", "--promote", "production", "--json",
+                   cwd=tmp_path, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["registered"] == "words:2" and payload["promoted"] == "production"
+    # the default folder is under models/, named after the model and version (not ./1-onnx)
+    assert Path(payload["bundle"]) == Path("models/words-1-onnx") and (tmp_path / "models/words-1-onnx").is_dir()
+    assert registry.resolve("words", "production").version == 2
+    assert registry.get("words", 2).runtime == "onnx"
+    again = run_cli("words:1", "--no-measure", cwd=tmp_path, env=env)
+    assert again.returncode == 1 and "--overwrite" in again.stderr
+    assert run_cli("words:1", "--no-measure", "--overwrite", cwd=tmp_path, env=env).returncode == 0
+    alone = run_cli("words:1", "--no-measure", "--promote", "staging", cwd=tmp_path, env=env)
+    assert alone.returncode == 1 and "--promote needs --register" in alone.stderr

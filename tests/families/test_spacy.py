@@ -31,3 +31,13 @@ def test_spacy_unknown_base_and_language_are_clear_errors() -> None:
         train_spacy(SpacySettings(base="no_such_pipeline"), data.texts, data.labels)
     with pytest.raises(FamilyError, match='no language "zz"'):
         train_spacy(SpacySettings(lang="zz"), data.texts, data.labels)
+
+
+def test_spacy_training_counts_batches() -> None:
+    from progress_support import RecordedProgress
+
+    data = tiny_dataset()
+    recorded = RecordedProgress()
+    train_spacy(SpacySettings(epochs=3, batch_size=8), data.texts, data.labels, progress=recorded)
+    (training,) = recorded.counted()
+    assert training.total == training.done == 3 * 2 and training.notes[-1] == "epoch 3/3"

@@ -143,3 +143,16 @@ def test_multilingual_e5_bundle_serves_without_torch(tmp_path: Path) -> None:
     assert "torch" not in modules and "transformers" not in modules
     with pytest.raises(ExportError, match="no ONNX graph"):
         export_bundle(bundle, tmp_path / "onnx")
+
+
+def test_transformer_training_counts_batches_and_embedded_texts(encoder: Path) -> None:
+    from progress_support import RecordedProgress
+
+    data = tiny_dataset()
+    recorded = RecordedProgress()
+    settings = TransformerSettings(encoder=str(encoder), fine_tune=True, epochs=2, batch_size=5, learning_rate=1e-3)
+    train_transformer(settings, data.texts, data.labels, progress=recorded)
+    tuning, embedding = recorded.counted()
+    assert tuning.total == tuning.done == 2 * 3  # 12 texts in batches of 5: 3 per epoch
+    assert tuning.notes[-1].startswith("epoch 2/2, loss ")
+    assert embedding.total == embedding.done == len(data.texts)

@@ -163,3 +163,23 @@ def test_token_pattern_rule_is_total_and_bounds_repetition(pieces: list[str]) ->
     if problem is None:
         re.compile(pattern)
     assert token_pattern_problem(f"(?:{pattern}|ab+)+") is not None
+
+
+def _split_words(text: str) -> list[str]:
+    return text.split()
+
+
+def test_a_function_as_tokenizer_is_allowed_only_when_trusted_by_name() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from nlpops.runtimes.sklearn_params import check_vectorizer
+
+    vectorizer = TfidfVectorizer(tokenizer=_split_words, token_pattern=None)
+    name = f"{__name__}._split_words"
+    with pytest.raises(RuntimeLoadError, match="tokenizer=<function _split_words"):
+        check_vectorizer(vectorizer, "here", ())
+    with pytest.raises(RuntimeLoadError, match="tokenizer=<function _split_words"):
+        check_vectorizer(vectorizer, "here", ("os.system",))
+    check_vectorizer(vectorizer, "here", (name,))  # trusted by name when the model was packaged
+    with pytest.raises(RuntimeLoadError, match="input='filename'"):  # the other checks still apply
+        check_vectorizer(TfidfVectorizer(tokenizer=_split_words, input="filename"), "here", (name,))

@@ -98,3 +98,24 @@ def test_cli_serve_reports_a_bad_ref_in_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_serve_prints_a_banner_with_model_version_and_urls(tiny_bundle: Bundle, tmp_path: Path) -> None:
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    env = {"NLPOPS_SERVING__API_KEYS": '["k-1"]', "NLPOPS_HOME": str(tmp_path / "registry")}
+    process = _start(str(tiny_bundle.path), port, env, log)
+    try:
+        text = log.read_text(errors="replace")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    url = f"http://127.0.0.1:{port}"
+    manifest = tiny_bundle.manifest
+    assert f"Serving {manifest.name} version {manifest.version} ({tiny_bundle.path}) on {url}" in text
+    assert f"status page  {url}/" in text and f"API docs     {url}/docs" in text
+    assert "API key      required" in text

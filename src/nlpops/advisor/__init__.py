@@ -6,7 +6,14 @@ plan.json, plan.md and plan.html; ``compare_plans`` explains what changed betwee
 
 from __future__ import annotations
 
-from nlpops.advisor.plan import PLAN_SCHEMA_VERSION, checklist_answers, load_plan, make_plan, save_plan
+from nlpops.advisor.plan import (
+    PLAN_SCHEMA_VERSION,
+    checklist_answers,
+    load_plan,
+    make_plan,
+    planned_model,
+    save_plan,
+)
 from nlpops.advisor.report import compare_plans, render_markdown
 from nlpops.advisor.rules import RuleBook, load_rules
 
@@ -18,6 +25,7 @@ __all__ = [
     "load_plan",
     "load_rules",
     "make_plan",
+    "planned_model",
     "render_markdown",
     "save_plan",
 ]

@@ -14,6 +14,8 @@
 - **Memory.** The chosen runtime's peak memory at the chosen thread count x headroom.
 - **Batch.** Hours on one worker at the best texts/s per CPU, and the workers that finish within
   ``traffic.batch_window_hours``.
+- **Payload.** An embedding service answers a vector per text: ``dim x 4`` bytes of float32, ``4 ceil(dim x 4 /
+  3)`` in base64, at most 16 bytes per number as JSON numbers; times the peak texts/s, the egress of one service.
 
 A runtime the profile did not measure (the GPU without a GPU here, an estimate without a reference) is not
 sized at all: the capacity says why, and ``nlpops deploy`` refuses it.
@@ -179,6 +181,28 @@ def _batch(
     }
 
 
+_JSON_NUMBER_BYTES = 16  # the longest shortest-form float32 and its comma: "-1.2345678e-38,"
+
+
+def vector_payload(dim: int, peak_texts_per_s: float, lines: list[str]) -> dict[str, Any]:
+    """The bytes of one answered vector (float32, base64, JSON numbers at most) and the egress at peak."""
+    raw, base64_bytes, json_bytes = dim * 4, 4 * math.ceil(dim * 4 / 3), dim * _JSON_NUMBER_BYTES
+    lines.append(
+        f"payload: a {dim}-d vector per text = {raw} bytes of float32, {base64_bytes} in base64 "
+        f'("encoding": "base64"), at most {json_bytes} as JSON numbers; at {peak_texts_per_s:g} texts/s '
+        f"{peak_texts_per_s * base64_bytes / _MB:.2f} MB/s base64, at most {peak_texts_per_s * json_bytes / _MB:.2f} "
+        "MB/s as JSON"
+    )
+    return {
+        "dim": dim,
+        "float32_bytes": raw,
+        "base64_bytes": base64_bytes,
+        "json_bytes_max": json_bytes,
+        "peak_base64_mb_per_s": round(peak_texts_per_s * base64_bytes / _MB, 4),
+        "peak_json_mb_per_s_max": round(peak_texts_per_s * json_bytes / _MB, 4),
+    }
+
+
 def plan_capacity(
     answers: dict[str, Any],
     profile: dict[str, Any],
@@ -252,6 +276,8 @@ def plan_capacity(
     if mode in ("batch", "both"):
         window = float(traffic.get("batch_window_hours", 6.0))
         batch = _batch(int(traffic.get("batch_rows_per_run") or 0), window, entry, settings, lines)
+    dim = int(profile.get("bundle", {}).get("dim") or 0)  # an embedding model's vectors
+    payload = vector_payload(dim, peak, lines) if dim and online else None
     cpu = main["threads"] if main else int((batch or {}).get("threads") or 1)
     memory_mib = (
         main["memory_request_mib"]
@@ -285,10 +311,19 @@ def plan_capacity(
             "memory_request_mib": memory_mib,
             "memory_limit_mib": memory_mib * 2,
             "batch": batch,
+            **({"payload": payload} if payload is not None else {}),
             "arithmetic": lines,
         }
     )
     return out
 
 
-__all__ = ["AUTOSCALED", "choose_shape", "plan_capacity", "replica_shapes", "replicas_for", "spare_replicas"]
+__all__ = [
+    "AUTOSCALED",
+    "choose_shape",
+    "plan_capacity",
+    "replica_shapes",
+    "replicas_for",
+    "spare_replicas",
+    "vector_payload",
+]

@@ -39,6 +39,7 @@ def _examples_unknown(answers: dict[str, Any], profile: dict[str, Any]) -> bool:
 
 
 _RELEVANT: dict[str, Relevance] = {
+    "model.family": _before_training,  # once trained, the profile measured the model's own family
     "model.size_mb": _before_training,
     "model.reference": _before_training,
     "languages.strategy": _several_languages,
@@ -62,15 +63,16 @@ def _answer(answers: dict[str, Any], path: str) -> Any:
     return node
 
 
-def defaulted_answers(answers: dict[str, Any], profile: dict[str, Any]) -> list[dict[str, Any]]:
-    """The checklist answers at their default value that matter for this plan.
+def applicable_answers(answers: dict[str, Any], profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """The checklist answers that bear on this plan, each marked when it still holds nlpops' default.
 
     Args:
         answers: the checklist answers (factor sections as plain data).
         profile: the profile the plan uses (measured or estimated).
 
     Returns:
-        ``[{"path", "value", "question", "why"}]`` in the order ``nlpops init --interactive`` asks them.
+        ``[{"path", "value", "question", "why", "default"}]`` in the order ``nlpops init --interactive`` asks
+        them; settings that are no checklist question (family hyper-parameters, monitoring plumbing) are left out.
     """
     out = []
     for question in QUESTIONS:
@@ -81,9 +83,30 @@ def defaulted_answers(answers: dict[str, Any], profile: dict[str, Any]) -> list[
         if relevant is not None and not relevant(answers, profile):
             continue
         value = _answer(answers, question.path)
-        if value == default_value(question.path):
-            out.append({"path": question.path, "value": value, "question": question.text, "why": question.why})
+        out.append(
+            {
+                "path": question.path,
+                "value": value,
+                "question": question.text,
+                "why": question.why,
+                "default": value == default_value(question.path),
+            }
+        )
     return out
 
 
-__all__ = ["defaulted_answers"]
+def defaulted_answers(answers: dict[str, Any], profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """The checklist answers at their default value that matter for this plan.
+
+    Args:
+        answers: the checklist answers (factor sections as plain data).
+        profile: the profile the plan uses (measured or estimated).
+
+    Returns:
+        ``[{"path", "value", "question", "why"}]`` in the order ``nlpops init --interactive`` asks them.
+    """
+    keys = ("path", "value", "question", "why")
+    return [{k: a[k] for k in keys} for a in applicable_answers(answers, profile) if a["default"]]
+
+
+__all__ = ["applicable_answers", "defaulted_answers"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from nlpops.advisor.report import _flat, _fmt, _option, capacity_headline, runtime_rows
+from nlpops.advisor.report import DEFAULTS_NOTE, _fmt, answer_rows, capacity_headline, decision_rows, runtime_rows
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2rem auto;padding:0 1rem;
@@ -15,6 +15,8 @@ th,td{border:1px solid #d6dae3;padding:.3rem .5rem;text-align:left;vertical-alig
 .chosen{background:#e6f6ea}.excluded{color:#8a8f9c}.for{color:#12703a}.against{color:#a1261b}.neutral{color:#666}
 .warn{background:#fff4e0;border-left:4px solid #e69500;padding:.4rem .7rem;margin:.3rem 0}
 code{background:#f1f3f8;padding:0 .2rem}details{margin:.2rem 0 .6rem}
+#decision table td:nth-child(2){font-weight:600;white-space:nowrap}.default{color:#8a5a00;font-style:italic}
+.lead{font-size:1.05rem}h1{margin-bottom:.3rem}
 """
 
 
@@ -29,7 +31,7 @@ def _table(headers: list[str], rows: list[tuple[list[str], str]]) -> str:
 
 
 def _dimension(name: str, dim: dict[str, Any], plan: dict[str, Any]) -> str:
-    parts = [f"<h2>{escape(dim['title'])}: {escape(dim['question'])}</h2>"]
+    parts = [f"<h3>{escape(dim['title'])}: {escape(dim['question'])}</h3>"]
     rows = []
     for o in dim["options"]:
         chosen = o["option"] == dim["chosen"]
@@ -64,18 +66,31 @@ def _dimension(name: str, dim: dict[str, Any], plan: dict[str, Any]) -> str:
 
 
 def render_html(plan: dict[str, Any], comparison: dict[str, Any] | None = None) -> str:
-    """The standalone HTML report."""
+    """The standalone HTML report: the decision and its reasons first (``#decision``), then warnings, the
+    reasoning per dimension, capacity, the checklist answers that apply (defaults marked) and measured facts."""
     title = f"Deployment plan for {plan['name']}"
-    body = [f"<h1>{escape(title)}</h1>", f"<p>nlpops {_e(plan['nlpops_version'])}, {_e(plan['created_at'])}</p>"]
+    body = [
+        f'<h1 id="title">Deployment plan for <span id="model">{escape(plan["name"])}</span></h1>',
+        f"<p>nlpops {_e(plan['nlpops_version'])}, {_e(plan['created_at'])}</p>",
+    ]
     if plan.get("estimated"):
         body.append(f'<div class="warn"><strong>ESTIMATED plan</strong>: {_e(plan.get("basis"))}</div>')
-    decision = []
-    for dim in plan["dimensions"].values():
-        chosen = _option(dim, dim["chosen"])
-        decision.append(
-            ([escape(dim["title"]), escape(chosen["title"] if chosen else "none (all excluded)")], "chosen")
-        )
-    body += ["<h2>Decision</h2>", _table(["dimension", "chosen"], decision)]
+    decision = [
+        ([escape(r["dimension"]), escape(r["chosen"]), escape(r["why"]), escape(r["runner_up"])], "")
+        for r in decision_rows(plan)
+    ]
+    answers = answer_rows(plan)
+    defaults = sum(1 for a in answers if a["default"])
+    body += [
+        '<section id="decision"><h2>Decision</h2>',
+        _table(["dimension", "chosen", "why", "runner-up"], decision),
+        f'<p class="lead">{escape(capacity_headline(plan["capacity"]).replace("**", ""))}</p>',
+        f"<p>{defaults} of the answers this plan rests on are nlpops' defaults (see "
+        '<a href="#answers">Checklist answers</a>).</p>'
+        if defaults
+        else "",
+        "</section>",
+    ]
     if plan["warnings"]:
         body.append("<h2>Warnings</h2>")
         body += [
@@ -92,17 +107,7 @@ def render_html(plan: dict[str, Any], comparison: dict[str, Any] | None = None) 
                 f"<li>{escape(name)}: {_e(entry['old'])} → <strong>{_e(entry['new'])}</strong><ul>{why}</ul></li>"
             )
         body += ["<h2>What changed since the previous plan</h2>", f"<ul>{''.join(items)}</ul>"]
-    if plan.get("defaults"):
-        assumed = [
-            ([f"<code>{escape(d['path'])}</code>", _e(d["value"]), escape(d["question"])], "") for d in plan["defaults"]
-        ]
-        body += ["<h2>Answers nlpops assumed</h2>", _table(["key", "default", "question"], assumed)]
-    answers = [([f"<code>{escape(k)}</code>", _e(v)], "") for k, v in _flat(plan["checklist"]).items()]
-    body += ["<h2>Checklist answers</h2>", _table(["key", "answer"], answers)]
-    facts = [([f"<code>{escape(k)}</code>", _e(v)], "") for k, v in plan["facts"].items() if k.startswith("profile.")]
-    runtimes = [([escape(cell) for cell in row], "") for row in runtime_rows(plan["profile"])]
-    headers = ["runtime", "status", "threads", "p95 (batch 1)", "best texts/s", "peak memory", "image (no base)"]
-    body += ["<h2>Measured facts</h2>", _table(["fact", "value"], facts), _table(headers, runtimes)]
+    body.append("<h2>Reasoning</h2>")
     body += [_dimension(name, dim, plan) for name, dim in plan["dimensions"].items()]
     capacity = plan["capacity"]
     body += [
@@ -110,6 +115,26 @@ def render_html(plan: dict[str, Any], comparison: dict[str, Any] | None = None) 
         f"<p>{escape(capacity_headline(capacity).replace('**', ''))}</p>",
         "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in capacity["arithmetic"]) + "</ul>",
     ]
+    note = escape(DEFAULTS_NOTE).replace("*default*", '<span class="default">default</span>')
+    rows = [
+        (
+            [
+                f"<code>{escape(a['path'])}</code>",
+                _e(a["value"]) + (' <span class="default">default</span>' if a["default"] else ""),
+                escape(a["question"]),
+            ],
+            "",
+        )
+        for a in answers
+    ]
+    body += [
+        f'<h2 id="answers">Checklist answers</h2><p>The answers that bear on this plan. {note}</p>',
+        _table(["key", "answer", "question"], rows),
+    ]
+    facts = [([f"<code>{escape(k)}</code>", _e(v)], "") for k, v in plan["facts"].items() if k.startswith("profile.")]
+    runtimes = [([escape(cell) for cell in row], "") for row in runtime_rows(plan["profile"])]
+    headers = ["runtime", "status", "threads", "p95 (batch 1)", "best texts/s", "peak memory", "image (no base)"]
+    body += ["<h2>Measured facts</h2>", _table(["fact", "value"], facts), _table(headers, runtimes)]
     verified = plan.get("verified")
     if verified:
         lat = verified.get("latency_ms", {})

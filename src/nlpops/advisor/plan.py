@@ -154,6 +154,7 @@ def make_plan(
     *,
     loadtest: dict[str, Any] | None = None,
     rules_sources: list[str] | None = None,
+    model: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score every dimension, size the chosen deployment, and explain the decision.
 
@@ -163,6 +164,8 @@ def make_plan(
         book: the rules (shipped plus the team's own).
         loadtest: a ``nlpops loadtest`` result to attach as verification.
         rules_sources: where the rules came from, for the report.
+        model: the model planned for (:func:`planned_model`): its ``name`` titles the plan and names what
+            ``nlpops deploy`` serves, its ``alias`` is the one the services follow. None: ``config.name``.
 
     Returns:
         The plan (see docs/advisor.md).
@@ -206,7 +209,8 @@ def make_plan(
         "kind": "nlpops-plan",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "nlpops_version": __version__,
-        "name": config.name,
+        "name": (model or {}).get("name") or config.name,
+        "model": model,
         "estimated": "estimate" in profile,
         "basis": (profile.get("estimate") or {}).get("basis") or "measured",
         "checklist": answers,
@@ -221,6 +225,34 @@ def make_plan(
         "what_would_change": changes,
         "verified": verified,
         "rules_sources": rules_sources or ["rules.yaml"],
+    }
+
+
+def planned_model(
+    profile: dict[str, Any], ref: str | None = None, *, alias: str | None = None, version: int | None = None
+) -> dict[str, Any] | None:
+    """Which model a plan is for: the registry entry or bundle the profile measured (None for an estimate).
+
+    Args:
+        profile: the profile the plan is made from.
+        ref: how the user named the model (``intents@production``, ``models/intents``), if they did.
+        alias: the registry alias ``ref`` follows (None for a version or a bundle path).
+        version: the registry version measured, when known.
+
+    Returns:
+        ``{"name", "ref", "alias", "version"}``: the registry name (else the bundle's manifest name).
+    """
+    if "estimate" in profile:
+        return None
+    registry = profile.get("registry") or {}
+    name = registry.get("name") or (profile.get("bundle") or {}).get("name")
+    if not name:
+        return None
+    return {
+        "name": str(name),
+        "ref": ref,
+        "alias": alias,
+        "version": version if version is not None else registry.get("version"),
     }
 
 
@@ -261,4 +293,12 @@ def save_plan(plan: dict[str, Any], out: Path | str, comparison: dict[str, Any] 
     return paths
 
 
-__all__ = ["PLAN_SCHEMA_VERSION", "checklist_answers", "load_plan", "make_plan", "save_plan", "score_all"]
+__all__ = [
+    "PLAN_SCHEMA_VERSION",
+    "checklist_answers",
+    "load_plan",
+    "make_plan",
+    "planned_model",
+    "save_plan",
+    "score_all",
+]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nlpops.advisor.defaults import applicable_answers
+
 _SIGN = {"for": "+", "against": "−", "neutral": "·"}
 
 
@@ -104,6 +106,10 @@ def _verdict(old: dict[str, Any], new: dict[str, Any], dimensions: dict[str, Any
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_fmt(v) for v in value) or "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items()) or "—"
     return "—" if value is None else str(value)
 
 
@@ -131,8 +137,49 @@ def render_comparison(comparison: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def decision_rows(plan: dict[str, Any]) -> list[dict[str, str]]:
+    """What the report leads with, per dimension: the chosen option, its strongest reasons and the runner-up.
+
+    Returns:
+        ``[{"dimension", "chosen", "why", "runner_up"}]`` in the plan's dimension order.
+    """
+    rows = []
+    for dim in plan["dimensions"].values():
+        chosen = _option(dim, dim["chosen"])
+        reasons = sorted(
+            (e for e in (chosen["evidence"] if chosen else []) if e["rule"] and e["contribution"] > 0),
+            key=lambda e: -e["contribution"],
+        )[:2]
+        why = "; ".join(
+            f"{plan['factors'].get(e['factor'], {}).get('title', e['factor'])}: {e['text']} ({e['contribution']:+.2f})"
+            for e in reasons
+        )
+        runner = next((o for o in dim["options"] if o["option"] != dim["chosen"] and not o["excluded"]), None)
+        rows.append(
+            {
+                "dimension": dim["title"],
+                "chosen": f"{chosen['title']} ({chosen['score']:+.2f})" if chosen else "none (all excluded)",
+                "why": why or "the highest score; no single rule stands out",
+                "runner_up": f"{runner['title']} ({runner['score']:+.2f})"
+                if runner
+                else "none (the rest are excluded)",
+            }
+        )
+    return rows
+
+
+def answer_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The checklist answers that apply to this plan (:func:`~nlpops.advisor.defaults.applicable_answers`),
+    each with ``default`` set when it is still nlpops' default."""
+    return applicable_answers(plan["checklist"], plan["profile"])
+
+
+DEFAULTS_NOTE = "*default* marks an answer that is still nlpops' default: set it in nlpops.yaml if it is not yours."
+
+
 def render_markdown(plan: dict[str, Any], comparison: dict[str, Any] | None = None) -> str:
-    """plan.md: checklist answers, measured facts, ranked options with evidence, capacity, warnings, what-ifs."""
+    """plan.md: the decision and its reasons first, then warnings, the reasoning per dimension, capacity, the
+    checklist answers that apply (defaults marked), measured facts and the load test."""
     profile = plan["profile"]
     lines = [
         f"# Deployment plan for `{plan['name']}`",
@@ -142,28 +189,50 @@ def render_markdown(plan: dict[str, Any], comparison: dict[str, Any] | None = No
     ]
     if plan.get("estimated"):
         lines += [f"> **ESTIMATED plan**: {plan.get('basis')}. Profile the trained bundle to confirm or revise it.", ""]
-    lines += ["## Decision", "", "| dimension | chosen |", "|---|---|"]
-    for dim in plan["dimensions"].values():
-        chosen = _option(dim, dim["chosen"])
-        lines.append(f"| {dim['title']} | {chosen['title'] if chosen else 'none (all excluded)'} |")
-    lines.append("")
+    lines += ["## Decision", "", "| dimension | chosen | why | runner-up |", "|---|---|---|---|"]
+    lines += [f"| {r['dimension']} | **{r['chosen']}** | {r['why']} | {r['runner_up']} |" for r in decision_rows(plan)]
+    lines += ["", capacity_headline(plan["capacity"]), ""]
+    defaults = sum(1 for a in answer_rows(plan) if a["default"])
+    if defaults:
+        lines += [f"{defaults} of the answers this plan rests on are nlpops' defaults (see Checklist answers).", ""]
     if plan["warnings"]:
         lines += ["## Warnings", ""] + [f"- **{w['id']}**: {w['text']}" for w in plan["warnings"]] + [""]
     if comparison is not None:
         lines += render_comparison(comparison)
-    if plan.get("defaults"):
-        lines += [
-            "## Answers nlpops assumed",
-            "",
-            "These answers are still nlpops' defaults; set them in nlpops.yaml if they are not yours.",
-            "",
-        ]
-        lines += [f"- `{d['path']}` = {_fmt(d['value'])}: {d['question']} ({d['why']})" for d in plan["defaults"]]
+    lines += ["## Reasoning", ""]
+    for name, dim in plan["dimensions"].items():
+        lines += [f"### {dim['title']}: {dim['question']}", ""]
+        lines += ["| rank | option | score | status |", "|---|---|---|---|"]
+        for o in dim["options"]:
+            status = (
+                "**chosen**"
+                if o["option"] == dim["chosen"]
+                else ("excluded: " + "; ".join(x["reason"] for x in o["excluded"]) if o["excluded"] else "runner-up")
+            )
+            lines.append(f"| {o['rank']} | {o['title']} | {o['score']:+.2f} | {status} |")
         lines.append("")
-    lines += ["## Checklist answers", ""]
-    for section, values in plan["checklist"].items():
-        shown = ", ".join(f"{k}: {_fmt(v)}" for k, v in _flat(values).items())
-        lines.append(f"- **{section}**: {shown}")
+        for o in dim["options"]:
+            lines.append(f"#### {o['title']} ({o['score']:+.2f})")
+            lines.append("")
+            for e in o["evidence"]:
+                amount = f"{e['contribution']:+.2f}" if e["rule"] else "0"
+                lines.append(
+                    f"- {_SIGN[e['effect']]} {plan['factors'].get(e['factor'], {}).get('title', e['factor'])}: "
+                    f"{e['text']} ({e['effect']}, {amount})"
+                )
+            lines.append("")
+        changes = plan["what_would_change"].get(name, [])
+        if changes:
+            lines += ["**What would change the decision**", ""]
+            lines += [f"- {c['option']}: {c['text']}" for c in changes]
+            lines.append("")
+    lines += ["## Capacity", "", capacity_headline(plan["capacity"]), ""]
+    lines += [f"- {line}" for line in plan["capacity"]["arithmetic"]] + [""]
+    lines += ["## Checklist answers", "", f"The answers that bear on this plan. {DEFAULTS_NOTE}", ""]
+    lines += ["| key | answer | question |", "|---|---|---|"]
+    for a in answer_rows(plan):
+        mark = " *default*" if a["default"] else ""
+        lines.append(f"| `{a['path']}` | {_fmt(a['value'])}{mark} | {a['question']} |")
     bundle = profile["bundle"]
     machine = profile.get("machine", {})
     reliability = profile.get("reliability") or {}
@@ -185,34 +254,6 @@ def render_markdown(plan: dict[str, Any], comparison: dict[str, Any] | None = No
     ]
     lines += [f"| {' | '.join(row)} |" for row in runtime_rows(profile)]
     lines.append("")
-    for name, dim in plan["dimensions"].items():
-        lines += [f"## {dim['title']}: {dim['question']}", ""]
-        lines += ["| rank | option | score | status |", "|---|---|---|---|"]
-        for o in dim["options"]:
-            status = (
-                "**chosen**"
-                if o["option"] == dim["chosen"]
-                else ("excluded: " + "; ".join(x["reason"] for x in o["excluded"]) if o["excluded"] else "runner-up")
-            )
-            lines.append(f"| {o['rank']} | {o['title']} | {o['score']:+.2f} | {status} |")
-        lines.append("")
-        for o in dim["options"]:
-            lines.append(f"### {o['title']} ({o['score']:+.2f})")
-            lines.append("")
-            for e in o["evidence"]:
-                amount = f"{e['contribution']:+.2f}" if e["rule"] else "0"
-                lines.append(
-                    f"- {_SIGN[e['effect']]} {plan['factors'].get(e['factor'], {}).get('title', e['factor'])}: "
-                    f"{e['text']} ({e['effect']}, {amount})"
-                )
-            lines.append("")
-        changes = plan["what_would_change"].get(name, [])
-        if changes:
-            lines += ["**What would change the decision**", ""]
-            lines += [f"- {c['option']}: {c['text']}" for c in changes]
-            lines.append("")
-    lines += ["## Capacity", "", capacity_headline(plan["capacity"]), ""]
-    lines += [f"- {line}" for line in plan["capacity"]["arithmetic"]] + [""]
     verified = plan.get("verified")
     if verified:
         lat = verified.get("latency_ms", {})
@@ -299,8 +340,11 @@ def render_summary(plan: dict[str, Any]) -> list[str]:
 
 
 __all__ = [
+    "DEFAULTS_NOTE",
+    "answer_rows",
     "capacity_headline",
     "compare_plans",
+    "decision_rows",
     "render_comparison",
     "render_markdown",
     "render_summary",

@@ -96,8 +96,9 @@ def _csv_bytes(rows: Sequence[Sequence[Any]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-Columns = dict[str, list[Any]]
-"""Column name -> one Python value per row (lists and objects for the non-scalar columns)."""
+Columns = dict[str, list[Any] | np.ndarray]
+"""Column name -> one value per row: Python values (lists and objects for the non-scalar columns), or a 2-D
+float32 array with one row per row (vectors)."""
 
 
 def _classification(schema: OutputSchema, output: TaskOutput, texts: Sequence[str] | None) -> Columns:
@@ -144,7 +145,7 @@ def _entities(schema: OutputSchema, output: TaskOutput, texts: Sequence[str] | N
 
 
 def _embedding(schema: OutputSchema, output: TaskOutput, texts: Sequence[str] | None) -> Columns:
-    return {"vector": np.asarray(output, dtype=np.float32).tolist()}
+    return {"vector": np.asarray(output, dtype=np.float32)}
 
 
 TASK_COLUMNS: dict[TaskName, Callable[[OutputSchema, TaskOutput, Sequence[str] | None], Columns]] = {
@@ -154,7 +155,8 @@ TASK_COLUMNS: dict[TaskName, Callable[[OutputSchema, TaskOutput, Sequence[str] |
     "embedding": _embedding,
 }
 """The batch layer's per-task piece: a task's answer as the values of its ``batch_columns``. Entity spans are
-written as a JSON string per row (every format); label lists and vectors as lists (JSON in CSV)."""
+written as a JSON string per row (every format); label lists and vectors as lists (JSON in CSV); vectors are a
+fixed-size list column in Parquet (``dim`` float32 values)."""
 
 
 def _parquet_types(schema: OutputSchema) -> dict[str, Any]:
@@ -187,7 +189,11 @@ def prediction_table(
         schema.id_name: pa.array(list(ids), type=pa.int64() if schema.ids_are_rows else pa.string())
     }
     for name, kind in _parquet_types(schema).items():
-        columns[name] = pa.array(values[name], type=kind)
+        value = values[name]
+        if isinstance(value, np.ndarray) and schema.dim:  # vectors: one flat float32 buffer, no Python floats
+            columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(value.ravel(), type=pa.float32()), schema.dim)
+        else:
+            columns[name] = pa.array(value.tolist() if isinstance(value, np.ndarray) else value, type=kind)
     for label, scores in zip(schema.labels, _score_columns(schema, output), strict=False):
         columns[f"score_{label}"] = pa.array(scores, type=pa.float64())
     return pa.table(columns)
@@ -235,17 +241,17 @@ def write_predictions(
                 record[name] = orjson.Fragment(value.encode()) if name == "entities" else value
             if scores:
                 record["scores"] = {label: column[row] for label, column in zip(schema.labels, scores, strict=True)}
-            lines.append(orjson.dumps(record))
+            lines.append(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY))
         data = b"\n".join(lines) + b"\n" if lines else b""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
 def _csv_cell(value: Any) -> Any:
-    if isinstance(value, list | dict):
+    if isinstance(value, list | dict | np.ndarray):  # a vector: float32 numbers in their shortest exact form
         import orjson
 
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
     return value
 
 

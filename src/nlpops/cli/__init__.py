@@ -10,14 +10,18 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import Annotated
 
 import typer
 
+from nlpops._version import __version__
+from nlpops.cli.options import PlainTyper
 from nlpops.errors import NlpopsError
 
 COMMAND_MODULES = [
     "nlpops.cli.core",
     "nlpops.cli.demo",
+    "nlpops.cli.package",
     "nlpops.cli.registry",
     "nlpops.cli.init",
     "nlpops.cli.advisor",
@@ -31,16 +35,34 @@ COMMAND_MODULES = [
 ]
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"nlpops {__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Show the nlpops version and exit."),
+    ] = False,
+) -> None:
+    """Bring NLP text models to production and keep them there.
+
+    Shell completion: nlpops --install-completion (bash, zsh, fish, PowerShell), then open a new shell.
+    """
+
+
 def build_app() -> typer.Typer:
     """The typer application with every command module registered."""
-    app = typer.Typer(
+    app = PlainTyper(
         name="nlpops",
-        help="Bring NLP text models to production and keep them there.",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         rich_markup_mode="rich",
     )
+    app.callback()(_root)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(app)
     return app
@@ -53,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         build_app()(args=argv, prog_name="nlpops")
     except NlpopsError as exc:
-        print_error(str(exc))
+        print_error(exc.for_cli())
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print_error("Interrupted.")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config
+from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config, progress_bar
 from nlpops.cli.output import print_json, stdout_console
 from nlpops.errors import PlanError
 
@@ -73,15 +73,17 @@ def profile_command(
     resolved = resolve_bundle(ref, load_cli_config(config).registry)
     bundle_dir, entry, registry = resolved.path, resolved.entry, resolved.registry
     chosen = read_texts(texts) if texts is not None else None
-    profile = profile_bundle(
-        bundle_dir,
-        texts=chosen,
-        budget_s=budget_s,
-        threads=_thread_counts(threads),
-        repeats=repeats,
-        runtimes=tuple(r.strip() for r in runtimes.split(",") if r.strip()),
-        strict=strict,
-    )
+    with progress_bar("Profiling", not as_json) as progress:
+        profile = profile_bundle(
+            bundle_dir,
+            texts=chosen,
+            budget_s=budget_s,
+            threads=_thread_counts(threads),
+            repeats=repeats,
+            runtimes=tuple(r.strip() for r in runtimes.split(",") if r.strip()),
+            strict=strict,
+            progress=progress,
+        )
     if entry is not None and registry is not None:
         registry.save_attachment(entry.name, entry.version, "profile", profile)
         profile["registry"] = {"name": entry.name, "version": entry.version}
@@ -112,16 +114,21 @@ def profile_command(
         console.print(f"saved with {entry.name}:{entry.version} in the registry", markup=False)
 
 
-def _profile_for(profile_ref: str | None, profile_file: Path | None, config: Any) -> dict[str, Any]:
+def _profile_for(
+    profile_ref: str | None, profile_file: Path | None, config: Any, progress: Any = None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The profile to plan with, and the model it measured (:func:`nlpops.advisor.planned_model`)."""
+    from nlpops.advisor import planned_model
     from nlpops.profile import check_profile, estimate_profile, load_profile, profile_bundle
     from nlpops.registry import resolve_bundle
 
     if profile_file is not None:
-        return load_profile(profile_file)
+        loaded = load_profile(profile_file)
+        return loaded, planned_model(loaded)
     model = config.model.model_dump(mode="json")
     ref = profile_ref or config.model.reference
     if ref is None:
-        return estimate_profile(model)  # PlanError unless model.size_mb describes the model
+        return estimate_profile(model), None  # PlanError unless model.size_mb describes the model
     resolved = resolve_bundle(ref, config.registry)
     bundle_dir, entry, registry = resolved.path, resolved.entry, resolved.registry
     measured: dict[str, Any] | None = None
@@ -130,10 +137,16 @@ def _profile_for(profile_ref: str | None, profile_file: Path | None, config: Any
         if saved is not None:
             measured = check_profile(saved, f"{entry.name}:{entry.version}")
     if measured is None:
-        measured = profile_bundle(bundle_dir)
+        measured = profile_bundle(bundle_dir, progress=progress)
         if entry is not None and registry is not None:
             registry.save_attachment(entry.name, entry.version, "profile", measured)
-    return measured if profile_ref is not None else estimate_profile(model, measured)
+    if profile_ref is None:
+        return estimate_profile(model, measured), None
+    if entry is not None:
+        measured = {**measured, "registry": {"name": entry.name, "version": entry.version}}
+    return measured, planned_model(
+        measured, profile_ref, alias=resolved.ref.alias, version=entry.version if entry is not None else None
+    )
 
 
 def plan_command(
@@ -170,7 +183,8 @@ def plan_command(
     settings = load_cli_config(config)
     rules_file = settings.advisor.rules_file
     book = load_rules(rules_file)
-    measured = _profile_for(profile, profile_file, settings)
+    with progress_bar("Profiling", not as_json) as progress:
+        measured, model = _profile_for(profile, profile_file, settings, progress)
     reliability = measured.get("reliability") or {}
     if strict and reliability.get("reliable") is not True:
         problems = "; ".join(reliability.get("problems") or ["no reliability record"])
@@ -179,12 +193,14 @@ def plan_command(
         )
     verified = load_loadtest(loadtest) if loadtest is not None else None
     sources = ["rules.yaml"] + ([str(rules_file)] if rules_file else [])
-    plan = make_plan(settings, measured, book, loadtest=verified, rules_sources=sources)
+    plan = make_plan(settings, measured, book, loadtest=verified, rules_sources=sources, model=model)
     comparison = compare_plans(load_plan(compare), plan) if compare is not None else None
     paths = save_plan(plan, out, comparison)
     if as_json:
         print_json(
             {
+                "name": plan["name"],
+                "model": plan["model"],
                 "estimated": plan["estimated"],
                 "chosen": plan["chosen"],
                 "capacity": plan["capacity"],
@@ -223,15 +239,17 @@ def loadtest_command(
 
     from nlpops.loadtest import read_texts, run_loadtest
 
-    result = run_loadtest(
-        url,
-        rps=rps,
-        duration_s=duration,
-        texts=read_texts(texts),
-        slo_p95_ms=slo_p95_ms,
-        allow_remote=allow_remote,
-        api_key=api_key,
-    )
+    with progress_bar("Load test", not as_json) as progress:
+        result = run_loadtest(
+            url,
+            rps=rps,
+            duration_s=duration,
+            texts=read_texts(texts),
+            slo_p95_ms=slo_p95_ms,
+            allow_remote=allow_remote,
+            api_key=api_key,
+            progress=progress,
+        )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config, spinner
+from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config, progress_bar
 from nlpops.cli.output import print_json, stderr_console, stdout_console
 from nlpops.data import is_classifiable
 from nlpops.errors import ConfigError, DataError
@@ -16,7 +16,12 @@ from nlpops.tasks import TASKS
 
 
 def train_command(
-    data: Annotated[Path, typer.Option("--data", "-d", help="Training data (CSV, JSONL or Parquet).")],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", "-d", help="Training data (CSV, JSONL or Parquet); --task embedding: optional reference texts."
+        ),
+    ] = None,
     test: Annotated[
         Path | None, typer.Option("--test", help="Held-out test data; default: a stratified split.")
     ] = None,
@@ -54,18 +59,29 @@ def train_command(
             "--skip-bad-rows", help="Leave unusable rows out (counted and listed) instead of refusing the data."
         ),
     ] = False,
+    encoder: Annotated[
+        str | None,
+        typer.Option(
+            "--encoder",
+            help="Transformer family: all-MiniLM-L6-v2, multilingual-e5-small or a local Hugging Face or "
+            "sentence-transformers folder (model.transformer.encoder).",
+        ),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Train a model on a dataset and write a verified bundle (optionally registered).
 
     The task comes from the data (or --task) and picks the family unless --family names one: tfidf for
-    classification and multilabel, spacy for entities.
+    classification and multilabel, spacy for entities, transformer for embedding (the encoder as it is:
+    --data is optional, its texts are the reference and, labelled, evaluate it).
     """
     from nlpops.api import train
 
     overrides: dict[str, Any] = {}
     model: dict[str, Any] = {k: v for k, v in (("family", family), ("task", task)) if v}
+    if encoder:
+        model["transformer"] = {"encoder": encoder}
     if model:
         overrides["model"] = model
     columns: dict[str, Any] = {k: v for k, v in (("text_column", text_column), ("label_column", label_column)) if v}
@@ -78,7 +94,7 @@ def train_command(
     if promote and not register:
         raise ConfigError("--promote needs --register (only registered versions can be promoted).")
     cfg = load_cli_config(config, overrides)
-    with spinner("Training", not as_json) as update:
+    with progress_bar("Training", not as_json) as update:
         result = train(
             data,
             test=test,
@@ -90,13 +106,9 @@ def train_command(
             strategy=strategy,
             progress=update,
             family=family,
+            promote=promote,
         )
-    promoted = None
-    if result.registered is not None and promote:
-        from nlpops.registry import open_registry
-
-        open_registry(cfg.registry).promote(result.registered.name, result.registered.version, promote)
-        promoted = promote
+    promoted = result.promoted
     manifest = result.bundle.manifest
     headline = TASKS[manifest.task].metric
     summary: dict[str, Any] = {
@@ -130,7 +142,10 @@ def train_command(
         stderr_console().print(f"Skipped {len(result.skipped)} bad rows (--skip-bad-rows; lines {lines}).")
     console = stdout_console()
     kind = "" if manifest.task == "classification" else f"{manifest.task}, "
-    console.print(f"Trained [bold]{manifest.name}[/] ({kind}{manifest.family}, {len(manifest.labels)} labels)")
+    size = (
+        f"{manifest.runtime_options.get('dim')}-d" if manifest.task == "embedding" else f"{len(manifest.labels)} labels"
+    )
+    console.print(f"Trained [bold]{manifest.name}[/] ({kind}{manifest.family}, {size})")
     if result.lang_codes is not None and result.lang_codes.renamed:
         console.print(f"  language codes normalised: {result.lang_codes.describe()}")
     if manifest.metrics:
@@ -196,7 +211,8 @@ def evaluate_command(
 ) -> None:
     """Evaluate a model with its task's metrics: accuracy, macro-F1, per-class precision/recall/F1 and confusions
     (classification); micro/macro-F1, per-label precision/recall/F1 and thresholds (multilabel); exact-span and
-    partial-overlap precision/recall/F1 per entity type (entities); per language too."""
+    partial-overlap precision/recall/F1 per entity type (entities); leave-one-out nearest-neighbour label accuracy
+    (embedding); per language too."""
     from nlpops.api import evaluate
 
     report = evaluate(ref, data, config=load_cli_config(config))
@@ -214,6 +230,9 @@ def print_report(report: dict[str, Any]) -> None:
         return
     if task == "entities":
         print_entities_report(report)
+        return
+    if task == "embedding":
+        print_embedding_report(report)
         return
     if task != "classification":  # a task without its own printer: the headline figure (all of it: --json)
         metric = TASKS[task].metric
@@ -354,6 +373,23 @@ def _write_spans(texts: list[str], spans: Any, as_json: bool) -> None:
             sys.stdout.write(f"{shown}\t{text}\n")
 
 
+def print_embedding_report(report: dict[str, Any]) -> None:
+    """Human-readable evaluation report of an embedding model (leave-one-out nearest-neighbour accuracy)."""
+    from rich.table import Table
+
+    console = stdout_console()
+    console.print(
+        f"[bold]{report['model']}[/] {report['version']} on {report['data']} ({report['rows']} rows, "
+        f"{report['labels']} labels): nearest-neighbour accuracy [bold]{report['knn_accuracy']:.4f}[/]  "
+        f"5 nearest (majority) {report['knn5_accuracy']:.4f}"
+    )
+    if report.get("per_language"):
+        langs = Table("language", "rows", "1-NN", "5-NN", title="Per language (neighbours of the same language)")
+        for lang, row in report["per_language"].items():
+            langs.add_row(lang, str(row["rows"]), f"{row['knn_accuracy']:.4f}", f"{row['knn5_accuracy']:.4f}")
+        console.print(langs)
+
+
 def read_input_texts(texts: list[str], file: Path | None) -> list[str]:
     """Texts from arguments, else from --file (one per line), else from stdin (one per line)."""
     if texts:
@@ -395,7 +431,7 @@ def predict_command(
 ) -> None:
     """Classify texts with a model (in process) or a running service (--url); prints label and score (a
     multi-label model: every label above its threshold, comma-separated; an entity model: each span as type,
-    start:end and its text)."""
+    start:end and its text; an embedding model: its vector)."""
     import json
 
     items = list(texts or [])
@@ -423,6 +459,14 @@ def predict_command(
         predictor = load(ref, config=load_cli_config(config))
         if predictor.task == "entities":
             _write_spans(inputs, predictor.predict_entities(inputs), as_json)
+            return
+        if predictor.task == "embedding":  # one vector per text, float32 numbers in their shortest exact form
+            import orjson
+
+            for text, vector in zip(inputs, predictor.embed(inputs), strict=True):
+                line: object = {"text": text, "vector": vector} if as_json else vector
+                sys.stdout.write(orjson.dumps(line, option=orjson.OPT_SERIALIZE_NUMPY).decode())
+                sys.stdout.write("\n" if as_json else f"\t{text}\n")
             return
         multilabel = predictor.task == "multilabel"
         results = predictor.predict_labels(inputs)

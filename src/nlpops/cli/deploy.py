@@ -19,7 +19,10 @@ def deploy_command(
         typer.Option("--bundle", help="Bake this bundle into the image (default: serve NAME@ALIAS from a registry)."),
     ] = None,
     image: Annotated[str | None, typer.Option("--image", help="Image name (default nlpops-NAME:latest).")] = None,
-    alias: Annotated[str, typer.Option("--alias", help="Registry alias the services follow.")] = "production",
+    alias: Annotated[
+        str | None,
+        typer.Option("--alias", help="Registry alias the services follow (default: the plan's, e.g. production)."),
+    ] = None,
     batch_schedule: Annotated[
         str, typer.Option("--batch-schedule", help="Cron schedule of the Kubernetes batch CronJob.")
     ] = "0 1 * * *",

@@ -78,6 +78,7 @@ def init_command(
     interactive: Annotated[
         bool, typer.Option("--interactive", "-i", help="Ask the checklist questions one by one.")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Write a commented nlpops.yaml that explains every key (the deployment checklist and all settings)."""
     from nlpops.checklist import load_config
@@ -93,6 +94,11 @@ def init_command(
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(text, encoding="utf-8")
     load_config(config)  # the file we wrote must load; a failure here is a bug, reported by main()
+    if as_json:
+        from nlpops.cli.output import print_json
+
+        print_json({"config": str(config), "answers": values})
+        return
     typer.echo(f"Wrote {config}. Edit it, then run: nlpops train / nlpops profile / nlpops plan")
 
 

@@ -15,6 +15,13 @@ Generated from `nlpops --help` by `python -m nlpops.cli.reference docs/cli.md`; 
 
 Exit codes: `0` ok, `1` a problem with the input or the environment (one line on stderr saying what to do),
 `2` a usage error (unknown command or option, missing argument). `nlpops monitor` exits `3` when it finds drift.
+
+`nlpops --version` prints the version. Shell completion: `nlpops --install-completion` installs it for the current
+shell (bash, zsh, fish or PowerShell; open a new shell afterwards), `nlpops --show-completion` prints the script.
+
+Commands that take more than a moment (`train`, `retrain`, `profile`, `plan --profile`, `loadtest`, `export`,
+`compare-languages`, `batch`) show their progress on stderr: one row per phase, with a bar, the count done of the
+total and an ETA where the total is known. Only on a terminal, and never with `--json`.
 """
 
 

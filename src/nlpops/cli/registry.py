@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config
+from nlpops.cli.options import ConfigOption, JsonOption, PlainTyper, load_cli_config
 from nlpops.cli.output import print_json, stdout_console
 
-registry_app = typer.Typer(help="The model registry: versions, aliases and the event log.", no_args_is_help=True)
+registry_app = PlainTyper(help="The model registry: versions, aliases and the event log.", no_args_is_help=True)
 
 
 def _open(config: Any) -> Any:
@@ -113,11 +113,15 @@ def promote_command(
     version: Annotated[int, typer.Argument(help="Version number to point the alias at.")],
     alias: Annotated[str, typer.Option("--alias", "-a", help="Alias to move.")] = "production",
     config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Move an alias (default: production) to a version. Running services follow it."""
     event = _open(config).promote(name, version, alias)
+    if as_json:
+        print_json(asdict(event))
+        return
     before = "" if event.previous_version is None else f" (was {event.previous_version})"
-    stdout_console().print(f"{name}@{alias} -> version {version}{before}")
+    stdout_console().print(f"{name}@{alias} -> version {version}{before}", markup=False)
 
 
 @registry_app.command("rollback")
@@ -125,14 +129,20 @@ def rollback_command(
     name: Annotated[str, typer.Argument(help="Model name.")],
     alias: Annotated[str, typer.Option("--alias", "-a", help="Alias to move back.")] = "production",
     config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Move an alias back to the version it pointed at before its last move."""
     event = _open(config).rollback(name, alias)
-    stdout_console().print(f"{name}@{alias} rolled back to version {event.version} (was {event.previous_version})")
+    if as_json:
+        print_json(asdict(event))
+        return
+    stdout_console().print(
+        f"{name}@{alias} rolled back to version {event.version} (was {event.previous_version})", markup=False
+    )
 
 
 @registry_app.command("rebuild")
-def rebuild_command(config: ConfigOption = None) -> None:
+def rebuild_command(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Rebuild a lost registry.db (missing, empty, corrupt) from the bundles stored under artifacts/."""
     from nlpops.errors import RegistryError
     from nlpops.registry import SqliteRegistry
@@ -141,6 +151,16 @@ def rebuild_command(config: ConfigOption = None) -> None:
     if settings.backend != "sqlite":
         raise RegistryError(f'Only the sqlite registry can be rebuilt; registry.backend is "{settings.backend}".')
     report = SqliteRegistry(settings.home).rebuild()
+    if as_json:
+        print_json(
+            {
+                "registry": str(settings.home),
+                "restored": [{"name": name, "version": version} for name, version in report.restored],
+                "kept_as": None if report.kept_as is None else str(report.kept_as),
+                "skipped": [{"folder": folder, "reason": reason} for folder, reason in report.skipped],
+            }
+        )
+        return
     console = stdout_console()
     models = len({name for name, _ in report.restored})
     console.print(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config
+from nlpops.cli.options import ConfigOption, JsonOption, load_cli_config, progress_bar
 from nlpops.cli.output import print_json, stderr_console, stdout_console
 
 
@@ -44,15 +44,17 @@ def retrain_command(
                 stderr_console().print(f"no drift on {model_name}@{alias} ({report.status}); not retraining")
                 return
         paths = [*([old] if old else []), *data]
-        result = retrain(
-            cfg,
-            load_training_data(paths, cfg),
-            open_registry(cfg.registry),
-            test=read_labelled(test, cfg) if test is not None else None,
-            name=model_name,
-            alias=alias,
-            out_dir=out_dir,
-        )
+        with progress_bar("Retraining", not as_json) as progress:
+            result = retrain(
+                cfg,
+                load_training_data(paths, cfg),
+                open_registry(cfg.registry),
+                test=read_labelled(test, cfg) if test is not None else None,
+                name=model_name,
+                alias=alias,
+                out_dir=out_dir,
+                progress=progress,
+            )
         _print(result.to_dict(), as_json)
 
     cron = schedule or (cfg.retraining.schedule if on_drift else None)

@@ -61,6 +61,7 @@ def serve_command(
     from nlpops.monitor.service import HOOKS_PATH
     from nlpops.serve.server import serve
 
+    print_banner(ref, loaded)
     config_file: Path | None = find_config_file(config)
     serve(
         ref,
@@ -73,9 +74,38 @@ def serve_command(
     )
 
 
+def banner_lines(ref: str, name: str, version: str, config: Any) -> list[str]:
+    """What ``nlpops serve`` says before it starts: the model and version, where to reach it, whether it needs a
+    key."""
+    from nlpops.serve.source import follows_alias
+
+    serving = config.serving
+    host = f"[{serving.host}]" if ":" in serving.host else serving.host
+    base = f"http://{host}:{serving.port}" if serving.port else f"http://{host}:PORT (a free port, see below)"
+    follow = ", follows the alias: hot-swaps when it moves" if follows_alias(ref) else ""
+    lang = f", language {serving.lang} only" if serving.lang else ""
+    lines = [f"Serving {name} version {version} ({ref}{follow}{lang}) on {base}"]
+    if config.monitoring.metrics:
+        lines.append(f"  status page  {base}/")
+    lines.append(f"  API docs     {base}/docs    classify: POST {base}/v1/classify")
+    keys = "required (Authorization: Bearer KEY; serving.api_keys)" if serving.api_keys else "not required"
+    lines.append(f"  API key      {keys}")
+    return lines
+
+
+def print_banner(ref: str, config: Any) -> None:
+    """Print :func:`banner_lines` on stderr (where the server's own log goes), resolving ``ref`` to its version."""
+    from nlpops.cli.output import stderr_console
+    from nlpops.serve.source import source_for_ref
+
+    pointer = source_for_ref(ref, config.registry, config.serving.lang)()
+    for line in banner_lines(ref, pointer.name, pointer.version, config):
+        stderr_console().print(line, markup=False, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``nlpops serve`` to the app."""
     app.command("serve")(serve_command)
 
 
-__all__ = ["ENGINES", "register", "serve_command"]
+__all__ = ["ENGINES", "banner_lines", "print_banner", "register", "serve_command"]

@@ -1,6 +1,12 @@
 """The Compose target: the service, Prometheus (scraping ``/metrics``, with alert rules) and Grafana with a
 provisioned dashboard, next to the Docker target's Dockerfile.
 
+Where the service's model comes from is said at the top of ``compose.yaml``: a bundle baked into the image,
+the MLflow registry, or (the default) the registry folder of the machine that rendered it, bind-mounted at
+``/var/lib/nlpops`` (``NLPOPS_REGISTRY_DIR`` overrides the folder) and written to as the folder's owner
+(``NLPOPS_UID`` / ``NLPOPS_GID`` override it), so ``nlpops registry promote`` there moves what the service
+serves.
+
 The alert rules and the dashboard are the monitoring package's (``nlpops monitor --emit-rules``); a minimal
 rule file and dashboard are written when that package is not available.
 """
@@ -8,6 +14,7 @@ rule file and dashboard are written when that package is not available.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import yaml
@@ -19,6 +26,34 @@ PROMETHEUS_IMAGE = "prom/prometheus:v2.55.1"
 GRAFANA_IMAGE = "grafana/grafana:11.3.1"
 RULES_PATH = "prometheus/nlpops-alerts.yml"
 DASHBOARD_PATH = "grafana/dashboards/nlpops-dashboard.json"
+REGISTRY_MOUNT = "/var/lib/nlpops"
+# Paths written into compose.yaml as they are: no "$" (interpolation), quotes, colons (volume syntax) or spaces.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9._/+@-]*")
+
+
+def registry_volume(ctx: DeployContext) -> str:
+    """The bind mount of the registry folder: ``${NLPOPS_REGISTRY_DIR:-<folder here>}:/var/lib/nlpops``."""
+    folder = str(ctx.registry_dir) if ctx.registry_dir is not None else ""
+    if _PLAIN_PATH.fullmatch(folder):
+        return f"${{NLPOPS_REGISTRY_DIR:-{folder}}}:{REGISTRY_MOUNT}"
+    return f"${{NLPOPS_REGISTRY_DIR:?set NLPOPS_REGISTRY_DIR to the registry folder (NLPOPS_HOME)}}:{REGISTRY_MOUNT}"
+
+
+def compose_header(ctx: DeployContext) -> str:
+    """The comment at the top of ``compose.yaml``: where the model comes from and how to start."""
+    if ctx.bundle_dir is not None:
+        source = ["the bundle baked into the image (bundle/ in this folder, at /app/bundle)."]
+    elif ctx.mlflow:
+        source = [f"{ctx.ref} from the MLflow registry."]
+    else:
+        source = [
+            f"{ctx.ref} from the registry folder mounted at {REGISTRY_MOUNT}: NLPOPS_REGISTRY_DIR, by default",
+            "the folder this file was rendered from. The service follows the alias there: after",
+            "nlpops registry promote (on that folder) it hot-swaps to the new version.",
+        ]
+    lines = [f"Rendered by nlpops deploy for {ctx.name}. The model: {source[0]}", *source[1:]]
+    lines.append("Start: GRAFANA_ADMIN_PASSWORD=... docker compose up --build")
+    return "".join(f"# {line}\n" for line in lines)
 
 
 def dump_yaml(data: Any) -> str:
@@ -111,7 +146,7 @@ def compose_document(ctx: DeployContext) -> dict[str, Any]:
             "NLPOPS_SERVING__API_KEYS": "${NLPOPS_API_KEYS:-[]}",
             **ctx.registry_env(),
         },
-        "user": f"{USER_ID}:{USER_ID}",
+        "user": _service_user(ctx),
         "read_only": True,
         "tmpfs": ["/tmp"],
         "restart": "unless-stopped",
@@ -137,7 +172,7 @@ def compose_document(ctx: DeployContext) -> dict[str, Any]:
     if ctx.mlflow:
         service["tmpfs"].append("/var/lib/nlpops")  # the MLflow download cache
     elif ctx.bundle_dir is None:
-        service["volumes"] = ["registry:/var/lib/nlpops:ro"]
+        service["volumes"] = [registry_volume(ctx)]
     document: dict[str, Any] = {
         "services": {
             ctx.slug: service,
@@ -171,9 +206,15 @@ def compose_document(ctx: DeployContext) -> dict[str, Any]:
         },
         "volumes": {"prometheus-data": {}, "grafana-data": {}},
     }
-    if ctx.bundle_dir is None and not ctx.mlflow:
-        document["volumes"]["registry"] = {}
     return document
+
+
+def _service_user(ctx: DeployContext) -> str:
+    """The image's user, or (with a mounted registry folder) that folder's owner, so the service can write there."""
+    if ctx.bundle_dir is not None or ctx.mlflow or ctx.registry_dir is None:
+        return f"{USER_ID}:{USER_ID}"
+    uid, gid = ctx.registry_owner or (USER_ID, USER_ID)
+    return f"${{NLPOPS_UID:-{uid}}}:${{NLPOPS_GID:-{gid}}}"
 
 
 def render_compose(ctx: DeployContext) -> dict[str, str]:
@@ -182,7 +223,7 @@ def render_compose(ctx: DeployContext) -> dict[str, str]:
     job = ctx.slug
     p95_ms = float(ctx.checklist["latency"]["p95_ms"])
     files = render_docker(ctx)
-    files["compose.yaml"] = dump_yaml(compose_document(ctx))
+    files["compose.yaml"] = compose_header(ctx) + dump_yaml(compose_document(ctx))
     files["prometheus/prometheus.yml"] = dump_yaml(
         prometheus_config([f"{ctx.slug}:{ctx.container_port}"], job, "nlpops-alerts.yml")
     )
@@ -207,4 +248,14 @@ def render_compose(ctx: DeployContext) -> dict[str, str]:
     return files
 
 
-__all__ = ["alert_rules", "compose_document", "dashboard", "dump_yaml", "prometheus_config", "render_compose"]
+__all__ = [
+    "REGISTRY_MOUNT",
+    "alert_rules",
+    "compose_document",
+    "compose_header",
+    "dashboard",
+    "dump_yaml",
+    "prometheus_config",
+    "registry_volume",
+    "render_compose",
+]

@@ -101,6 +101,10 @@ class DeployContext:
         gpu: the plan chose the GPU runtime.
         registry: the ``registry`` section: with backend ``mlflow`` (and no bundle baked in) the services read
             the model from the MLflow tracking server instead of a registry volume.
+        registry_dir: the embedded registry's folder here (absolute), which Compose mounts when no bundle is
+            baked in; None otherwise.
+        registry_owner: ``(uid, gid)`` owning ``registry_dir`` (the user the Compose service runs as, so that it
+            can write there), or None when that is root or unknown.
     """
 
     plan: dict[str, Any]
@@ -116,6 +120,8 @@ class DeployContext:
     gpu: bool
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     notes: list[str] = field(default_factory=list)
+    registry_dir: Path | None = None
+    registry_owner: tuple[int, int] | None = None
 
     @property
     def capacity(self) -> dict[str, Any]:
@@ -250,7 +256,7 @@ def build_context(
     serving: ServingSettings | None = None,
     bundle_dir: Path | str | None = None,
     image: str | None = None,
-    alias: str = "production",
+    alias: str | None = None,
     source: str = "the plan",
     registry: RegistrySettings | None = None,
 ) -> DeployContext:
@@ -261,7 +267,8 @@ def build_context(
         serving: the ``serving`` section (defaults when None).
         bundle_dir: a bundle to bake into the image; its ``manifest.requirements`` name the runtime packages.
         image: the image name (default ``nlpops-<name>:latest``).
-        alias: the registry alias the services follow when no bundle is baked in.
+        alias: the registry alias the services follow when no bundle is baked in (default: the alias the plan's
+            model was profiled through, e.g. ``staging`` for ``--profile intents@staging``, else ``production``).
         source: how to name the plan in error messages (its path).
         registry: the ``registry`` section (the embedded SQLite registry when None).
 
@@ -275,6 +282,7 @@ def build_context(
     problem = model_name_problem(name)
     if problem is not None:  # the name is written into Dockerfiles, object names and commands
         raise PlanError(f"{problem} (plan field name in {source}). Fix the name in nlpops.yaml and plan again.")
+    alias = alias or str((plan.get("model") or {}).get("alias") or "production")
     try:
         check_alias(alias)
     except RegistryError as exc:
@@ -315,8 +323,21 @@ def build_context(
         notes.append(f"No bundle baked in: the service serves {name}@{alias} from {where}.")
         if not uri:
             notes.append("Set MLFLOW_TRACKING_URI in the containers' environment: registry.mlflow_uri is not set.")
-    elif bundle_path is None:
-        notes.append(f"No bundle baked in: the service serves {name}@{alias} from the registry volume.")
+    registry_dir: Path | None = None
+    owner: tuple[int, int] | None = None
+    if bundle_path is None and registry.backend == "sqlite":
+        registry_dir = Path(registry.home).expanduser().resolve()
+        owner = _owner(registry_dir)
+        notes.append(
+            f"No bundle baked in: the service serves {name}@{alias} from the registry folder mounted at "
+            f"/var/lib/nlpops (Compose mounts {registry_dir}, or NLPOPS_REGISTRY_DIR); it must hold {name} "
+            f"with the alias {alias}: nlpops registry list {name}."
+        )
+        if owner is None:
+            notes.append(
+                f"{registry_dir} is owned by root (or does not exist yet): the service runs as uid 10001 and must "
+                "be able to write there (monitoring statistics): chown it, or set NLPOPS_UID and NLPOPS_GID."
+            )
     slug = slug_of(name)
     return DeployContext(
         plan=plan,
@@ -332,7 +353,23 @@ def build_context(
         gpu=plan["chosen"]["runtime"] == "gpu",
         registry=registry,
         notes=notes,
+        registry_dir=registry_dir,
+        registry_owner=owner,
     )
+
+
+def _owner(folder: Path) -> tuple[int, int] | None:
+    """Who owns ``folder`` (or, before it exists, who runs this process); None for root or off POSIX."""
+    import os
+
+    try:
+        stat = folder.stat()
+        uid, gid = stat.st_uid, stat.st_gid
+    except OSError:
+        if not hasattr(os, "getuid"):
+            return None
+        uid, gid = os.getuid(), os.getgid()
+    return None if uid == 0 else (uid, gid)
 
 
 def check_requirements(requirements: list[str], where: str) -> None:

@@ -1,7 +1,9 @@
 """The Docker target: a multi-stage Dockerfile that installs only what the bundle's runtime needs.
 
-The builder stage creates a virtual environment with nlpops (``--no-deps``), the service's own packages and
-the runtime's packages; the runtime stage copies that environment, runs as a non-root user and checks
+The builder stage creates a virtual environment with nlpops (``--no-deps``, from the wheel of this nlpops
+that ``nlpops deploy`` writes into the build context: :mod:`nlpops.deploy.wheel`), the service's own packages
+and the runtime's packages, pinned by the context's ``constraints.txt`` to the versions installed where the
+deployment was rendered; the runtime stage copies that environment, runs as a non-root user and checks
 ``/healthz``. nlpops' base install pulls scikit-learn, which an ONNX image must not carry, hence ``--no-deps``
 and an explicit list.
 """
@@ -14,14 +16,19 @@ import shlex
 
 from nlpops._version import __version__
 from nlpops.deploy.context import SERVICE_REQUIREMENTS, DeployContext
+from nlpops.deploy.wheel import CONSTRAINTS_FILE, WHEELS_DIR, nlpops_version, pinned_constraints
 
 BASE_IMAGE = "python:3.11-slim"
 USER_ID = 10001
-DOCKERIGNORE = """# Rendered by nlpops deploy: keep the build context small and free of secrets.
+DOCKERIGNORE = f"""# Rendered by nlpops deploy: keep the build context small and free of secrets.
 **
 !bundle/
 !bundle/**
+!{WHEELS_DIR}/
+!{WHEELS_DIR}/**
+!{CONSTRAINTS_FILE}
 """
+BUILD_DIR = "/tmp/nlpops-build"  # where the builder stage copies the wheel and the constraints
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+")
 
 
@@ -47,6 +54,38 @@ def install_packages(ctx: DeployContext) -> list[str]:
     return service + list(runtime.values()) + registry
 
 
+def skip_deps_of(ctx: DeployContext) -> frozenset[str]:
+    """The packages the image installs with ``--no-deps`` (only for the ONNX runtime: transformers, which the
+    torch runtime brings, does need the Hub client)."""
+    return NO_DEPS if ctx.runtime == "onnx" else frozenset()
+
+
+def render_constraints(ctx: DeployContext) -> str:
+    """``constraints.txt``: every package the image installs, and what they pull in, pinned to the version
+    installed here (:func:`nlpops.deploy.wheel.pinned_constraints`)."""
+    pins, unpinned = pinned_constraints(install_packages(ctx), without_deps=skip_deps_of(ctx))
+    lines = [
+        f"# Rendered by nlpops {__version__} (nlpops deploy): the versions installed where the deployment was",
+        "# rendered, for pip install --constraint in the Dockerfile. Edit a pin to change what the image gets.",
+    ]
+    if unpinned:
+        lines.append(f"# Not installed there, so not pinned (resolved from the index): {', '.join(unpinned)}")
+    return "\n".join([*lines, *pins]) + "\n"
+
+
+def _model_comment(ctx: DeployContext) -> str:
+    """Header lines saying where the served model comes from."""
+    if ctx.bundle_dir is not None:
+        return "# The model: the bundle baked in at /app/bundle (copied from bundle/ in this folder).\n"
+    if ctx.mlflow:
+        return f"# The model: {ctx.ref} from the MLflow registry (NLPOPS_REGISTRY__MLFLOW_URI).\n"
+    return (
+        f"# The model: {ctx.ref} from the registry folder mounted at /var/lib/nlpops, e.g.\n"
+        '#   docker run -v "$PWD/.nlpops:/var/lib/nlpops" --user "$(id -u):$(id -g)" -p 8000:8000 IMAGE\n'
+        "# (the service reads and follows the alias there). Or bake a bundle in: nlpops deploy --bundle DIR.\n"
+    )
+
+
 def _quoted(items: list[str]) -> str:
     """Shell words for a RUN line: single-quoted, so nothing in them expands (requirements come from bundles)."""
     return " \\\n        ".join(shlex.quote(item) for item in items)
@@ -68,23 +107,27 @@ def render_dockerfile(ctx: DeployContext) -> str:
     cmd = ["serve", ctx.ref]
     packages = install_packages(ctx)
     # Only where nothing else needs their dependencies: the ONNX runtime (transformers does need the Hub client).
-    skip_deps = NO_DEPS if ctx.runtime == "onnx" else frozenset()
+    skip_deps = skip_deps_of(ctx)
     with_deps = [p for p in packages if requirement_name(p) not in skip_deps]
     no_deps = [p for p in packages if requirement_name(p) in skip_deps]
-    no_deps_step = f" \\\n    && pip install --no-deps \\\n        {_quoted(no_deps)}" if no_deps else ""
+    constraint = f"--constraint {BUILD_DIR}/{CONSTRAINTS_FILE}"
+    no_deps_step = f" \\\n    && pip install --no-deps {constraint} \\\n        {_quoted(no_deps)}" if no_deps else ""
+    nlpops = shlex.quote(f"nlpops=={nlpops_version()}")
     registry_env = "".join(f" \\\n    {key}={json.dumps(value)}" for key, value in ctx.registry_env().items())
     return f"""# syntax=docker/dockerfile:1
 # Rendered by nlpops {__version__} (nlpops deploy) for model {json.dumps(ctx.name)}, runtime {ctx.runtime}.
 # Expected image size: about {size["total_mb"]:.0f} MB (base {size["base_mb"]:.0f}
 # + service {size["service_mb"]:.0f} + runtime {size["runtime_mb"]:.0f} + bundle {size["bundle_mb"]:.0f}),
 # from the runtime footprint in the plan profile.
-
+{_model_comment(ctx)}
 FROM {BASE_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-RUN pip install --no-deps {shlex.quote(f"nlpops=={__version__}")} \\
-    && pip install \\
+COPY {WHEELS_DIR}/ {BUILD_DIR}/{WHEELS_DIR}/
+COPY {CONSTRAINTS_FILE} {BUILD_DIR}/{CONSTRAINTS_FILE}
+RUN pip install --no-deps --no-index --find-links {BUILD_DIR}/{WHEELS_DIR} {nlpops} \\
+    && pip install {constraint} \\
         {_quoted(with_deps)}{no_deps_step}
 
 FROM {BASE_IMAGE} AS runtime
@@ -110,16 +153,24 @@ CMD {json.dumps(cmd)}
 
 
 def render_docker(ctx: DeployContext) -> dict[str, str]:
-    """The Docker target's files: ``Dockerfile`` and ``.dockerignore``."""
-    return {"Dockerfile": render_dockerfile(ctx), ".dockerignore": DOCKERIGNORE}
+    """The Docker target's text files: ``Dockerfile``, ``.dockerignore`` and ``constraints.txt`` (the nlpops
+    wheel the Dockerfile installs is written next to them by :func:`nlpops.deploy.render_deployment`)."""
+    return {
+        "Dockerfile": render_dockerfile(ctx),
+        ".dockerignore": DOCKERIGNORE,
+        CONSTRAINTS_FILE: render_constraints(ctx),
+    }
 
 
 __all__ = [
     "BASE_IMAGE",
+    "BUILD_DIR",
     "MLFLOW_REQUIREMENT",
     "USER_ID",
     "install_packages",
+    "render_constraints",
     "render_docker",
     "render_dockerfile",
     "requirement_name",
+    "skip_deps_of",
 ]

@@ -19,11 +19,13 @@ from nlpops.deploy.kubernetes import DEFAULT_BATCH_SCHEDULE, object_file_name, r
 from nlpops.deploy.ray_config import render_ray
 from nlpops.deploy.validate import (
     validate_compose,
+    validate_constraints,
     validate_dockerfile,
     validate_kubernetes,
     validate_prometheus,
     validate_ray_config,
 )
+from nlpops.deploy.wheel import CONSTRAINTS_FILE, WHEELS_DIR, check_wheel, write_wheel
 from nlpops.errors import PlanError
 
 TARGETS = ("docker", "compose", "kubernetes", "ray")
@@ -107,6 +109,9 @@ def _validate(staging: Path, files: dict[str, str], documents: dict[str, Any]) -
         elif name.startswith("kubernetes/"):
             validate_kubernetes(documents[name], name)
             checks[name] = "kubernetes-validate"
+        elif name == CONSTRAINTS_FILE:
+            validate_constraints(text, name)
+            checks[name] = "exact pins"
         elif name == "ray-serve.yaml":
             checks[name] = "ray schema" if validate_ray_config(documents[name]) == "ray" else "structure"
     if RULES_PATH in files:
@@ -165,6 +170,11 @@ def render_deployment(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     written = sorted(files)
+    shutil.rmtree(folder / WHEELS_DIR, ignore_errors=True)  # a wheel of another version would linger
+    wheel = write_wheel(folder / WHEELS_DIR)
+    check_wheel(wheel)
+    written.append(f"{WHEELS_DIR}/{wheel.name}")
+    checks[f"{WHEELS_DIR}/{wheel.name}"] = "wheel RECORD"
     if ctx.bundle_dir is not None:
         shutil.rmtree(folder / "bundle", ignore_errors=True)
         _copy_bundle(ctx.bundle_dir, folder / "bundle")
@@ -177,6 +187,10 @@ def render_deployment(
         )
     if target == "compose":
         notes.append("Set GRAFANA_ADMIN_PASSWORD (and NLPOPS_API_KEYS, a JSON list) in the environment or .env.")
+    notes.append(
+        f"The image installs nlpops from {WHEELS_DIR}/{wheel.name} (this nlpops, packed by deploy) and the other "
+        "packages pinned in constraints.txt to the versions installed here."
+    )
     return DeployResult(target, folder, written, checks, ctx.expected_image_mb(), notes)
 
 

@@ -9,6 +9,7 @@
 - Dockerfile: parsed with ``dockerfile-parse``; instructions must be known, stages named, the last stage
   must run as a non-root user and have a HEALTHCHECK.
 - Ray Serve config: Ray's own ``ServeDeploySchema`` when Ray is installed, else a structural check.
+- ``constraints.txt``: every line a comment or an exact pin (``name==version``).
 """
 
 from __future__ import annotations
@@ -214,6 +215,25 @@ class _TextFile:
 
     def seek(self, offset: int) -> None:
         pass
+
+
+def validate_constraints(text: str, where: str = "constraints.txt") -> None:
+    """Check a pip constraints file: each line is a comment or one exact pin ``name==version``.
+
+    Raises:
+        PlanError: naming the first line that is neither.
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            specifiers = list(Requirement(line).specifier)
+        except InvalidRequirement as exc:
+            raise PlanError(f"Rendered {where} line {number} is not a requirement: {line!r} ({exc}).") from exc
+        if len(specifiers) != 1 or specifiers[0].operator != "==":
+            raise PlanError(f"Rendered {where} line {number} is not an exact pin (name==version): {line!r}.")
 
 
 def validate_ray_config(document: dict[str, Any], where: str = "ray-serve.yaml") -> str:

@@ -3,8 +3,9 @@
 ``export_bundle(source, out)`` writes a new bundle with runtime ``onnx`` and the same labels,
 preprocessing, metrics and reference statistics. Before writing it, the exported model predicts the
 source bundle's reference texts (``manifest.reference["texts"]``) and the export is refused when the
-predictions (the best label; a multi-label model's labels above their thresholds) disagree on more than
-``max_disagreement`` of them (``force=True`` writes it anyway). The
+predictions (the best label; a multi-label model's labels above their thresholds; an embedding model's
+vector, within a cosine of :data:`EMBEDDING_MIN_COSINE`) disagree on more than ``max_disagreement`` of
+them (``force=True`` writes it anyway). The
 manifest records the measured agreement under ``export``.
 """
 
@@ -29,10 +30,14 @@ from nlpops.tasks import Spans, TaskName, TaskOutput, label_decisions
 
 Quantization = Literal["none", "int8"]
 MAX_DISAGREEMENT = 0.005
-# BERT-like encoders: the projections whose int8 error flips the most labels stay float32 (the feed-forward
-# layers and the attention output); query/key/value are quantized. Measured on MiniLM + banking77: labels
-# agree with fp32 on 99.7% of test texts (98.6% when everything is quantized), 1.3x faster on one core.
+# BERT-like encoders (and whole classifiers over them): the projections whose int8 error flips the most labels
+# stay float32 (the feed-forward layers and the attention output); query/key/value are quantized. Measured on
+# MiniLM + banking77: labels agree with fp32 on 99.7% of test texts (98.6% when everything is quantized), 1.3x
+# faster on one core.
 ENCODER_KEEP_FLOAT = ("intermediate", "/output/dense")
+EMBEDDING_MIN_COSINE = 0.99
+"""An exported embedding model's vector agrees with its source's when their cosine similarity reaches this (float32
+ONNX graphs agree within about 1e-7; int8 ones lose a little more)."""
 
 
 @dataclass(frozen=True)
@@ -42,9 +47,17 @@ class ParityReport:
     texts: int
     agreement: float
     max_abs_proba_diff: float
+    min_cosine: float | None = None  # embedding models: the lowest cosine similarity of a text's two vectors
 
     def as_dict(self) -> dict[str, Any]:
-        return {"texts": self.texts, "agreement": self.agreement, "max_abs_proba_diff": self.max_abs_proba_diff}
+        out: dict[str, Any] = {
+            "texts": self.texts,
+            "agreement": self.agreement,
+            "max_abs_proba_diff": self.max_abs_proba_diff,
+        }
+        if self.min_cosine is not None:
+            out["min_cosine"] = self.min_cosine
+        return out
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,7 @@ def measure_parity(
     multilabel the set of labels reaching their thresholds (a text agrees when every label's decision does);
     entities the spans of each text (a text agrees when every span's start, end and type do; the score difference
     is measured over the agreeing spans).
+    embedding the two vectors of each text (they agree when their cosine reaches :data:`EMBEDDING_MIN_COSINE`).
 
     Raises:
         ExportError: the two answers have different shapes, or nlpops cannot compare this task's answers.
@@ -126,10 +140,22 @@ def _entities_parity(source: TaskOutput, exported: TaskOutput, thresholds: Seque
     return ParityReport(len(a), sum(same) / len(a), max(diffs, default=0.0))
 
 
+def _embedding_parity(source: TaskOutput, exported: TaskOutput, thresholds: Sequence[float] | None) -> ParityReport:
+    a, b = np.asarray(source, dtype=np.float64), np.asarray(exported, dtype=np.float64)
+    _same_shape(a, b)
+    if len(a) == 0:
+        return ParityReport(0, 1.0, 0.0, 1.0)
+    norms = np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+    cosine = (a * b).sum(axis=1) / norms
+    agree = float((cosine >= EMBEDDING_MIN_COSINE).mean())
+    return ParityReport(len(a), agree, float(np.abs(a - b).max()), float(cosine.min()))
+
+
 PARITY: dict[TaskName, Callable[[TaskOutput, TaskOutput, Sequence[float] | None], ParityReport]] = {
     "classification": _classification_parity,
     "multilabel": _multilabel_parity,
     "entities": _entities_parity,
+    "embedding": _embedding_parity,
 }
 """The export layer's per-task piece: how an exported model's answers are compared with its source's."""
 
@@ -150,7 +176,8 @@ def _convert(source: Bundle, staging: Path, quantize: Quantization) -> dict[str,
         from nlpops.export.sklearn import convert_pipeline
         from nlpops.runtimes.sklearn import load_pipeline, word_vocabulary
 
-        pipeline = load_pipeline(source.path)
+        trusted = [str(t) for t in source.manifest.runtime_options.get("trusted_types", [])]
+        pipeline = load_pipeline(source.path, trusted)
         options = convert_pipeline(pipeline, staging / MODEL_FILE)
         words = word_vocabulary(pipeline)
         if words:  # the graph holds the vocabulary but cannot list it: kept apart for out-of-vocabulary counts
@@ -160,6 +187,10 @@ def _convert(source: Bundle, staging: Path, quantize: Quantization) -> dict[str,
         from nlpops.export.token_classifier import convert_token_classifier_bundle
 
         options = convert_token_classifier_bundle(source, staging)
+    elif runtime == "torch" and source.manifest.runtime_options.get("kind") == "classifier":
+        from nlpops.export.classifier import convert_classifier_bundle
+
+        options = convert_classifier_bundle(source, staging)
     elif runtime == "torch":
         from nlpops.export.encoder import convert_encoder_bundle
 
@@ -181,7 +212,7 @@ def _convert(source: Bundle, staging: Path, quantize: Quantization) -> dict[str,
     if quantize == "int8":
         from nlpops.export.quantize import quantize_int8
 
-        keep_float = ENCODER_KEEP_FLOAT if options.get("kind") in ("encoder", "token_classifier") else ()
+        keep_float = ENCODER_KEEP_FLOAT if options.get("kind") in ("encoder", "classifier", "token_classifier") else ()
         quantize_int8(staging / str(options.get("model_file", MODEL_FILE)), keep_float)
         options["quantized"] = "int8"
     return options
@@ -229,7 +260,7 @@ def export_bundle(
         step(f"converting {manifest.runtime} model to ONNX" + (" (int8)" if quantize == "int8" else ""))
         options = _convert(source, staging, quantize)
         requirements = package_versions("onnxruntime", "numpy")
-        if options.get("kind") in ("encoder", "token_classifier"):
+        if options.get("kind") in ("encoder", "classifier", "token_classifier"):
             requirements += package_versions("tokenizers")
         fields: dict[str, Any] = {
             **manifest.model_dump(mode="json", exclude={"files", "created_at", "schema_version"}),
@@ -264,6 +295,7 @@ def export_bundle(
 
 
 __all__ = [
+    "EMBEDDING_MIN_COSINE",
     "ENCODER_KEEP_FLOAT",
     "MAX_DISAGREEMENT",
     "PARITY",

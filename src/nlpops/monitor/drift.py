@@ -10,7 +10,10 @@ it is not sampling noise). Each language with enough live texts is also compared
 
 Which statistics are compared is the task's (:data:`nlpops.tasks.TASKS`, ``drift_statistics``), each by its
 kind (:data:`COMPARERS`): multi-label models add the labels per text (``cardinality``, binned) and the rate of
-each label (``label_rate:<label>``: a 2x2 chi-squared test of texts with and without it, and PSI).
+each label (``label_rate:<label>``: a 2x2 chi-squared test of texts with and without it, and PSI); embedding
+models compare the mean of their vectors (``embedding_mean``: Hotelling's two-sample test on a random projection,
+:mod:`nlpops.monitor.mean_shift`, whose ``psi`` is the squared Mahalanobis distance of the live mean from the
+reference mean beyond what sampling explains).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from nlpops.checklist import MonitoringSettings
+from nlpops.monitor.mean_shift import hotelling_two_sample
 from nlpops.tasks import TASKS, DriftStatistic, TaskName
 
 ALL_LANGUAGES = "*"
@@ -204,11 +208,29 @@ def _compare_vocabulary(
     return [check(stat.name, "chi2", score, chi2, p)]
 
 
+def _compare_mean(stat: DriftStatistic, ref: Mapping[str, Any], live: Mapping[str, Any], check: Check) -> list[Any]:
+    ref_counts, live_counts = ref.get(stat.key) or {}, live.get(stat.key) or {}
+    if not ref_counts or not live_counts:
+        return []
+    shift = hotelling_two_sample(
+        int(ref.get("rows", 0)),
+        ref_counts.get("sum") or [],
+        ref_counts.get("outer") or [],
+        int(live.get("rows", 0)),
+        live_counts.get("sum") or [],
+        live_counts.get("outer") or [],
+    )
+    if shift is None:
+        return []
+    return [check(stat.name, "hotelling_t2", shift.distance, shift.t2, shift.p_value)]
+
+
 COMPARERS: dict[str, Comparer] = {
     "hist": _compare_hist,
     "categories": _compare_categories,
     "rates": _compare_rates,
     "vocabulary": _compare_vocabulary,
+    "mean": _compare_mean,
 }
 """The monitor's per-kind piece: how each kind of drift statistic (:class:`~nlpops.tasks.DriftStatistic`) is
 tested. A task names its statistics and their kinds in :data:`nlpops.tasks.TASKS`."""

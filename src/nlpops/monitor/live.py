@@ -21,7 +21,7 @@ import numpy as np
 from nlpops.errors import NlpopsError
 from nlpops.monitor.redact import PiiRedactor
 from nlpops.monitor.store import StatsStore, TextRecord, WindowRecord
-from nlpops.reference import CONFIDENCE_EDGES, LENGTH_EDGES, oov_counts, task_counts
+from nlpops.reference import CONFIDENCE_EDGES, LENGTH_EDGES, oov_counts, rows_of, task_counts
 from nlpops.serve import Langs, Observation
 from nlpops.tasks import predicted_counts
 
@@ -121,12 +121,13 @@ class LiveStats:
                 if window is None or window.labels != key_labels:
                     window = self._counts[key] = _Counts(key_labels)
                 if rows is None:
-                    window.add(lengths, counts, confidence, oov, task_counts(task, counts))
+                    window.add(lengths, counts, confidence, oov, task_counts(task, counts, observation.output))
                 else:
                     part = (oov[0][rows], oov[1][rows]) if oov is not None else None
                     chosen = counts[rows]
                     scores = confidence[rows] if confidence is not None else None
-                    window.add(lengths[rows], chosen, scores, part, task_counts(task, chosen))
+                    extra = task_counts(task, chosen, rows_of(observation.output, rows))
+                    window.add(lengths[rows], chosen, scores, part, extra)
             if self.store_texts:
                 self._keep_texts(observation, counts, confidence)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nlpops.bundle import read_manifest
 from nlpops.checklist import MonitoringSettings, RegistrySettings
+from nlpops.errors import BundleError
 from nlpops.monitor.drift import DriftReport, DriftThresholds, detect_drift
 from nlpops.monitor.live import LiveStats, merge_windows
 from nlpops.monitor.redact import PiiRedactor
@@ -68,7 +69,8 @@ def check_drift(
         The drift report (``status`` is ``insufficient_data`` when the service saw too few texts).
 
     Raises:
-        RegistryError / NotFoundError: the ref does not resolve. BundleError: its bundle is unreadable.
+        RegistryError / NotFoundError: the ref does not resolve. BundleError: its bundle is unreadable, or it
+        has no reference statistics (a model packaged without reference data).
         ConfigError: the store cannot be read.
     """
     resolved = resolve_bundle(ref, registry)
@@ -76,6 +78,12 @@ def check_drift(
     manifest = read_manifest(resolved.path)
     name = entry.name if entry is not None else manifest.name
     version = str(entry.version) if entry is not None else manifest.version
+    if "rows" not in manifest.reference:
+        how = "it was packaged without --data" if manifest.package is not None else "its bundle records none"
+        raise BundleError(
+            f'"{name}" version {version} has no reference statistics to compare live traffic with ({how}). '
+            f"Package it again with --data REFERENCE.csv (texts like those it serves) and register that version."
+        )
     since = clock() - (window_s if window_s is not None else monitoring.window_s)
     live = merge_windows(stats_store_for(monitoring, registry).load_windows(name, version, since_ts=since))
     return detect_drift(

@@ -7,6 +7,9 @@ model and the metrics registry, nothing else): the service calls :meth:`ServiceM
 ``GET /v1/status`` and :meth:`~ServiceMonitor.page` for ``GET /``. ``nlpops serve`` builds it with
 :func:`hooks_for` (named by :data:`HOOKS_PATH`, so worker processes can build it too); embedders pass
 :func:`monitor_hooks` to :func:`nlpops.serve.build_app`.
+
+The status page (:func:`status_page`) is one self-contained HTML document: the charting library (uPlot,
+``vendor/``, MIT) is inlined, so the page makes no request beyond the service itself and works offline.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from nlpops.checklist import MonitoringSettings, RegistrySettings
 from nlpops.errors import NlpopsError
 from nlpops.monitor.drift import DriftReport, DriftThresholds, detect_drift
 from nlpops.monitor.gauges import DriftGauges
+from nlpops.monitor.history import MinuteHistory, histogram_quantile, peak_psi
 from nlpops.monitor.live import LiveStats
 from nlpops.monitor.pending import PendingObservations
 from nlpops.monitor.report import build_live_stats
@@ -37,6 +41,7 @@ logger = logging.getLogger("nlpops.monitor")
 _CLASSIFY_ROUTE = "/v1/classify"
 _LATENCY_METRIC = "nlpops_http_request_duration_seconds"
 _REQUESTS_METRIC = "nlpops_http_requests"
+_VENDORED = ("uPlot.min.css", "uPlot.iife.min.js")  # inlined into status.html where /*NAME*/ stands
 HOOKS_PATH = "nlpops.monitor.service:hooks_for"
 """The dotted path ``nlpops serve`` hands the service (``serve(..., hooks=HOOKS_PATH)``)."""
 
@@ -98,6 +103,7 @@ class ServiceMonitor:
         self.refresh_interval_s = refresh_interval_s
         self.clock = clock
         self.gauges = DriftGauges(metrics_registry) if metrics_registry is not None else None
+        self.history = MinuteHistory(histogram_quantile)
         self.started_at = clock()
         self._thread: threading.Thread | None = None
 
@@ -190,16 +196,28 @@ class ServiceMonitor:
             snapshot = self.live.snapshot(model.name, model.version, window_s=self.window_s)
             report = self.drift()
         requests, errors = self._request_counts()
+        buckets = self._latency_buckets()
+        self.history.record(self.clock(), requests, errors, buckets, peak_psi(report))
         doc["traffic"] = {"classify_requests": requests, "errors": errors, "texts_in_window": snapshot["rows"]}
-        doc["latency_ms"] = self._latency_ms()
+        doc["latency_ms"] = {f"p{int(q * 100)}": histogram_quantile(q, buckets) for q in (0.5, 0.95, 0.99)}
         doc["label_counts"] = snapshot["label_counts"]
         doc["languages"] = snapshot["languages"]
         doc["drift"] = report.to_dict() if report is not None else {"status": "insufficient_data", "drifted": []}
+        doc["history"] = {
+            "minute_s": self.history.minute_s,
+            "psi_threshold": self.thresholds.psi,
+            "points": self.history.points(),
+        }
         return doc
 
+    def record(self, report: DriftReport | None = None) -> None:
+        """Add the running totals of now (and the drift of ``report``) to the last hour's history."""
+        requests, errors = self._request_counts()
+        self.history.record(self.clock(), requests, errors, self._latency_buckets(), peak_psi(report))
+
     def page(self) -> bytes:
-        """The status page (HTML and a little JS; reads ``v1/status``, posts to ``v1/classify``)."""
-        return resources.files("nlpops.monitor").joinpath("status.html").read_bytes()
+        """The status page (:func:`status_page`: reads ``v1/status``, posts to ``v1/classify``)."""
+        return status_page()
 
     def _samples(self, name: str) -> list[tuple[str, dict[str, str], float]]:
         if self.metrics_registry is None:
@@ -219,13 +237,14 @@ class ServiceMonitor:
                 errors += int(value) if labels.get("status", "").startswith("5") else 0
         return requests, errors
 
-    def _latency_ms(self) -> dict[str, float | None]:
-        buckets = sorted(
-            (float(labels["le"]), value)
-            for sample, labels, value in self._samples(_LATENCY_METRIC)
-            if sample.endswith("_bucket") and labels.get("route") == _CLASSIFY_ROUTE
-        )
-        return {f"p{int(q * 100)}": histogram_quantile(q, buckets) for q in (0.5, 0.95, 0.99)}
+    def _latency_buckets(self) -> list[tuple[float, float]]:
+        """The cumulative latency histogram of classify requests, ``(le, count)`` sorted (summed over labels)."""
+        summed: dict[float, float] = {}
+        for sample, labels, value in self._samples(_LATENCY_METRIC):
+            if sample.endswith("_bucket") and labels.get("route") == _CLASSIFY_ROUTE:
+                bound = float(labels["le"])
+                summed[bound] = summed.get(bound, 0.0) + value
+        return sorted(summed.items())
 
     def start(self) -> None:
         """Start the thread that flushes live statistics and refreshes the drift gauges."""
@@ -233,6 +252,7 @@ class ServiceMonitor:
             return
         self._stop.clear()
         self._wake.clear()
+        self.record()  # the history's first totals: the first minute is measured from the start
         self._thread = threading.Thread(target=self._run, name="nlpops-monitor", daemon=True)
         self._thread.start()
 
@@ -258,7 +278,7 @@ class ServiceMonitor:
                 if time.monotonic() >= next_refresh:
                     next_refresh = time.monotonic() + self.refresh_interval_s
                     self.live.flush()
-                    self.drift()
+                    self.record(self.drift())
             except NlpopsError as exc:  # no caller to raise to in a background thread
                 logger.error("Monitoring refresh failed: %s", exc)
 
@@ -329,29 +349,13 @@ def hooks_for(view: ServiceView, monitoring: MonitoringSettings, registry: Regis
     )
 
 
-def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
-    """A quantile in milliseconds from cumulative Prometheus buckets ``(le, count)``, as PromQL computes it.
-
-    Args:
-        q: the quantile, e.g. 0.95.
-        buckets: cumulative counts by upper bound, sorted, ending with ``+Inf``.
-
-    Returns:
-        Milliseconds, or None without observations.
-    """
-    if not buckets or buckets[-1][1] <= 0:
-        return None
-    rank = q * buckets[-1][1]
-    lower, below = 0.0, 0.0
-    for upper, count in buckets:
-        if count >= rank:
-            if upper == float("inf"):
-                return lower * 1000.0
-            inside = count - below
-            share = (rank - below) / inside if inside > 0 else 1.0
-            return (lower + (upper - lower) * share) * 1000.0
-        lower, below = upper, count
-    return lower * 1000.0
+def status_page() -> bytes:
+    """The status page: ``status.html`` with the vendored chart library inlined (no CDN; works offline)."""
+    package = resources.files("nlpops.monitor")
+    html = package.joinpath("status.html").read_text(encoding="utf-8")
+    for name in _VENDORED:
+        html = html.replace(f"/*{name}*/", package.joinpath("vendor", name).read_text(encoding="utf-8"), 1)
+    return html.encode("utf-8")
 
 
 __all__ = [
@@ -363,4 +367,6 @@ __all__ = [
     "histogram_quantile",
     "hooks_for",
     "monitor_hooks",
+    "peak_psi",
+    "status_page",
 ]

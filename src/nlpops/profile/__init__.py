@@ -31,6 +31,7 @@ from nlpops.profile.files import PROFILE_SCHEMA_VERSION, check_profile, load_pro
 from nlpops.profile.footprint import SERVICE_PACKAGES, image_bytes, measure_footprint
 from nlpops.profile.measure import Job, run_measurement
 from nlpops.profile.reliability import MAX_BACKGROUND_SHARE, MAX_SPREAD, assess
+from nlpops.progress import Progress, ProgressLike, as_progress
 
 DEFAULT_BATCH_SIZES = (1, 8, 32, 128)
 DEFAULT_THREADS = (1, 2, 4)
@@ -54,7 +55,12 @@ def _texts_for(bundle_texts: list[str] | None, texts: Sequence[str] | None, path
 
 
 def _measure_runtime(
-    candidate: Candidate, texts: list[str], threads: Sequence[int], settings: dict[str, Any], service: dict[str, Any]
+    candidate: Candidate,
+    texts: list[str],
+    threads: Sequence[int],
+    settings: dict[str, Any],
+    service: dict[str, Any],
+    report: Progress | None = None,
 ) -> dict[str, Any]:
     """One runtime's entry: its size and footprint, and its figures at each thread count."""
     if candidate.status != MEASURED or candidate.bundle is None:
@@ -85,7 +91,11 @@ def _measure_runtime(
             candidate.device,
             model_memory=n == counts[0],
         )
+        if report is not None:
+            report.advance(0, f"{candidate.option}, {n} thread(s)")
         result = run_measurement(job, settings["timeout_s"])
+        if report is not None:
+            report.advance(1)
         if candidate.device != "cpu" and not str(result["device"]).startswith(candidate.device):
             reason = f"the model ran on {result['device']} although {candidate.device} was asked for"
             return {"status": EXCLUDED, "reason": reason}
@@ -132,6 +142,7 @@ def profile_bundle(
     max_spread: float = MAX_SPREAD,
     max_background_share: float = MAX_BACKGROUND_SHARE,
     timeout_s: float = 600.0,
+    progress: ProgressLike = None,
 ) -> dict[str, Any]:
     """Measure a bundle, its candidate runtimes and (for a model set) each language's model.
 
@@ -149,6 +160,7 @@ def profile_bundle(
         max_spread: largest spread between rounds before the figures count as unreliable.
         max_background_share: largest share of the CPUs other processes may use meanwhile.
         timeout_s: each measuring process is killed after this long.
+        progress: counts the measurements (one per runtime and thread count, and per language model).
 
     Returns:
         The profile (see docs/advisor.md for the fields).
@@ -174,19 +186,24 @@ def profile_bundle(
         "repeats": max(1, repeats),
         "timeout_s": timeout_s,
     }
+    report = as_progress(progress)
+    report.step("preparing the runtimes to measure (exports)")
     service = measure_footprint(SERVICE_PACKAGES)
     present = gpu_present()
+    models = _language_models(bundle) if languages else {}
     with tempfile.TemporaryDirectory(prefix="nlpops-profile-") as tmp:
         candidates = runtime_candidates(bundle, Path(tmp), gpu_present=present, wanted=tuple(runtimes))
-        measured = {c.option: _measure_runtime(c, sample, counts, settings, service) for c in candidates}
+        jobs = sum(len(counts) if c.device == "cpu" else 1 for c in candidates if c.status == MEASURED)
+        report.step(f"measuring {bundle.manifest.name}", total=jobs + len(models) * len(counts))
+        measured = {c.option: _measure_runtime(c, sample, counts, settings, service, report) for c in candidates}
     per_language: dict[str, Any] = {}
     if languages:
-        for lang, model in _language_models(bundle).items():
+        for lang, model in models.items():
             own_texts = _texts_for(model.manifest.reference.get("texts"), None, model.path)
             native = Candidate("native-cpu", model, MEASURED)
             per_language[lang] = {
                 "name": model.manifest.name,
-                "runtimes": {"native-cpu": _measure_runtime(native, own_texts, counts, settings, service)},
+                "runtimes": {"native-cpu": _measure_runtime(native, own_texts, counts, settings, service, report)},
             }
     own = next((e for e in measured.values() if e.get("status") == MEASURED and e["device"] == "cpu"), None)
     fingerprint = manifest.data.model_dump() if manifest.data is not None else {}
@@ -208,6 +225,7 @@ def profile_bundle(
             # per-language vs multilingual as served, when measured (a model set, or --strategy auto)
             "strategy_figures": strategy_figures(manifest.metrics),
             "rows": fingerprint.get("rows"),
+            **({"dim": int(manifest.runtime_options.get("dim", 0))} if manifest.task == "embedding" else {}),
         },
         "machine": {
             "cpu_count": cpus,

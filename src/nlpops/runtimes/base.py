@@ -246,17 +246,25 @@ class BasePredictor:
         raise self._wrong_task("entity", "entities")
 
     def embed(self, texts: Sequence[str], routing: RoutingDecision | None = None) -> np.ndarray:
-        """Refused unless the runtime is an embedding runtime (it overrides this).
+        """One L2-normalised float32 vector per raw text (preprocessed here as the manifest says).
 
         Raises:
-            TaskError: naming the model's task.
+            TaskError: the model is not an embedding model (naming its task), or its runtime cannot embed.
         """
-        raise self._wrong_task("embedding", "embedding")
+        if self._manifest.task != "embedding":
+            raise self._wrong_task("embedding", "embedding")
+        return self._embed(self._preprocess(texts))
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        raise TaskError(
+            f'Bundle "{self.bundle.path}" is an embedding model but its runtime "{self._manifest.runtime}" cannot '
+            "embed. Rebuild it with nlpops train --task embedding."
+        )
 
     def _wrong_task(self, wanted: str, task: str) -> TaskError:
         return TaskError(
-            f'Model "{self._manifest.name}" is a {self.task} model; it makes no {wanted} predictions. '
-            f"Use a bundle whose task is {task}."
+            f'Model "{self._manifest.name}" is {"an" if self.task[0] in "aeiou" else "a"} {self.task} model; it makes '
+            f"no {wanted} predictions. Use a bundle whose task is {task}."
         )
 
     def text_lengths(self, texts: Sequence[str]) -> list[int]:

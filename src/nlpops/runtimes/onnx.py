@@ -1,11 +1,16 @@
 """ONNX runtime: serves exported bundles with onnxruntime, numpy and tokenizers only.
 
-Two kinds of graph, named by ``runtime_options["kind"]``:
+Three kinds of graph, named by ``runtime_options["kind"]``:
 
-- ``"sklearn"``: a scikit-learn pipeline converted by skl2onnx; input is a string tensor of shape (n, 1).
+- ``"sklearn"``: a scikit-learn pipeline converted by skl2onnx; input is a string tensor of shape (n, 1);
+  the output is a (n, n_labels) tensor or skl2onnx's ZipMap (one ``{class: probability}`` map per text).
 - ``"encoder"``: a sentence encoder graph (``input_ids``, ``attention_mask``[, ``token_type_ids``] ->
-  ``last_hidden_state``) plus a linear head applied in numpy. Texts are tokenized with ``tokenizers``,
-  sorted by length and padded per batch to their longest text, so short texts cost little.
+  ``last_hidden_state``) plus a linear head applied in numpy.
+- ``"classifier"``: a whole text classifier (token ids -> class scores, e.g. a Hugging Face sequence
+  classifier's ``logits``), turned into probabilities by :func:`activate`.
+
+Token graphs get texts tokenized with ``tokenizers``, sorted by length and padded per batch to their longest
+text, so short texts cost little.
 
 Importing or using this module never imports torch, transformers, scikit-learn or spaCy.
 """
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +62,35 @@ def sigmoid(scores: np.ndarray) -> np.ndarray:
     return np.asarray(0.5 * (1.0 + np.tanh(0.5 * scores)))
 
 
+def normalize_rows(scores: np.ndarray) -> np.ndarray:
+    """Rows rescaled to sum to 1 in float64 (a graph that already returns probabilities; all-zero rows kept)."""
+    values = np.asarray(scores, dtype=np.float64)
+    total = values.sum(axis=1, keepdims=True)
+    return np.asarray(values / np.where(total > 0, total, 1.0))
+
+
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "softmax": softmax,
+    "probabilities": normalize_rows,
+    "sigmoid": sigmoid,
+}
+"""How class scores become probabilities, the one table for the torch and ONNX runtimes and the numpy head:
+``softmax`` (logits of exclusive classes), ``probabilities`` (the graph already returns them; rows are
+renormalised), ``sigmoid`` (logits of independent labels: multi-label models; rows need not sum to 1)."""
+
+
+def activate(scores: np.ndarray, activation: str) -> np.ndarray:
+    """Probabilities (n, n_labels) from class scores, the way ``activation`` (a key of :data:`ACTIVATIONS`) says.
+
+    Raises:
+        RuntimeLoadError: an activation this nlpops does not know.
+    """
+    function = ACTIVATIONS.get(activation)
+    if function is None:
+        raise RuntimeLoadError(f'Unknown activation "{activation}" (known: {", ".join(ACTIVATIONS)}). Upgrade nlpops.')
+    return function(scores)
+
+
 class LinearHead:
     """A linear classifier over embeddings, with weights read from an ``.npz`` file (no pickle).
 
@@ -92,10 +126,10 @@ class LinearHead:
         """Probabilities (n, n_labels) for embeddings (n, dim)."""
         logits = embeddings.astype(np.float32) @ self.coef.T + self.intercept
         if self.multilabel:
-            return sigmoid(logits)
+            return activate(logits, "sigmoid")
         if logits.shape[1] == 1:
             logits = np.concatenate([np.zeros_like(logits), logits], axis=1)
-        return softmax(logits)
+        return activate(logits, "softmax")
 
 
 def pool(hidden: np.ndarray, mask: np.ndarray, pooling: str, normalize: bool) -> np.ndarray:
@@ -198,12 +232,13 @@ def open_session(path: Path, threads: int) -> Any:
 
 
 class OnnxPredictor(BasePredictor):
-    """Predictor over an ONNX graph (a converted scikit-learn pipeline, or an encoder plus a numpy head).
+    """Predictor over an ONNX graph: a converted scikit-learn pipeline, an encoder plus a numpy head, or a whole
+    token classifier.
 
     Args:
         bundle: a verified bundle with runtime ``onnx``.
         intra_op_threads: threads per session (default: ``NLPOPS_ONNX__INTRA_OP_THREADS`` or all cores).
-        sort_by_length: group texts of similar token length into the same batch (encoder graphs).
+        sort_by_length: group texts of similar token length into the same batch (token graphs).
 
     Raises:
         RuntimeLoadError: the graph, tokenizer or head cannot be loaded or do not match the labels.
@@ -221,9 +256,12 @@ class OnnxPredictor(BasePredictor):
         self._inputs = [i.name for i in self.session.get_inputs()]
         self._words_path: Path | None = None
         self._words: frozenset[str] | None = None
+        self.head: LinearHead | None = None
         if self.kind == "sklearn":
             self._output = str(options.get("output", "probabilities"))
             self._scores_are_margins = bool(options.get("margins", False))
+            keys = options.get("zipmap_keys")  # skl2onnx's ZipMap output: the map key of each label, in order
+            self._zipmap_keys: list[Any] | None = list(keys) if keys is not None else None
             transform = options.get("text_transform")
             if transform is not None and transform not in _TEXT_TRANSFORMS:
                 raise RuntimeLoadError(
@@ -233,26 +271,37 @@ class OnnxPredictor(BasePredictor):
             self._transform = _TEXT_TRANSFORMS.get(transform) if transform else None
             words_file = options.get("vocabulary_file")
             self._words_path = bundle.file(str(words_file)) if words_file else None
-        elif self.kind == "encoder":
+        elif self.kind in ("encoder", "classifier"):
             self.max_length = int(options.get("max_length", 256))
-            self.pooling = str(options.get("pooling", "mean"))
-            self.normalize = bool(options.get("normalize", True))
             self.tokenizer = load_tokenizer(
                 bundle.file(str(options.get("tokenizer", "tokenizer.json"))), self.max_length
             )
             self.pad_id = int(options.get("pad_id", 0))
-            self.head = LinearHead.load(
-                bundle.file(str(options.get("head", "head.npz"))), multilabel=self.task == "multilabel"
-            )
-            if self.head.coef.shape[0] not in (len(self.labels), 1):
-                raise RuntimeLoadError(
-                    f'Bundle "{bundle.path}": the head has {self.head.coef.shape[0]} outputs for '
-                    f"{len(self.labels)} labels. Rebuild the bundle."
-                )
+            if self.kind == "classifier":
+                self._output = str(options.get("output", "logits"))
+                default = "sigmoid" if self.task == "multilabel" else "softmax"
+                self.activation = str(options.get("activation", default))
+                activate(np.zeros((1, 2)), self.activation)  # an unknown activation fails at load, not per request
+            else:
+                self.pooling = str(options.get("pooling", "mean"))
+                self.normalize = bool(options.get("normalize", True))
+                self.dim = int(options.get("dim", 0))
+                if bundle.manifest.task != "embedding":  # an embedding bundle answers the pooled vectors: no head
+                    self.head = LinearHead.load(
+                        bundle.file(str(options.get("head", "head.npz"))), multilabel=self.task == "multilabel"
+                    )
+                    self.dim = int(self.head.coef.shape[1])
+                    if self.head.coef.shape[0] not in (len(self.labels), 1):
+                        raise RuntimeLoadError(
+                            f'Bundle "{bundle.path}": the head has {self.head.coef.shape[0]} outputs for '
+                            f"{len(self.labels)} labels. Rebuild the bundle."
+                        )
+                elif self.dim < 1:
+                    raise RuntimeLoadError(f'Bundle "{bundle.path}" does not say its vector size (dim). Re-export it.')
         else:
             raise RuntimeLoadError(
                 f'Bundle "{bundle.path}" has ONNX graph kind "{self.kind}", which this nlpops does not know '
-                "(known: sklearn, encoder). Upgrade nlpops."
+                "(known: sklearn, encoder, classifier). Upgrade nlpops."
             )
 
     def vocabulary(self) -> frozenset[str] | None:
@@ -269,50 +318,77 @@ class OnnxPredictor(BasePredictor):
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         if self.kind == "sklearn":
             return self._sklearn_proba(texts)
+        if self.kind == "classifier":
+            return self._classifier_proba(texts)
+        assert self.head is not None  # only embedding bundles have no head, and they answer embed()
         return self.head.predict_proba(self.encode(texts, preprocessed=True))
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if self.kind != "encoder":
+            return super()._embed(texts)
+        return self.encode(texts, preprocessed=True)
 
     def _sklearn_proba(self, texts: list[str]) -> np.ndarray:
         if self._transform is not None:
             texts = [self._transform(t) for t in texts]
         feed = {self._inputs[0]: np.asarray(texts, dtype=object).reshape(-1, 1)}
-        (scores,) = self.session.run([self._output], feed)
-        scores = np.asarray(scores, dtype=np.float64)
+        (raw,) = self.session.run([self._output], feed)
+        if self._zipmap_keys is not None:
+            raw = [[row[key] for key in self._zipmap_keys] for row in raw]
+        scores = np.asarray(raw, dtype=np.float64)
         if self.task == "multilabel":  # independent per-label probabilities: never normalised across labels
-            return sigmoid(scores) if self._scores_are_margins else scores
+            return activate(scores, "sigmoid") if self._scores_are_margins else scores
         if scores.ndim == 1 or scores.shape[1] == 1:
             margin = scores.reshape(-1)
             scores = np.stack([-margin, margin], axis=1)
-        if self._scores_are_margins:
-            return softmax(scores)
-        return np.asarray(scores / scores.sum(axis=1, keepdims=True))
+        return activate(scores, "softmax" if self._scores_are_margins else "probabilities")
+
+    def _token_batches(self, items: list[str]) -> Iterator[tuple[list[int], dict[str, np.ndarray], np.ndarray]]:
+        """``(rows, feed, attention_mask)`` per batch of texts of similar token length."""
+        encodings = self.tokenizer.encode_batch(items)
+        for rows in length_sorted_batches([len(e.ids) for e in encodings], self.batch_size, self.sort_by_length):
+            ids, mask, types = pad_batch([encodings[i] for i in rows], self.pad_id)
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            yield rows, {k: v for k, v in feed.items() if k in self._inputs}, mask
+
+    def _classifier_proba(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
+        for rows, feed, _mask in self._token_batches(texts):
+            (scores,) = self.session.run([self._output], feed)
+            if scores.shape != (len(rows), len(self.labels)):
+                raise RuntimeLoadError(
+                    f'Bundle "{self.bundle.path}": the graph returns scores of shape {scores.shape} for '
+                    f"{len(rows)} texts and {len(self.labels)} labels. Rebuild the bundle."
+                )
+            out[rows] = scores
+        return activate(out, self.activation)
 
     def encode(self, texts: Sequence[str], *, preprocessed: bool = False) -> np.ndarray:
         """Sentence embeddings (n, dim) of ``texts`` from the encoder graph (encoder graphs only), batched by token
         length: what the head classifies. (``embed`` is the embedding task's answer, :class:`Predictor`.)"""
         items = list(texts) if preprocessed else self._preprocess(texts)
-        encodings = self.tokenizer.encode_batch(items)
-        out = np.zeros((len(items), self.head.coef.shape[1]), dtype=np.float32)
-        for rows in length_sorted_batches([len(e.ids) for e in encodings], self.batch_size, self.sort_by_length):
-            ids, mask, types = pad_batch([encodings[i] for i in rows], self.pad_id)
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            (hidden,) = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[:1]
+        out = np.zeros((len(items), self.dim), dtype=np.float32)
+        for rows, feed, mask in self._token_batches(items):
+            (hidden,) = self.session.run(None, feed)[:1]
             out[rows] = pool(np.asarray(hidden), mask, self.pooling, self.normalize)
         return out
 
     def text_lengths(self, texts: Sequence[str]) -> list[int]:
-        """Token counts for encoder graphs (the batching cost), characters for converted pipelines."""
-        if self.kind != "encoder":
+        """Token counts for token graphs (the batching cost), characters for converted pipelines."""
+        if self.kind == "sklearn":
             return super().text_lengths(texts)
         return [len(e.ids) for e in self.tokenizer.encode_batch(self._preprocess(texts))]
 
 
 __all__ = [
+    "ACTIVATIONS",
     "CHAR_WB_PAD",
     "MODEL_FILE",
     "THREADS_ENV",
     "WORDS_FILE",
     "LinearHead",
     "OnnxPredictor",
+    "activate",
     "length_sorted_batches",
     "load_tokenizer",
     "open_session",

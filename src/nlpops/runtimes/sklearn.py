@@ -10,14 +10,16 @@ bit for bit those of the trained pipeline. It never imports skops: ``import skop
 scikit-learn estimator to list the trusted types (0.5 s here, over 2 s where PyTorch is installed,
 because scikit-learn's array-API shim imports it), which dominated a service's cold start.
 
-Any other pipeline, and bundles written before this format, use skops with trusted types only.
+Any other pipeline, and bundles written before this format, use skops with trusted types only: the types
+skops trusts, plus those the person who packaged the model trusted by name (``runtime_options``
+``trusted_types``, see ``nlpops package --trust``).
 """
 
 from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +105,14 @@ def _dump_skops_without_vocabularies(pipeline: Any, path: Path) -> None:
             vectorizer.vocabulary_ = vocabulary
 
 
-def load_pipeline(directory: Path) -> Any:
-    """Load a pipeline written by :func:`save_pipeline` (declared classes or skops' trusted types; no pickle)."""
+def load_pipeline(directory: Path, trusted: Sequence[str] = ()) -> Any:
+    """Load a pipeline written by :func:`save_pipeline` (declared classes or skops' trusted types; no pickle).
+
+    Args:
+        trusted: types to trust beyond skops' own (named when the model was packaged); the parameter
+            checks of :mod:`nlpops.runtimes.sklearn_params` apply, except that a trusted function may be a
+            vectorizer's tokenizer, preprocessor or analyzer.
+    """
     vocab_path = directory / VOCABULARY_FILE
     vocabularies: dict[str, list[str]] = {}
     if vocab_path.is_file():
@@ -114,12 +122,12 @@ def load_pipeline(directory: Path) -> Any:
             raise RuntimeLoadError(f'"{vocab_path}" is not readable JSON: {exc}') from exc
     if (directory / SPEC_FILE).is_file():
         return load_declared(directory, vocabularies)
-    pipeline = load_skops(directory / MODEL_FILE)
+    pipeline = load_skops(directory / MODEL_FILE, trusted)
     if getattr(pipeline, "memory", None) is not None:
         raise RuntimeLoadError(f'"{directory / MODEL_FILE}": a pipeline with memory= (a cache on disk) is not allowed.')
     targets = dict(text_vectorizers(pipeline))
     for path, vectorizer in targets.items():
-        check_vectorizer(vectorizer, f'"{directory / MODEL_FILE}", step "{path}"')
+        check_vectorizer(vectorizer, f'"{directory / MODEL_FILE}", step "{path}"', trusted)
     for path, terms in vocabularies.items():
         if path not in targets:
             raise RuntimeLoadError(f'"{vocab_path}" names "{path}", which the model does not have.')
@@ -127,8 +135,8 @@ def load_pipeline(directory: Path) -> Any:
     return pipeline
 
 
-def load_skops(path: Any) -> Any:
-    """Load a skops file, refusing any type skops does not already trust."""
+def load_skops(path: Any, trusted: Sequence[str] = ()) -> Any:
+    """Load a skops file, refusing any type skops does not already trust and ``trusted`` does not name."""
     try:
         import skops.io as sio
     except ImportError as exc:  # pragma: no cover - skops is a base dependency
@@ -137,13 +145,14 @@ def load_skops(path: Any) -> Any:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises many types on a corrupt file
         raise RuntimeLoadError(f'"{path}" is not a readable skops file: {exc}') from exc
-    if untrusted:
+    refused = [t for t in untrusted if t not in trusted]
+    if refused:
         raise RuntimeLoadError(
-            f'"{path}" contains types nlpops does not trust: {", ".join(untrusted)}. '
+            f'"{path}" contains types nlpops does not trust: {", ".join(refused)}. '
             "Refusing to load it; retrain with nlpops."
         )
     try:
-        return sio.load(path)
+        return sio.load(path, trusted=list(untrusted) or None)
     except Exception as exc:
         raise RuntimeLoadError(f'"{path}" could not be loaded by skops: {exc}') from exc
 
@@ -176,7 +185,8 @@ class SklearnPredictor(BasePredictor):
         super().__init__(bundle)
         # Listed in the manifest, else BundleError naming the file.
         bundle.file(SPEC_FILE if SPEC_FILE in bundle.manifest.files else MODEL_FILE)
-        self.pipeline = load_pipeline(bundle.path)
+        trusted = [str(t) for t in bundle.manifest.runtime_options.get("trusted_types", [])]
+        self.pipeline = load_pipeline(bundle.path, trusted)
         classes = [str(c) for c in getattr(self.pipeline, "classes_", [])]
         if self.task == "multilabel":  # one-vs-rest over label columns: classes are the column numbers
             classes = [

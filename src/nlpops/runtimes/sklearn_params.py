@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -228,17 +228,34 @@ def check_params(kind: str, params: Mapping[str, Any], defaults: Mapping[str, An
             )
 
 
-def check_vectorizer(vectorizer: Any, where: str) -> None:
+_CALLABLE_PARAMS = ("preprocessor", "tokenizer", "analyzer")
+
+
+def check_vectorizer(vectorizer: Any, where: str, trusted: Sequence[str] = ()) -> None:
     """The text-vectorizer checks of :func:`check_params` for a loaded object (a skops pipeline's vectorizer).
 
-    Only the parameters the table knows are checked: skops may load other vectorizer classes.
+    Only the parameters the table knows are checked: skops may load other vectorizer classes. A function as
+    ``preprocessor``, ``tokenizer`` or ``analyzer`` is allowed only when its qualified name is in ``trusted``
+    (the types the person who packaged the model trusted by name, ``nlpops package --trust``): skops loaded
+    it only because of that trust.
 
     Raises:
         RuntimeLoadError: a parameter value outside the allowed set.
     """
     params = vectorizer.get_params(deep=False)
-    known = {key: value for key, value in params.items() if key in _VECTORIZER}
+    known = {
+        key: value
+        for key, value in params.items()
+        if key in _VECTORIZER and not (key in _CALLABLE_PARAMS and _qualified_name(value) in trusted)
+    }
     check_params("TfidfVectorizer", known, {}, f"{where} ({type(vectorizer).__name__})")
+
+
+def _qualified_name(value: Any) -> str | None:
+    if not callable(value) or isinstance(value, type):
+        return None
+    module, name = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    return f"{module}.{name}" if module and name else None
 
 
 def _same(value: Any, default: Any) -> bool:

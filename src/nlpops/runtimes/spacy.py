@@ -1,9 +1,11 @@
 """spaCy runtime: a pipeline saved with ``nlp.to_disk`` (spaCy's own format, no pickle).
 
-A ``classification`` bundle runs its ``textcat`` component only. An ``entities`` bundle runs the components that
-set ``doc.ents`` (``ner``, ``beam_ner``, ``entity_ruler``) and the shared ``tok2vec`` they listen to, nothing
-else (tagger, parser, lemmatizer... do not change the entities), and answers ``doc.ents`` as character spans
-of the text as given.
+A ``classification`` bundle runs its ``textcat`` component only (a ``multilabel`` bundle its
+``textcat_multilabel``: its per-label scores are kept as they are): ``runtime_options`` ``component`` names it
+(default ``textcat``) and ``components`` lists what runs (default: it alone). An ``entities`` bundle runs the
+components that set ``doc.ents`` (``ner``, ``beam_ner``, ``entity_ruler``) and the shared ``tok2vec`` they listen
+to, nothing else (tagger, parser, lemmatizer... do not change the entities), and answers ``doc.ents`` as character
+spans of the text as given.
 """
 
 from __future__ import annotations
@@ -34,12 +36,28 @@ def import_spacy(what: str) -> Any:
     return spacy
 
 
-def textcat_proba(nlp: Any, texts: Sequence[str], labels: Sequence[str], batch_size: int = 256) -> np.ndarray:
-    """Probabilities (n, len(labels)) from the ``textcat`` scores, in ``labels`` order, rows summing to 1."""
+def textcat_proba(
+    nlp: Any,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    batch_size: int = 256,
+    components: Sequence[str] = (TEXTCAT,),
+    *,
+    normalize: bool = True,
+) -> np.ndarray:
+    """Probabilities (n, len(labels)) from the text classifier's scores, in ``labels`` order, rows summing to 1.
+
+    Args:
+        components: the pipeline components to run (the text classifier and what it needs).
+        normalize: rescale rows to sum to 1 (a ``textcat``); False keeps a ``textcat_multilabel``'s independent
+            per-label scores as they are.
+    """
     out = np.zeros((len(texts), len(labels)), dtype=np.float64)
-    with nlp.select_pipes(enable=[TEXTCAT]):
+    with nlp.select_pipes(enable=list(components)):
         for row, doc in enumerate(nlp.pipe(list(texts), batch_size=batch_size)):
             out[row] = [doc.cats.get(label, 0.0) for label in labels]
+    if not normalize:
+        return out
     total = out.sum(axis=1, keepdims=True)
     return np.asarray(out / np.where(total > 0, total, 1.0))
 
@@ -82,7 +100,10 @@ class SpacyPredictor(BasePredictor):
     def __init__(self, bundle: Bundle) -> None:
         super().__init__(bundle)
         spacy = import_spacy("spaCy bundles")
-        folder = bundle.path / str(bundle.manifest.runtime_options.get("pipeline_dir", PIPELINE_DIR))
+        options = bundle.manifest.runtime_options
+        folder = bundle.path / str(options.get("pipeline_dir", PIPELINE_DIR))
+        self.component = str(options.get("component", TEXTCAT))
+        self.components = [str(c) for c in options.get("components", [self.component])]
         bundle.file(f"{folder.name}/config.cfg")
         try:
             self.nlp = spacy.load(folder)
@@ -91,11 +112,12 @@ class SpacyPredictor(BasePredictor):
         if self.task == "entities":
             self._check_entities(folder)
             return
-        if TEXTCAT not in self.nlp.pipe_names:
+        missing = [c for c in self.components if c not in self.nlp.pipe_names]
+        if missing:
             raise RuntimeLoadError(
-                f'The spaCy pipeline in "{folder}" has no "{TEXTCAT}" component. Rebuild the bundle.'
+                f'The spaCy pipeline in "{folder}" has no "{missing[0]}" component. Rebuild the bundle.'
             )
-        known = set(self.nlp.get_pipe(TEXTCAT).labels)
+        known = set(self.nlp.get_pipe(self.component).labels)
         if known != set(self.labels):
             raise RuntimeLoadError(f'Bundle "{bundle.path}": the textcat labels do not match the manifest labels.')
 
@@ -122,7 +144,8 @@ class SpacyPredictor(BasePredictor):
         return ner_spans(self.nlp, self._preprocess(texts))
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
-        return textcat_proba(self.nlp, texts, self.labels)
+        multilabel = self.task == "multilabel"
+        return textcat_proba(self.nlp, texts, self.labels, components=self.components, normalize=not multilabel)
 
     def text_lengths(self, texts: Sequence[str]) -> list[int]:
         """Token counts from spaCy's tokenizer."""

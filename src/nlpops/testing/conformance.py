@@ -182,6 +182,22 @@ def tiny_transformer_bundle(out: Path, *, name: str = "tiny-transformer", **sett
     return build_bundle(config, data, data, out, name=name)
 
 
+def tiny_embedding_bundle(
+    out: Path, *, name: str = "tiny-embedding", texts: Dataset | None = None, **settings: Any
+) -> Bundle:
+    """An embedding bundle over :func:`tiny_encoder_folder` (runtime ``torch``, 32-d vectors), its reference texts
+    the tiny dataset's (labelled: it is evaluated on them too) or ``texts``."""
+    from nlpops.testing import tiny_dataset
+
+    encoder = tiny_encoder_folder(out.parent / f".{out.name}-encoder")
+    config = NlpopsConfig.model_validate(
+        {"name": name, "model": {"task": "embedding", "transformer": {"encoder": str(encoder), **settings}}}
+    )
+    data = texts if texts is not None else tiny_dataset()
+    data = Dataset(data.texts, data.labels, data.langs, data.source, task="embedding")
+    return build_bundle(config, data, data if data.labels else None, out, name=name)
+
+
 def tiny_spacy_bundle(out: Path, *, name: str = "tiny-spacy", epochs: int = 10) -> Bundle:
     """A spaCy textcat bundle trained from ``spacy.blank("en")`` on the tiny dataset (a few seconds)."""
     from nlpops.testing import tiny_dataset
@@ -197,6 +213,7 @@ __all__ = [
     "FamilyReport",
     "check_family",
     "check_predictor",
+    "tiny_embedding_bundle",
     "tiny_encoder_folder",
     "tiny_spacy_bundle",
     "tiny_transformer_bundle",

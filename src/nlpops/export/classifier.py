@@ -1,0 +1,99 @@
+"""Packaged Hugging Face classifiers to ONNX: the whole model, head included, becomes one graph (token ids ->
+``logits``); the softmax stays in numpy, where the torch runtime applies it too.
+
+Same exporter as the encoders (TorchScript, ``dynamo=False``, opset 17, dynamic batch and sequence axes).
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlpops.bundle import Bundle
+from nlpops.errors import ExportError
+from nlpops.export.encoder import OPSET
+from nlpops.runtimes.onnx import MODEL_FILE, open_session, pad_batch
+from nlpops.runtimes.torch import TOKENIZER_FILE, SequenceClassifier, load_classifier
+
+OUTPUT = "logits"
+
+
+def export_classifier(classifier: SequenceClassifier, out: Path) -> None:
+    """Write ``classifier`` as an ONNX graph over its inputs with dynamic (batch, sequence) axes.
+
+    Raises:
+        ExportError: torch cannot trace or export the model, or the graph differs from PyTorch.
+    """
+    torch = classifier._torch
+    names = list(classifier.inputs)
+    sample = classifier.tokenizer.encode_batch(["a short example", "a somewhat longer example sentence for tracing"])
+    ids, mask, types = pad_batch(sample, classifier.pad_id)
+    arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    args = tuple(torch.from_numpy(arrays[name]) for name in names)
+    axes = {name: {0: "batch", 1: "sequence"} for name in names} | {OUTPUT: {0: "batch"}}
+
+    class _Wrapper(torch.nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self, model: Any) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs: Any) -> Any:
+            return self.model(**dict(zip(names, inputs, strict=True))).logits
+
+    try:
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _Wrapper(classifier.model.to("cpu")).eval(),
+                args,
+                str(out),
+                input_names=names,
+                output_names=[OUTPUT],
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                dynamo=False,
+            )
+    except Exception as exc:  # torch.onnx raises many types (tracing, unsupported ops)
+        raise ExportError(
+            f"torch could not export the classifier to ONNX: {exc}. Serve the bundle with PyTorch."
+        ) from exc
+    check_classifier_graph(classifier, out)
+
+
+def check_classifier_graph(classifier: SequenceClassifier, graph: Path, atol: float = 1e-3) -> None:
+    """Compare the graph's logits with PyTorch's on two texts of different lengths.
+
+    Raises:
+        ExportError: the logits differ by more than ``atol``.
+    """
+    session = open_session(graph, 1)
+    encodings = classifier.tokenizer.encode_batch(["one", "two words and then a few more to make it longer"])
+    ids, mask, types = pad_batch(encodings, classifier.pad_id)
+    feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    names = {i.name for i in session.get_inputs()}
+    (onnx_logits,) = session.run([OUTPUT], {k: v for k, v in feed.items() if k in names})
+    with classifier._torch.inference_mode():
+        torch_logits = classifier.forward(ids, mask, types).float().cpu().numpy()
+    diff = float(np.abs(onnx_logits - torch_logits).max())
+    if diff > atol:
+        raise ExportError(f"The exported classifier differs from PyTorch by {diff:.2e} (> {atol}). Please report this.")
+
+
+def convert_classifier_bundle(source: Bundle, staging: Path) -> dict[str, Any]:
+    """Write ``model.onnx`` and the tokenizer of a packaged sequence-classifier bundle into ``staging``.
+
+    Returns:
+        runtime options for :class:`nlpops.runtimes.onnx.OnnxPredictor` (kind ``classifier``).
+    """
+    classifier = load_classifier(source, device="cpu")
+    export_classifier(classifier, staging / MODEL_FILE)
+    shutil.copy2(classifier.folder / TOKENIZER_FILE, staging / TOKENIZER_FILE)
+    options = {k: v for k, v in source.manifest.runtime_options.items() if k not in ("model_dir", "inputs")}
+    return {**options, "kind": "classifier", "model_file": MODEL_FILE, "tokenizer": TOKENIZER_FILE, "output": OUTPUT}
+
+
+__all__ = ["OUTPUT", "check_classifier_graph", "convert_classifier_bundle", "export_classifier"]
