@@ -69,6 +69,9 @@ def render_cli_reference() -> str:
 
 def main(argv: list[str]) -> None:
     """Write the reference to the path given (stdout without one)."""
+    if argv and argv[0].startswith("-"):
+        sys.stdout.write("usage: python -m nlpops.cli.reference [OUT.md]   (stdout without OUT.md)\n")
+        return
     text = render_cli_reference()
     if argv:
         Path(argv[0]).write_text(text, encoding="utf-8")
