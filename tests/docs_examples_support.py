@@ -17,8 +17,8 @@ in the docs themselves::
     <!-- docs-test: after README.md -->                    (first block only) the scenario starts from the state
                                                            another file's scenario left (its folder and registry)
 
-A ``python`` block whose first line names a file (``# fine_tune.py``) is written to that file in the working
-folder, for the shell commands after it to run.
+A ``python`` block whose first line names a file (``# fine_tune.py``, or ``# corpus.py: what it is``) is
+written to that file in the working folder, for the shell commands after it to run.
 
 Long-running commands are recognised by what they are, not marked: ``nlpops serve`` starts in the background
 and counts as started when its port accepts connections; ``nlpops retrain ... --schedule`` when it has
@@ -254,7 +254,7 @@ class Scenario:
         self.timings: list[tuple[str, float]] = []
 
     def run_block(self, block: Block) -> None:
-        named = re.match(r"# ([\w./-]+\.py)\n", block.body + "\n") if block.lang == "python" else None
+        named = re.match(r"# ([\w./-]+\.py)(?::[^\n]*)?\n", block.body + "\n") if block.lang == "python" else None
         if named:  # a Python block that names its file (``# fine_tune.py``) is that file, which later commands run
             (self.workdir / named.group(1)).write_text(block.body + "\n", encoding="utf-8")
         if not block.is_shell:
