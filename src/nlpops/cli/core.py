@@ -94,6 +94,8 @@ def train_command(
     if promote and not register:
         raise ConfigError("--promote needs --register (only registered versions can be promoted).")
     cfg = load_cli_config(config, overrides)
+    if data is None and cfg.model.task != "embedding":  # a usage error (exit 2), as a missing required option is
+        raise typer.BadParameter("training needs data (only --task embedding trains without).", param_hint="--data")
     with progress_bar("Training", not as_json) as update:
         result = train(
             data,
