@@ -128,6 +128,28 @@ def is_token_classifier(config: dict[str, Any]) -> bool:
     return any(str(a).endswith("ForTokenClassification") for a in config.get("architectures") or [])
 
 
+def write_model(folder: Path, model: Any, target: Path) -> None:
+    """The model's config, safetensors weights (copied; a ``pytorch_model.bin`` is converted) and tokenizer files
+    into ``target``."""
+    target.mkdir(parents=True)
+    if any((folder / f).is_file() for f in SAFETENSORS):
+        shutil.copy2(folder / CONFIG_FILE, target / CONFIG_FILE)
+        index = folder / SAFETENSORS[1]
+        weights = [SAFETENSORS[0]] if (folder / SAFETENSORS[0]).is_file() else [index.name]
+        if index.is_file():
+            weights += sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        for name in weights:
+            shutil.copy2(folder / name, target / name)
+    else:  # pytorch_model.bin: converted once (loaded with transformers' weights-only loader)
+        model.save_pretrained(str(target), safe_serialization=True)
+        for extra in target.iterdir():
+            if extra.name != CONFIG_FILE and not extra.name.endswith((".safetensors", ".safetensors.index.json")):
+                extra.unlink()
+    for name in TOKENIZER_FILES:
+        if (folder / name).is_file():
+            shutil.copy2(folder / name, target / name)
+
+
 class _Loaded:
     """A model folder opened with transformers: the model (eval mode), its fast tokenizer, and what the runtime
     needs to feed it (``max_length``, the inputs the model takes, the padding id)."""
@@ -197,24 +219,7 @@ class HuggingFaceSource:
         return activate(np.concatenate(rows), self.activation) if rows else np.zeros((0, len(self.labels)))
 
     def save(self, directory: Path) -> None:
-        target = directory / CLASSIFIER_DIR
-        target.mkdir(parents=True)
-        if any((self.folder / f).is_file() for f in SAFETENSORS):
-            shutil.copy2(self.folder / CONFIG_FILE, target / CONFIG_FILE)
-            index = self.folder / SAFETENSORS[1]
-            weights = [SAFETENSORS[0]] if (self.folder / SAFETENSORS[0]).is_file() else [index.name]
-            if index.is_file():
-                weights += sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-            for name in weights:
-                shutil.copy2(self.folder / name, target / name)
-        else:  # pytorch_model.bin: converted once (loaded with transformers' weights-only loader above)
-            self.model.save_pretrained(str(target), safe_serialization=True)
-            for extra in target.iterdir():
-                if extra.name != CONFIG_FILE and not extra.name.endswith((".safetensors", ".safetensors.index.json")):
-                    extra.unlink()
-        for name in TOKENIZER_FILES:
-            if (self.folder / name).is_file():
-                shutil.copy2(self.folder / name, target / name)
+        write_model(self.folder, self.model, directory / CLASSIFIER_DIR)
 
     def describe(self) -> dict[str, Any]:
         weights = "safetensors" if any((self.folder / f).is_file() for f in SAFETENSORS) else "pytorch_model.bin"
@@ -263,13 +268,7 @@ class TokenClassifierSource:
         ]
 
     def save(self, directory: Path) -> None:
-        target = directory / MODEL_DIR
-        target.mkdir(parents=True)
-        self.model.save_pretrained(str(target), safe_serialization=True)  # safetensors, whatever the folder held
-        for extra in target.iterdir():
-            if extra.name != CONFIG_FILE and not extra.name.endswith((".safetensors", ".safetensors.index.json")):
-                extra.unlink()
-        shutil.copy2(self.folder / TOKENIZER_FILE, target / TOKENIZER_FILE)
+        write_model(self.folder, self.model, directory / MODEL_DIR)
 
     def describe(self) -> dict[str, Any]:
         return {
