@@ -139,9 +139,12 @@ class SpacyEntitySource:
                 f'The entity components of the spaCy pipeline "{origin}" name no entity type. Train its ner first.'
             )
         self.languages = [str(nlp.lang)]
-        self.components = entity_components(nlp)
+        # everything up to the last entity component runs: what comes before may decide the entities (a parser
+        # or senter sets the sentence boundaries they may not cross); what comes after is checked by parity
+        last = max(nlp.pipe_names.index(name) for name in entity_components(nlp))
+        self.components = list(nlp.pipe_names[: last + 1])
         self.requirements = package_versions("spacy")
-        self.runtime_options: dict[str, Any] = {"pipeline_dir": PIPELINE_DIR}  # as a trained entity bundle
+        self.runtime_options: dict[str, Any] = {"pipeline_dir": PIPELINE_DIR, "components": self.components}
 
     def predict_entities(self, texts: Sequence[str]) -> Spans:
         return [[Span(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in self.nlp.pipe(list(texts))]
