@@ -14,11 +14,12 @@ import httpx
 import pytest
 
 from nlpops.api import package
+from nlpops.checklist import NlpopsConfig
 from nlpops.cli import main
 from nlpops.data import Dataset, bundled_dataset, read_dataset
 from nlpops.errors import PackageError
 from nlpops.export import export_bundle
-from nlpops.packaging import SourceOptions, package_model
+from nlpops.packaging import SourceOptions, package_model, retrain_packaged
 from nlpops.runtimes import load_predictor
 from nlpops.testing import check_entity_predictor
 
@@ -124,6 +125,7 @@ def _ruler_pipeline(with_textcat: bool) -> Any:
 def test_spacy_pipeline_with_textcat_and_entities_packages_the_textcat_unless_component_names_an_entity_one(
     tmp_path: Path,
 ) -> None:
+    cfg = NlpopsConfig()
     _ruler_pipeline(with_textcat=True).to_disk(tmp_path / "pipeline")
     classifier = package_model(tmp_path / "pipeline", tmp_path / "cats", name="cats").bundle.manifest
     assert (classifier.task, sorted(classifier.labels)) == ("classification", ["other", "travel"])
@@ -132,6 +134,8 @@ def test_spacy_pipeline_with_textcat_and_entities_packages_the_textcat_unless_co
     assert (entities.manifest.task, entities.manifest.labels) == ("entities", ["city"])
     spans = load_predictor(entities.path).predict_entities(CITY_TEXTS[:1])
     assert [(s.start, s.end, s.label) for s in spans[0]] == [(13, 18, "city"), (22, 26, "city")]
+    with pytest.raises(PackageError, match="packaged entity model, which nlpops does not retrain yet"):
+        retrain_packaged(entities, Dataset(CITY_TEXTS, [], source="<c>"), Dataset(CITY_TEXTS, []), tmp_path / "r", cfg)
 
 
 CITY_TEXTS = ["we flew from Paris to Oslo", "Berlin in the spring"]
