@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "package.md"
 _BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
-SLOW_SECTIONS = {"A Hugging Face classifier"}
+SLOW_SECTIONS = {"A Hugging Face classifier", "Entity models"}
 
 
 def sections() -> dict[str, list[tuple[str, str]]]:
@@ -40,6 +40,7 @@ def test_docs_package_page_has_one_section_per_source() -> None:
             "A pickled or joblib scikit-learn pipeline",
             "An ONNX classifier",
             "Multi-label models",
+            "Entity models",
         ]
     )
     assert "[Bring your own model](docs/package.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
