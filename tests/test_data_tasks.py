@@ -117,6 +117,19 @@ def test_data_skip_bad_rows_keeps_the_good_ones_and_lists_the_bad(tmp_path: Path
     ]
 
 
+def test_data_texts_only_of_multilabel_and_entity_files_carry_no_answers(tmp_path: Path) -> None:
+    """``label_column=None`` (reference texts, e.g. ``nlpops package --data``) reads the texts of any task's file."""
+    from nlpops.data import fingerprint
+
+    ml = _write(tmp_path / "ml.jsonl", [{"text": "a", "labels": ["joy"]}, {"text": "b", "labels": ["anger"]}])
+    ents = _write(tmp_path / "ents.jsonl", [{"text": "Alice flew", "entities": [[0, 5, "person"]]}, {"text": "b"}])
+    for path in (ml, ents):
+        data = read_dataset(path, label_column=None)
+        assert data.texts == (["a", "b"] if path == ml else ["Alice flew", "b"])
+        assert (data.label_sets, data.spans, list(data.answers)) == (None, None, [])
+        assert fingerprint(data)["rows"] == 2
+
+
 def test_data_unknown_task_and_mismatched_fields_are_clear(tmp_path: Path) -> None:
     path = _write(tmp_path / "ml.jsonl", [{"text": "a", "labels": ["x"]}])
     with pytest.raises(DataError, match='Unknown task "sentiment"'):

@@ -34,6 +34,7 @@ def test_docs_package_page_has_one_section_per_source() -> None:
             "A pickled or joblib scikit-learn pipeline",
             "An ONNX classifier",
             "Multi-label models",
+            "Entity models",
         ]
     )
     assert "[Bring your own model](docs/package.md)" in (ROOT / "README.md").read_text(encoding="utf-8")

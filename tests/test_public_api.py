@@ -10,7 +10,6 @@ def test_public_api_all_is_exactly_the_exported_names() -> None:
     assert sorted(nlpops.__all__) == [  # what help(nlpops) documents; NlpopsConfig & co. are importable too
         "AsyncClient",
         "Client",
-        "PackageResult",
         "Predictor",
         "TrainResult",
         "__version__",

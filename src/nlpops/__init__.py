@@ -57,7 +57,6 @@ _EXPORTS = {
 __all__ = [  # what help(nlpops) documents: the first hour; _EXPORTS has the rest
     "AsyncClient",
     "Client",
-    "PackageResult",
     "Predictor",
     "TrainResult",
     "__version__",

@@ -186,6 +186,7 @@ class PackageResult:
 
     @property
     def metrics(self) -> dict[str, Any]:
+        """The metrics nlpops computed on ``test`` (empty without it)."""
         return self.bundle.manifest.metrics
 
 
@@ -208,12 +209,12 @@ def package(
 ) -> PackageResult:
     """Turn a model a team already has into a verified bundle (and optionally register it).
 
-    ``source`` is a Hugging Face sequence-classifier folder, a spaCy pipeline (folder or installed package
-    name), a ``.skops`` file, a pickle/joblib file (only with ``unsafe_pickle``) or an ONNX graph (with
-    ``labels``). A multi-label model (``problem_type: multi_label_classification``, a ``textcat_multilabel``,
-    a scikit-learn ``OneVsRestClassifier`` with ``labels`` naming its columns) becomes a ``multilabel`` bundle
-    with a threshold of 0.5 per label. The bundle must predict what the source library predicts (within
-    1e-5) on the reference texts of ``data`` or on built-in probe texts, else nothing is written. ``data``
+    ``source`` is a Hugging Face sequence- or token-classifier folder, a spaCy pipeline with a text classifier or
+    NER (folder or package name), a ``.skops`` file, a pickle/joblib file (only with ``unsafe_pickle``) or an ONNX
+    graph (with ``labels``). A multi-label model (``problem_type: multi_label_classification``, a
+    ``textcat_multilabel``, a ``OneVsRestClassifier`` with ``labels``) becomes a ``multilabel`` bundle (0.5 per
+    label), an entity model an ``entities`` one. The bundle must predict what the source library predicts (within
+    1e-5; entity spans equal) on the texts of ``data`` or built-in probe texts, else nothing is written. ``data``
     (texts; labels not needed) gives the drift reference; ``test`` (labelled) gives metrics computed by
     nlpops. ``out`` defaults to ``models/<name>``.
 

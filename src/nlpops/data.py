@@ -209,8 +209,8 @@ def read_dataset(
         str(path),
         rows.ids if id_column else None,
         task=kind,
-        label_sets=rows.label_sets if kind == "multilabel" else None,
-        spans=rows.spans if kind == "entities" else None,
+        label_sets=rows.label_sets if kind == "multilabel" and fields else None,  # no fields: texts only
+        spans=rows.spans if kind == "entities" and fields else None,
         skipped=tuple(rows.bad),
         lang_codes=report_codes(str(path), rows.raw_langs) if has_lang else None,
     )
@@ -271,6 +271,8 @@ class _Rows:
         self.texts.append(text)
         if isinstance(answer, str):
             self.labels.append(answer)
+        elif answer is None:  # texts only
+            pass
         elif task == "multilabel":
             self.label_sets.append(answer)  # type: ignore[arg-type]
         elif task == "entities":

@@ -59,7 +59,7 @@ def _hf_encoder_only(hf: Path, tmp: Path) -> Path:
 HF_CASES: dict[str, tuple[Callable[[Path, Path], Path], tuple[str, ...]]] = {
     "missing id2label": (_hf_without_id2label, ('config.json" has no id2label', "model.config.id2label")),
     "slow tokenizer only": (_hf_slow_tokenizer, ("only a slow tokenizer (vocab.txt)", "save_pretrained")),
-    "not a sequence classifier": (_hf_encoder_only, ("BertModel, not a sequence classifier",)),
+    "not a sequence classifier": (_hf_encoder_only, ("BertModel, neither a sequence nor a token classifier",)),
 }
 
 

@@ -16,8 +16,9 @@ def package_command(
     source: Annotated[
         str,
         typer.Argument(
-            help="A Hugging Face classifier folder, a spaCy pipeline (folder or installed package name), a .skops "
-            "file, a .pkl/.joblib file (with --unsafe-pickle) or an ONNX graph (.onnx, with --labels)."
+            help="A Hugging Face classifier or token-classifier folder, a spaCy pipeline with a text classifier or "
+            "NER (folder or installed package name), a .skops file, a .pkl/.joblib file (with --unsafe-pickle) or an "
+            "ONNX graph (.onnx, with --labels)."
         ),
     ],
     name: Annotated[str, typer.Option("--name", "-n", help="Model name (the registry name with --register).")],
@@ -39,7 +40,12 @@ def package_command(
         Path | None, typer.Option("--test", help="Labelled held-out data: metrics computed by nlpops.")
     ] = None,
     component: Annotated[
-        str | None, typer.Option("--component", help="spaCy: the text classifier to package when there are several.")
+        str | None,
+        typer.Option(
+            "--component",
+            help="spaCy: the text classifier to package when there are several, or an entity component (ner) to "
+            "package the entities of a pipeline that also has a text classifier.",
+        ),
     ] = None,
     labels: Annotated[
         Path | None,
@@ -65,8 +71,8 @@ def package_command(
 ) -> None:
     """Package a model a team already has (Hugging Face, spaCy, scikit-learn, ONNX) into a verified bundle.
 
-    The bundle must predict what the source library predicts (probabilities within 1e-5) on the reference
-    texts or on built-in probe texts; otherwise nothing is written.
+    The bundle must predict what the source library predicts (probabilities within 1e-5; entity spans equal,
+    scores within 1e-5) on the reference texts or on built-in probe texts; otherwise nothing is written.
     """
     from nlpops.api import package
 
@@ -113,6 +119,7 @@ def package_command(
         "accuracy": manifest.metrics.get("accuracy"),
         "macro_f1": manifest.metrics.get("macro_f1"),
         "micro_f1": manifest.metrics.get("micro_f1"),
+        "f1": manifest.metrics.get("f1") if manifest.task == "entities" else None,
         "size_bytes": result.bundle.size_bytes,
         "seconds": round(result.report.seconds, 2),
         "notes": package_info.get("notes", []),
@@ -141,6 +148,8 @@ def _print(summary: dict[str, Any]) -> None:
         console.print(f"  test accuracy {summary['accuracy']:.4f}   macro-F1 {summary['macro_f1']:.4f}")
     elif summary["micro_f1"] is not None:  # multilabel: every label at the source's threshold
         console.print(f"  test micro-F1 {summary['micro_f1']:.4f}   macro-F1 {summary['macro_f1']:.4f}")
+    elif summary["f1"] is not None:  # entities: exact spans (start, end and type)
+        console.print(f"  test entity F1 {summary['f1']:.4f} (exact spans)")
     console.print(f"  bundle  {summary['bundle']}  ({summary['size_bytes'] / 1e6:.1f} MB)")
     for note in summary["notes"]:
         console.print(f"  note: {note}")

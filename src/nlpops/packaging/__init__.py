@@ -1,11 +1,12 @@
 """Bring your own model: ``nlpops package`` turns a model a team already has into a verified bundle.
 
-Sources, one adapter module each: a Hugging Face sequence-classifier folder (:mod:`.huggingface`), a spaCy
-pipeline with a text classifier (:mod:`.spacy`), a scikit-learn pipeline saved with skops or, with
-``--unsafe-pickle``, pickled (:mod:`.sklearn`), an ONNX classifier graph (:mod:`.onnx`). The shared core
-(:mod:`.core`) detects the kind, checks that the bundle predicts what the source library predicts, and
-writes the bundle; :mod:`.retrain` retrains a packaged model with its own library. Downstream of the bundle
-nothing knows a model was packaged rather than trained.
+Sources, one adapter module each: a Hugging Face sequence- or token-classifier folder (:mod:`.huggingface`), a
+spaCy pipeline with a text classifier or entity components (:mod:`.spacy`), a scikit-learn pipeline saved with
+skops or, with ``--unsafe-pickle``, pickled (:mod:`.sklearn`), an ONNX classifier graph (:mod:`.onnx`). The
+shared core (:mod:`.core`) detects the kind, checks that the bundle predicts what the source library predicts
+(:mod:`.parity`: probabilities, or an entity model's spans), and writes the bundle; :mod:`.retrain` retrains
+a packaged model with its own library. Downstream of the bundle nothing knows a model was packaged rather than
+trained.
 
 Registration happens above this layer (the API and the CLI), as for trained bundles.
 """

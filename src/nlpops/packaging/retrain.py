@@ -56,7 +56,7 @@ def retrain_packaged(
         progress: receives short progress messages.
 
     Raises:
-        PackageError: the champion cannot be retrained (an ONNX graph) or is not a packaged bundle.
+        PackageError: the champion cannot be retrained (an ONNX graph, an entity model) or is not a packaged bundle.
         DataError: the data has labels a fixed-class model does not know.
     """
     step = progress or (lambda _msg: None)
@@ -64,6 +64,12 @@ def retrain_packaged(
     model_name = name or champion.manifest.name
     extra: dict[str, Any] = {"retrained_from": {"name": champion.manifest.name, "version": champion.manifest.version}}
     common: dict[str, Any] = {"name": model_name, "data": data, "test": test, "progress": progress, "extra": extra}
+    if champion.manifest.task == "entities" and kind is not None:
+        raise PackageError(
+            f'"{model_name}" is a packaged entity model, which nlpops does not retrain yet: retrain it with its own '
+            "library and package the result again, or train a spaCy NER with nlpops (nlpops train --data "
+            "ENTITIES.jsonl, model.spacy.base: the pipeline)."
+        )
     if kind == "onnx":
         raise PackageError(
             f'"{model_name}" was packaged from an ONNX graph, which cannot be retrained: retrain it where it was '

