@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from nlpops._version import __version__
 
 if TYPE_CHECKING:
-    from nlpops.api import PackageResult, TrainResult, evaluate, load, package, train
+    from nlpops.api import PackageResult as PackageResult
+    from nlpops.api import TrainResult, evaluate, load, package, train
     from nlpops.bundle import Bundle as Bundle
     from nlpops.bundle import BundleManifest as BundleManifest
     from nlpops.bundle import load_bundle
