@@ -28,27 +28,50 @@ def export_classifier(classifier: SequenceClassifier, out: Path) -> None:
     Raises:
         ExportError: torch cannot trace or export the model, or the graph differs from PyTorch.
     """
-    torch = classifier._torch
-    names = list(classifier.inputs)
-    sample = classifier.tokenizer.encode_batch(["a short example", "a somewhat longer example sentence for tracing"])
-    ids, mask, types = pad_batch(sample, classifier.pad_id)
+    export_logits_graph(
+        classifier._torch, classifier.model, list(classifier.inputs), classifier.tokenizer, classifier.pad_id, out,
+        logits_axes={0: "batch"}, what="the classifier",
+    )  # fmt: skip
+    check_classifier_graph(classifier, out)
+
+
+def export_logits_graph(
+    torch: Any,
+    model: Any,
+    names: list[str],
+    tokenizer: Any,
+    pad_id: int,
+    out: Path,
+    *,
+    logits_axes: dict[int, str],
+    what: str,
+) -> None:
+    """Trace a Hugging Face model's ``logits`` over the token inputs ``names`` into an ONNX graph at ``out``
+    (dynamic batch and sequence axes on the inputs; ``logits_axes`` on the output). Sequence and token
+    classifiers share it.
+
+    Raises:
+        ExportError: torch cannot trace or export the model (``what`` names it in the message).
+    """
+    sample = tokenizer.encode_batch(["a short example", "a somewhat longer example sentence for tracing"])
+    ids, mask, types = pad_batch(sample, pad_id)
     arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
     args = tuple(torch.from_numpy(arrays[name]) for name in names)
-    axes = {name: {0: "batch", 1: "sequence"} for name in names} | {OUTPUT: {0: "batch"}}
+    axes = {name: {0: "batch", 1: "sequence"} for name in names} | {OUTPUT: logits_axes}
 
-    class _Wrapper(torch.nn.Module):  # type: ignore[misc,name-defined]
-        def __init__(self, model: Any) -> None:
+    class _Wrapper(torch.nn.Module):  # type: ignore[misc]
+        def __init__(self, inner: Any) -> None:
             super().__init__()
-            self.model = model
+            self.inner = inner
 
         def forward(self, *inputs: Any) -> Any:
-            return self.model(**dict(zip(names, inputs, strict=True))).logits
+            return self.inner(**dict(zip(names, inputs, strict=True))).logits
 
     try:
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                _Wrapper(classifier.model.to("cpu")).eval(),
+                _Wrapper(model.to("cpu")).eval(),
                 args,
                 str(out),
                 input_names=names,
@@ -58,10 +81,7 @@ def export_classifier(classifier: SequenceClassifier, out: Path) -> None:
                 dynamo=False,
             )
     except Exception as exc:  # torch.onnx raises many types (tracing, unsupported ops)
-        raise ExportError(
-            f"torch could not export the classifier to ONNX: {exc}. Serve the bundle with PyTorch."
-        ) from exc
-    check_classifier_graph(classifier, out)
+        raise ExportError(f"torch could not export {what} to ONNX: {exc}. Serve the bundle with PyTorch.") from exc
 
 
 def check_classifier_graph(classifier: SequenceClassifier, graph: Path, atol: float = 1e-3) -> None:
@@ -96,4 +116,4 @@ def convert_classifier_bundle(source: Bundle, staging: Path) -> dict[str, Any]:
     return {**options, "kind": "classifier", "model_file": MODEL_FILE, "tokenizer": TOKENIZER_FILE, "output": OUTPUT}
 
 
-__all__ = ["OUTPUT", "check_classifier_graph", "convert_classifier_bundle", "export_classifier"]
+__all__ = ["OUTPUT", "check_classifier_graph", "convert_classifier_bundle", "export_classifier", "export_logits_graph"]

@@ -8,7 +8,6 @@ Same exporter as the encoders (TorchScript, ``dynamo=False``, opset 17, dynamic 
 from __future__ import annotations
 
 import shutil
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,9 @@ import numpy as np
 
 from nlpops.bundle import Bundle
 from nlpops.errors import ExportError
-from nlpops.export.encoder import OPSET
+from nlpops.export.classifier import OUTPUT, export_logits_graph
 from nlpops.runtimes.onnx import MODEL_FILE, open_session, pad_batch
 from nlpops.runtimes.token_classifier import TOKENIZER_FILE, TokenSpans, TorchTokenClassifier, load_token_classifier
-
-OUTPUT = "logits"
 
 
 def export_token_classifier(model: TorchTokenClassifier, span_maker: TokenSpans, out: Path) -> None:
@@ -29,39 +26,10 @@ def export_token_classifier(model: TorchTokenClassifier, span_maker: TokenSpans,
     Raises:
         ExportError: torch cannot trace or export the model, or the graph differs from PyTorch.
     """
-    torch = model._torch
-    names = list(model.inputs)
-    sample = span_maker.tokenizer.encode_batch(["a short example", "a somewhat longer example sentence for tracing"])
-    ids, mask, types = pad_batch(sample, span_maker.pad_id)
-    arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-    args = tuple(torch.from_numpy(arrays[name]) for name in names)
-    axes = {name: {0: "batch", 1: "sequence"} for name in names} | {OUTPUT: {0: "batch", 1: "sequence"}}
-
-    class _Wrapper(torch.nn.Module):  # type: ignore[misc,name-defined]
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, *inputs: Any) -> Any:
-            return self.inner(**dict(zip(names, inputs, strict=True))).logits
-
-    try:
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Wrapper(model.model.to("cpu")).eval(),
-                args,
-                str(out),
-                input_names=names,
-                output_names=[OUTPUT],
-                dynamic_axes=axes,
-                opset_version=OPSET,
-                dynamo=False,
-            )
-    except Exception as exc:  # torch.onnx raises many types (tracing, unsupported ops)
-        raise ExportError(
-            f"torch could not export the token classifier to ONNX: {exc}. Serve the bundle with PyTorch."
-        ) from exc
+    export_logits_graph(
+        model._torch, model.model, list(model.inputs), span_maker.tokenizer, span_maker.pad_id, out,
+        logits_axes={0: "batch", 1: "sequence"}, what="the token classifier",
+    )  # fmt: skip
     check_token_classifier_graph(model, span_maker, out)
 
 
