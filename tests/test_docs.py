@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import typer
 
 from nlpops.cli import build_app
@@ -39,3 +40,14 @@ def test_docs_readme_starts_with_the_two_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     first_block = readme.split("```")[1]
     assert "make demo" in first_block and "make test" in first_block
+
+
+def test_docs_cli_reference_generator_prints_usage_for_an_option_and_writes_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nlpops.cli.reference import main
+
+    monkeypatch.chdir(tmp_path)
+    main(["--help"])
+    assert "usage: python -m nlpops.cli.reference" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
