@@ -21,7 +21,7 @@ from nlpops.bundle import Bundle
 from nlpops.checklist import MonitoringSettings, RegistrySettings, ServingSettings
 from nlpops.serve import build_app, bundle_source
 from nlpops.testing import tiny_tfidf_bundle
-from nlpops.testing.serving import AsgiFrontEnd, RayFrontEnd, check_serving_conformance
+from nlpops.testing.serving import HttpFrontEnd, RayFrontEnd, check_serving_conformance
 
 ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
@@ -133,15 +133,15 @@ def test_serve_ray_classify_matches_plain_service(ray_url: tuple[str, Path]) -> 
 
 
 @pytest.mark.slow
-def test_serve_ray_answers_the_conformance_suite_like_the_asgi_front_end(
+def test_serve_ray_answers_the_conformance_suite_like_nlpops_serve(
     ray_url: tuple[str, Path], tiny_bundle: Bundle, tiny_set: Bundle
 ) -> None:
     url, _ = ray_url  # the module's Serve instance; each service of the suite is one more application on it
     ray_answers = check_serving_conformance(RayFrontEnd(url), tiny_bundle, tiny_set)
-    asgi_answers = check_serving_conformance(AsgiFrontEnd(), tiny_bundle, tiny_set)
-    assert ray_answers.keys() == asgi_answers.keys()
+    http_answers = check_serving_conformance(HttpFrontEnd(), tiny_bundle, tiny_set)
+    assert ray_answers.keys() == http_answers.keys()
     for case, answer in ray_answers.items():
-        assert answer == asgi_answers[case], f"{case}: Ray answered {answer}, ASGI {asgi_answers[case]}"
+        assert answer == http_answers[case], f"{case}: Ray answered {answer}, nlpops serve {http_answers[case]}"
 
 
 @pytest.mark.slow

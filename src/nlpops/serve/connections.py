@@ -1,9 +1,7 @@
-"""Bounding what idle clients can hold: a cap on open connections and a deadline for each request's headers.
+"""Bounding what idle clients can hold: a cap on open connections and a deadline for each request's head.
 
-uvicorn keeps a connection that never sends a byte open forever (its keep-alive timeout starts only after a
-first response), and it has no cap that frees descriptors: ``limit_concurrency`` answers 503 to *requests*
-once too many connections are open, so a flood of idle connections would turn away ``/healthz`` too. Here a
-:class:`ConnectionGuard` (one per server process, built from ``serving``) gives uvicorn's httptools protocol:
+A :class:`ConnectionGuard` (one per server process, built from ``serving``) is shared by the connections of
+:class:`~nlpops.serve.http.HttpProtocol`:
 
 - **a header deadline**: a connection must send a complete request head within ``serving.header_timeout_s``
   of opening (and of its previous response), else it is closed. This bounds idle and slowloris clients.
@@ -14,25 +12,39 @@ once too many connections are open, so a flood of idle connections would turn aw
 - **enough file descriptors**: :func:`fit_descriptor_limit` raises the process's soft ``RLIMIT_NOFILE``
   towards the hard limit so the cap can be reached, or lowers the cap (with a warning) when it cannot.
 
-It relies on uvicorn's ``HttpToolsProtocol`` (``cycle``, ``connections``, ``on_headers_complete``,
-``on_response_complete``), pinned in constraints.txt.
+(uvicorn alone keeps a connection that never sends a byte open forever, and its ``limit_concurrency``
+answers 503 to *requests* once too many connections are open, so a flood of idle connections would turn
+away ``/healthz`` too.)
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
-
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from typing import Protocol
 
 logger = logging.getLogger("nlpops.serve")
 
 LOG_EVERY_S = 10.0
 RESERVED_DESCRIPTORS = 256  # files, the statistics store, the listening socket, worker pipes
+
+
+class GuardedConnection(Protocol):
+    """What the guard needs of a connection."""
+
+    opened_at: float
+    """When it opened (a monotonic clock: the oldest idle connections close first)."""
+
+    @property
+    def closable(self) -> bool:
+        """Open, not already being closed, and no request being answered."""
+        ...
+
+    def close_by_guard(self) -> None:
+        """Close it, counted with :meth:`ConnectionGuard.closing` until it is gone."""
+        ...
 
 
 @dataclass
@@ -52,18 +64,14 @@ class ConnectionGuard:
     _closing: int = field(default=0, repr=False)
     _last_log: float = field(default=float("-inf"), repr=False)
 
-    def protocol(self) -> Callable[..., Any]:
-        """The protocol factory for ``uvicorn.Config(http=...)`` (picklable, for worker processes)."""
-        return functools.partial(BoundedHttpProtocol, guard=self)
-
-    def admit(self, new: BoundedHttpProtocol, connections: set[Any]) -> None:
+    def admit(self, new: GuardedConnection, connections: Collection[GuardedConnection]) -> None:
         """Called when ``new`` is open: close the oldest idle connections if there are too many."""
         open_now = len(connections) - self._closing
         excess = open_now - self.max_connections
         if excess <= 0:
             return
         idle = sorted(
-            (p for p in connections if isinstance(p, BoundedHttpProtocol) and p is not new and p.closable),
+            (p for p in connections if p is not new and p.closable),
             key=lambda p: p.opened_at,
         )
         # a batch (an eighth of the cap) at a time: a flood costs one sort per batch, not one per connection
@@ -89,65 +97,6 @@ class ConnectionGuard:
 
     def closing(self, delta: int) -> None:
         self._closing += delta
-
-
-class BoundedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the guard's header deadline and connection cap."""
-
-    def __init__(self, *args: Any, guard: ConnectionGuard, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.guard = guard
-        self.opened_at = 0.0
-        self._deadline: Any = None
-        self._closed_by_guard = False
-
-    @property
-    def closable(self) -> bool:
-        """Open, not already being closed, and no request in progress."""
-        busy = self.cycle is not None and not self.cycle.response_complete
-        return not busy and not self._closed_by_guard and not self.transport.is_closing()
-
-    def close_by_guard(self) -> None:
-        self._closed_by_guard = True
-        self.guard.closing(+1)
-        self.transport.close()
-
-    def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
-        self.opened_at = time.monotonic()
-        self._arm()
-        self.guard.admit(self, self.connections)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        if self._closed_by_guard:
-            self.guard.closing(-1)
-            self._closed_by_guard = False
-        super().connection_lost(exc)
-
-    def on_headers_complete(self) -> None:
-        self._disarm()
-        super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing() and not self.pipeline:
-            self._arm()
-
-    def _arm(self) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(self.guard.header_timeout_s, self._expire)
-
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _expire(self) -> None:
-        self._deadline = None
-        if self.closable:
-            self.guard.timed_out += 1
-            self.transport.close()
 
 
 def fit_descriptor_limit(max_connections: int) -> int:
@@ -181,4 +130,4 @@ def fit_descriptor_limit(max_connections: int) -> int:
     return max_connections
 
 
-__all__ = ["LOG_EVERY_S", "BoundedHttpProtocol", "ConnectionGuard", "fit_descriptor_limit"]
+__all__ = ["LOG_EVERY_S", "ConnectionGuard", "GuardedConnection", "fit_descriptor_limit"]

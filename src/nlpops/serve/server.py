@@ -122,19 +122,21 @@ def log_config() -> dict[str, Any]:
 
 
 def uvicorn_options(serving: ServingSettings) -> dict[str, Any]:
-    """The uvicorn settings the service runs with (fast protocol stack, no access log, nlpops logs shown).
+    """The uvicorn settings the service runs with (nlpops' HTTP protocol, uvloop, no access log, nlpops logs).
 
-    The HTTP protocol is httptools with :mod:`nlpops.serve.connections`' cap on open connections and header
+    The HTTP protocol is :class:`~nlpops.serve.http.HttpProtocol` (httptools; requests go to the serving core
+    without the ASGI layer) with :mod:`nlpops.serve.connections`' cap on open connections and header
     deadline; the process's open-files limit is raised to fit the cap (or the cap lowered, with a warning).
     """
     from nlpops.serve.connections import ConnectionGuard, fit_descriptor_limit
+    from nlpops.serve.http import http_protocol
 
     guard = ConnectionGuard(fit_descriptor_limit(serving.max_connections), serving.header_timeout_s)
     return {
         "host": serving.host,
         "port": serving.port,
         "loop": "uvloop",
-        "http": guard.protocol(),
+        "http": http_protocol(guard),
         "timeout_keep_alive": serving.keep_alive_timeout_s,
         "lifespan": "on",
         "access_log": False,

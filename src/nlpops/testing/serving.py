@@ -1,8 +1,10 @@
 """The serving conformance suite: one set of HTTP exchanges every front end of the service must answer alike.
 
 A front end (:class:`FrontEnd`) starts a real service for a ref and serving settings and yields its base URL:
-:class:`AsgiFrontEnd` (``nlpops serve``'s ASGI app under uvicorn on 127.0.0.1, port 0, in a thread) and
-:class:`RayFrontEnd` (the Ray Serve deployment, one application per service on a running Serve instance).
+:class:`HttpFrontEnd` (what ``nlpops serve`` runs: uvicorn with nlpops' own HTTP protocol,
+:class:`~nlpops.serve.http.HttpProtocol`, on 127.0.0.1, port 0, in a thread), :class:`AsgiFrontEnd` (the ASGI app
+under uvicorn's own protocol, as any ASGI server would run it) and :class:`RayFrontEnd` (the Ray Serve deployment,
+one application per service on a running Serve instance).
 :func:`check_serving_conformance` sends the same requests to three services (a single model with API keys and
 tight limits, a model set, the same model set with ``serving.lang``), checks what the HTTP contract promises
 (statuses, error codes, ``Retry-After`` on 503, ``Allow`` on 405, 409 for another task's endpoint, per-text
@@ -71,15 +73,31 @@ class FrontEnd(Protocol):
 
 
 @contextlib.contextmanager
-def live_server(app: ServiceApp) -> Iterator[str]:
+def live_server(app: ServiceApp, *, asgi: bool = False, serving: ServingSettings | None = None) -> Iterator[str]:
     """Run ``app`` under uvicorn on 127.0.0.1, port 0, in a thread; yield its base URL.
+
+    Args:
+        app: the service.
+        asgi: serve it through uvicorn's own HTTP protocol and the ASGI interface (as other ASGI servers do)
+            instead of nlpops' :class:`~nlpops.serve.http.HttpProtocol` (what ``nlpops serve`` runs).
+        serving: the connection limits (header deadline, keep-alive, connection cap; defaults otherwise).
 
     Raises:
         RuntimeError: the server did not start within 60 s.
     """
     import uvicorn
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, loop="uvloop", http="httptools", log_level="warning")
+    from nlpops.serve.connections import ConnectionGuard
+    from nlpops.serve.http import http_protocol
+
+    serving = serving or ServingSettings()
+    protocol: Any = (
+        "httptools" if asgi else http_protocol(ConnectionGuard(serving.max_connections, serving.header_timeout_s))
+    )
+    options: dict[str, Any] = {"timeout_keep_alive": serving.keep_alive_timeout_s}  # uvicorn types it int
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, loop="uvloop", http=protocol, proxy_headers=False, log_level="warning", **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -96,15 +114,27 @@ def live_server(app: ServiceApp) -> Iterator[str]:
         thread.join(timeout=30)
 
 
+class HttpFrontEnd:
+    """What ``nlpops serve`` runs: uvicorn with nlpops' HTTP protocol over the serving core, in a thread."""
+
+    name = "http"
+
+    @contextlib.contextmanager
+    def serve(self, ref: str, serving: ServingSettings) -> Iterator[str]:
+        source = source_for_ref(ref, RegistrySettings(), serving.lang)
+        with live_server(build_app(source, serving, MonitoringSettings(), follow=False), serving=serving) as url:
+            yield url
+
+
 class AsgiFrontEnd:
-    """The ASGI app (what ``nlpops serve`` runs) under uvicorn in a thread."""
+    """The ASGI app under uvicorn's own HTTP protocol (as any ASGI server runs it), in a thread."""
 
     name = "asgi"
 
     @contextlib.contextmanager
     def serve(self, ref: str, serving: ServingSettings) -> Iterator[str]:
         source = source_for_ref(ref, RegistrySettings(), serving.lang)
-        with live_server(build_app(source, serving, MonitoringSettings(), follow=False)) as url:
+        with live_server(build_app(source, serving, MonitoringSettings(), follow=False), asgi=True) as url:
             yield url
 
 
@@ -322,6 +352,7 @@ __all__ = [
     "Answer",
     "AsgiFrontEnd",
     "FrontEnd",
+    "HttpFrontEnd",
     "RayFrontEnd",
     "check_serving_conformance",
     "live_server",
