@@ -126,7 +126,7 @@ class Prediction(Generic[R]):
     @cached_property
     def top(self) -> list[float]:
         """The probability of the most probable label, per text."""
-        top: list[float] = self.proba[np.arange(len(self.best)), self.best].tolist()
+        top: list[float] = self.proba.max(axis=1).tolist()
         return top
 
     @property
