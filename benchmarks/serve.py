@@ -74,6 +74,17 @@ def _run_server(kind: str, bundle: str, port: int) -> None:
         config = load_config(None, {"serving": {"port": port, "max_queue": 100_000}})
         serve(bundle, config.serving, config.monitoring, config.registry)
         return
+    if kind == "nlpops-asgi":  # the same service through uvicorn's own protocol and the ASGI app (the path before
+        # nlpops.serve.http): the same-run baseline of the HTTP protocol
+        from nlpops.checklist import load_config
+        from nlpops.serve.server import build_app, uvicorn_options
+        from nlpops.serve.source import load_model, source_for_ref
+
+        config = load_config(None, {"serving": {"port": port, "max_queue": 100_000}})
+        source = source_for_ref(bundle, config.registry, None)
+        app = build_app(source, config.serving, config.monitoring, follow=False, initial=load_model(source()))
+        uvicorn.Server(uvicorn.Config(app, **{**uvicorn_options(config.serving), "http": "httptools"})).run()
+        return
     if kind == "nlpops-granian":  # the same nlpops app under granian (pip install granian), for the server choice
         os.environ["NLPOPS_SERVE_REF"] = bundle
         os.environ["NLPOPS_SERVE_OVERRIDES"] = json.dumps({"serving": {"max_queue": 100_000}})
@@ -302,7 +313,7 @@ def main() -> None:
         "--servers",
         nargs="+",
         default=["trivial", "fastapi", "nlpops"],
-        choices=["trivial", "fastapi", "nlpops", "nlpops-granian"],
+        choices=["trivial", "fastapi", "nlpops", "nlpops-asgi", "nlpops-granian"],
         help="nlpops-granian: the nlpops app under granian instead of uvicorn (needs pip install granian)",
     )
     parser.add_argument(

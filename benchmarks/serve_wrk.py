@@ -19,6 +19,9 @@ Usage::
 
     .venv/bin/python benchmarks/serve_wrk.py [--model default|word12] [--rounds 3] [--duration-s 8]
 
+``--servers`` adds ``nlpops-asgi``: the same service through uvicorn's own HTTP protocol and the ASGI app, the
+path ``nlpops serve`` took before nlpops' own protocol (``nlpops.serve.http``), as the same-run baseline.
+
 ``--model word12`` is the cheap word 1-2-gram TF-IDF model (no char n-grams), ``default`` the default
 (word 1-2 + char 2-4 n-grams). Prints the goals of issue 16 with the figures they compare.
 """
@@ -148,7 +151,7 @@ def _start(kind: str, bundle: Path, port: int) -> tuple[subprocess.Popen[bytes],
     if kind == "fastapi":
         argv = [PY, str(HERE), "--plain-fastapi", str(bundle.parent / f"{bundle.name}.joblib"), str(port)]
     else:
-        argv = [PY, str(HERE.parent / "serve.py"), "--server", "nlpops", str(bundle), str(port)]
+        argv = [PY, str(HERE.parent / "serve.py"), "--server", kind, str(bundle), str(port)]
     started = time.perf_counter()
     process = subprocess.Popen(["taskset", "-c", "0", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1/classify"
@@ -177,7 +180,7 @@ def run_round(kind: str, bundle: Path, model_name: str, concurrency: list[int], 
         for c in concurrency:
             result[f"wrk_v1_c{c}"] = _wrk(port, "/v1/classify", "v1", c, duration_s)
             result[f"own_v1_c{c}"] = own._drive(port, c, duration_s)
-            if kind == "nlpops":
+            if kind.startswith("nlpops"):
                 result[f"wrk_v2_c{c}"] = _wrk(port, f"/v2/models/{model_name}/infer", "v2", c, duration_s)
         result["peak_rss_mb"] = _peak_rss_mb(process.pid)
     finally:
@@ -231,6 +234,16 @@ def report(runs: dict[str, list[dict[str, Any]]], ceilings: list[float], concurr
             f"| peak RSS no worse than plain FastAPI | nlpops / FastAPI = {rss:.2f} | {rss <= 1.0} |",
             f"| /v2 infer within 10% of /v1/classify (wrk, c={hi}) | v2 / v1 = {v2:.2f} | {v2 >= 0.9} |",
         ]
+    asgi = runs.get("nlpops-asgi")
+    if nl and asgi:
+        lo, hi = min(concurrency), max(concurrency)
+        gain = _mean(nl, f"wrk_v1_c{hi}", "rps") / _mean(asgi, f"wrk_v1_c{hi}", "rps")
+        p50 = _mean(nl, f"wrk_v1_c{lo}", "p50_ms") / _mean(asgi, f"wrk_v1_c{lo}", "p50_ms")
+        lines += [
+            "",
+            f"nlpops' HTTP protocol against the ASGI path (same run): c={hi} req/s x{gain:.2f}, "
+            f"c={lo} p50 x{p50:.2f}, ceiling share {_mean(asgi, f'wrk_v1_c{hi}', 'rps') / ceiling:.2f} before",
+        ]
     return lines
 
 
@@ -241,7 +254,14 @@ def main() -> None:
     parser.add_argument("--duration-s", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 64])
-    parser.add_argument("--servers", nargs="+", default=["fastapi", "nlpops"], choices=["fastapi", "nlpops"])
+    parser.add_argument(
+        "--servers",
+        nargs="+",
+        default=["fastapi", "nlpops", "nlpops-asgi"],
+        choices=["fastapi", "nlpops", "nlpops-asgi"],
+        help="nlpops-asgi: the same service through uvicorn's own protocol and the ASGI app (the path before "
+        "nlpops' HTTP protocol), as the same-run baseline",
+    )
     args = parser.parse_args()
     folder = "banking77-tfidf" if args.model == "default" else "banking77-word12"
     bundle = build_bundle(args.model, args.bundle_dir / folder)

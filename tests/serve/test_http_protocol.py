@@ -215,3 +215,20 @@ def test_malformed_http_gets_a_json_400_and_the_connection_closes(url: str) -> N
         status, _, body = _read_response(sock, bytearray())
         assert status.startswith(b"HTTP/1.1 400") and orjson.loads(body)["error"]["code"] == "invalid_http"
         assert _closed(sock)
+
+
+@pytest.mark.parametrize(
+    "target", [b"/healthz", b"/healthz?probe=1", b"/health%7A", b"http://x/healthz", b"/healthz#top"]
+)
+def test_the_route_is_found_however_the_client_spells_the_target(url: str, target: bytes) -> None:
+    with _connect(url) as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, body = _read_response(sock, bytearray())
+    assert status.startswith(b"HTTP/1.1 200") and body == b'{"status":"ok"}', (target, status)
+
+
+def test_a_path_that_is_not_ascii_gets_a_400(url: str) -> None:
+    with _connect(url) as sock:
+        sock.sendall("GET /héalthz HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        status, _, _ = _read_response(sock, bytearray())
+    assert status.split()[1] == b"400"

@@ -30,6 +30,7 @@ import asyncio
 import functools
 import http
 import logging
+import re
 import urllib.parse
 from collections import deque
 from collections.abc import Callable
@@ -62,6 +63,7 @@ def _status_line(status: int) -> bytes:
 
 STATUS_LINES = {status: _status_line(status) for status in range(100, 600)}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_URL_SPECIALS = re.compile(rb"[?#%]")
 _default_headers: list[Any] = [None, b""]  # uvicorn's per-second default headers (date), and their bytes
 
 
@@ -305,9 +307,13 @@ class HttpProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._deadline = None  # a complete head: no deadline while it is answered
         parser = self.parser
-        path = httptools.parse_url(self._url).path.decode("ascii")
-        if "%" in path:
-            path = urllib.parse.unquote(path)
+        url = self._url
+        if url[:1] == b"/" and not _URL_SPECIALS.search(url):  # a plain path, as clients send it
+            path = url.decode("ascii")
+        else:  # absolute form, a query, escapes
+            path = httptools.parse_url(url).path.decode("ascii")
+            if "%" in path:
+                path = urllib.parse.unquote(path)
         request = _Request(
             self, parser.get_method().decode("ascii"), path, self._headers, parser.should_keep_alive(), self._expect
         )
