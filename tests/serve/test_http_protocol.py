@@ -5,6 +5,7 @@ service keeps answering everyone else."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -102,14 +103,19 @@ def test_pipelined_requests_are_answered_in_order_on_one_connection(url: str) ->
     assert len(classified) == 50 and all(len(doc["predictions"]) == 1 for doc in classified)
 
 
-def test_thousands_of_pipelined_requests_from_a_client_that_reads_late_all_arrive(url: str) -> None:
-    count = 3000
+def test_pipelined_requests_in_bursts_from_a_client_that_reads_late_all_arrive(url: str) -> None:
+    # large answers (the OpenAPI document) the client does not read for a while: the server's write buffer
+    # fills (it stops reading and waits for the client), and each burst arrives while earlier ones are queued
+    bursts, per_burst = 4, 60
     with _connect(url) as sock:
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * count)  # reading pauses, then resumes
+        for _ in range(bursts):
+            sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * per_burst)
+            time.sleep(0.05)
         time.sleep(0.5)
         buffer = bytearray()
-        answers = [_read_response(sock, buffer) for _ in range(count)]
-    assert all(body == b'{"status":"ok"}' for _, _, body in answers)
+        answers = [_read_response(sock, buffer) for _ in range(bursts * per_burst)]
+    assert len(answers[0][2]) > 10_000
+    assert all(status.startswith(b"HTTP/1.1 200") and body == answers[0][2] for status, _, body in answers)
 
 
 def test_expect_100_continue_gets_its_interim_answer_before_the_body(url: str) -> None:
@@ -232,3 +238,96 @@ def test_a_path_that_is_not_ascii_gets_a_400(url: str) -> None:
         sock.sendall("GET /héalthz HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         status, _, _ = _read_response(sock, bytearray())
     assert status.split()[1] == b"400"
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_body_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not(url: str, chunked: bool) -> None:
+    limit = 4096  # the fixture's serving.max_body_bytes
+    for size, expected in ((limit, b"200"), (limit + 1, b"413")):
+        prefix, suffix = b'{"texts": ["', b'"]}'
+        body = prefix + b"a" * (size - len(prefix) - len(suffix)) + suffix
+        assert len(body) == size
+        with _connect(url) as sock:
+            if chunked:  # no length announced: the limit applies while the body arrives
+                sock.sendall(
+                    b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % size + body + b"\r\n0\r\n\r\n"
+                )
+            else:
+                sock.sendall(_post(body))
+            status, _, _ = _read_response(sock, bytearray())
+        assert status.split()[1] == expected, (size, chunked, status)
+
+
+def _count(url: str, route: str, status: int) -> float:
+    with _connect(url) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        _, _, text = _read_response(sock, bytearray())
+    wanted = f'nlpops_http_requests_total{{route="{route}",status="{status}"}} '.encode()
+    return sum(float(line[len(wanted) :]) for line in text.splitlines() if line.startswith(wanted))
+
+
+def test_a_request_whose_client_left_during_its_body_is_finished_and_counted(url: str) -> None:
+    before = _count(url, "/v1/classify", 400)
+    with _connect(url) as sock:
+        sock.sendall(_post()[:-10])  # the core waits for the rest of the body
+        time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while _count(url, "/v1/classify", 400) < before + 1:  # the core learnt the client left, and answered
+        assert time.monotonic() < deadline, "the request of a client that left was never finished"
+        time.sleep(0.05)
+
+
+def test_the_connection_cap_holds_round_after_round_and_closed_connections_are_forgotten(
+    tiny_bundle: Bundle,
+) -> None:
+    cap = 8
+    serving = ServingSettings(max_connections=cap)
+    with live_server(make_app(tiny_bundle.path), serving=serving) as base:
+        for _ in range(30):  # opened and closed: none of them may keep counting against the cap
+            with _connect(base) as sock:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                _read_response(sock, bytearray())
+        for _round in range(2):
+            with contextlib.ExitStack() as stack:
+                idle = []
+                for _ in range(cap + 4):
+                    idle.append(stack.enter_context(_connect(base)))
+                    time.sleep(0.02)  # in order: the oldest are closed first
+                assert _healthy(base)  # one more connection
+                closed = [_closed(sock, within_s=0.5) for sock in idle]
+                assert closed == [True] * 5 + [False] * (cap - 1), closed  # exactly the oldest, down to the cap
+            time.sleep(0.3)
+
+
+def test_a_request_line_and_headers_sent_in_pieces_are_put_together(url: str) -> None:
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: " + b"b" * 3000 + b"\r\n\r\n"
+    with _connect(url) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for start in range(0, len(request), 7):  # the URL itself arrives in two pieces
+            sock.sendall(request[start : start + 7])
+            if start < 40:
+                time.sleep(0.02)
+        status, _, body = _read_response(sock, bytearray())
+    assert status.startswith(b"HTTP/1.1 200") and body == b'{"status":"ok"}'
+
+
+def test_a_url_over_the_head_limit_gets_431(url: str) -> None:
+    with _connect(url) as sock:
+        sock.sendall(b"GET /" + b"a" * MAX_HEAD_BYTES + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, _ = _read_response(sock, bytearray())
+    assert status.startswith(b"HTTP/1.1 431")
+
+
+def test_a_connection_busy_within_the_keep_alive_window_stays_open_and_closes_after_the_last_answer(
+    url: str,
+) -> None:
+    with _connect(url) as sock:  # keep-alive 1 s, header deadline 2 s (the fixture)
+        buffer = bytearray()
+        for _ in range(2):  # the first answer's keep-alive timer fires while the second answer's runs: it re-arms
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _read_response(sock, buffer)[2] == b'{"status":"ok"}'
+            time.sleep(0.6)
+        last = time.monotonic() - 0.6
+        assert _closed(sock, within_s=10)
+        assert 0.9 < time.monotonic() - last < 3

@@ -53,15 +53,8 @@ _PIPELINE = 1  # reasons to pause reading (bits)
 _WRITE = 2
 
 
-def _status_line(status: int) -> bytes:
-    try:
-        phrase = http.HTTPStatus(status).phrase
-    except ValueError:
-        phrase = ""
-    return f"HTTP/1.1 {status} {phrase}\r\n".encode("ascii")
-
-
-STATUS_LINES = {status: _status_line(status) for status in range(100, 600)}
+STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}\r\n".encode() for status in http.HTTPStatus}
+"""The status line of every standard status (the core answers with no other)."""
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _URL_SPECIALS = re.compile(rb"[?#%]")
 _default_headers: list[Any] = [None, b""]  # uvicorn's per-second default headers (date), and their bytes
