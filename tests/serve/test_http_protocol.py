@@ -6,6 +6,8 @@ service keeps answering everyone else."""
 from __future__ import annotations
 
 import contextlib
+import datetime
+import email.utils
 import socket
 import time
 from collections.abc import Iterator
@@ -39,6 +41,7 @@ def _read_response(
         _receive(sock, buffer)
     top, _, _ = bytes(buffer).partition(b"\r\n\r\n")
     status, *lines = top.split(b"\r\n")
+    assert status.startswith(b"HTTP/1.1 "), f"not a status line: {status[:100]!r}"
     headers = {name.lower(): value.strip() for name, _, value in (line.partition(b":") for line in lines)}
     start = len(top) + 4
     end = start if head or status.split()[1] == b"100" else start + int(headers.get(b"content-length", b"0"))
@@ -129,6 +132,14 @@ def test_expect_100_continue_gets_its_interim_answer_before_the_body(url: str) -
         status, headers, answer = _read_response(sock, buffer)
     assert status.startswith(b"HTTP/1.1 200") and headers[b"content-type"] == b"application/json"
     assert orjson.loads(answer)["predictions"][0]["label"] in {"card", "money"}
+
+
+def test_answers_carry_the_current_date(url: str) -> None:
+    with _connect(url) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        _, headers, _ = _read_response(sock, bytearray())
+    sent = email.utils.parsedate_to_datetime(headers[b"date"].decode())
+    assert abs((sent - datetime.datetime.now(datetime.UTC)).total_seconds()) < 120
 
 
 def test_head_gets_the_headers_and_no_body(url: str) -> None:

@@ -132,7 +132,6 @@ class _Request:
         conn = self._conn
         if self.expect_continue and not self.complete:
             conn.write(_CONTINUE)  # the client waits for this before sending a body (curl does, over 1 KiB)
-            self.expect_continue = False
         while not (self.complete or self.oversize):
             if conn.lost:
                 raise RequestError("The client disconnected before sending the whole body.", 400)
@@ -141,8 +140,7 @@ class _Request:
             self._waiter = None
         if self.oversize or self._size > limit:
             raise body_too_large(limit)
-        chunks = self._chunks
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return b"".join(self._chunks)  # one chunk: that very object
 
     async def respond(self, status: int, body: bytes, headers: Headers) -> None:
         await self._conn.send_response(self, status, body, headers)
@@ -355,7 +353,7 @@ class HttpProtocol(asyncio.Protocol):
         if self.lost or self.transport.is_closing():
             return
         keep = request.keep_alive and request.complete and not self._close_after
-        parts = [STATUS_LINES.get(status, STATUS_LINES[500]), _default_header_bytes(self.server_state)]
+        parts = [STATUS_LINES[status], _default_header_bytes(self.server_state)]
         for name, value in headers:
             parts += (name, b": ", value, b"\r\n")
         parts.append(b"content-length: %d\r\n" % len(body))
@@ -365,7 +363,6 @@ class HttpProtocol(asyncio.Protocol):
         if request.method != "HEAD":
             parts.append(body)
         self.transport.write(b"".join(parts))
-        self.server_state.total_requests += 1
         if not keep:
             self.transport.close()
             return
