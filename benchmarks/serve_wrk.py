@@ -17,7 +17,7 @@ bundle (what a team without nlpops would deploy: FastAPI, pydantic, scikit-learn
 
 Usage::
 
-    .venv/bin/python benchmarks/serve_wrk.py [--model default|word12] [--rounds 3] [--duration-s 8]
+    .venv/bin/python benchmarks/serve_wrk.py [--model default|word12] [--rounds 3] [--duration-s 8] [--cold-starts 9]
 
 ``--servers`` adds ``nlpops-asgi``: the same service through uvicorn's own HTTP protocol and the ASGI app, the
 path ``nlpops serve`` took before nlpops' own protocol (``nlpops.serve.http``), as the same-run baseline.
@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from statistics import mean
+from statistics import mean, median
 from typing import Any
 
 import serve as own  # benchmarks/serve.py: servers, the own load generator, the in-process ceiling
@@ -255,6 +255,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 64])
     parser.add_argument(
+        "--cold-starts",
+        type=int,
+        default=0,
+        help="also start each server this many more times, alternating, without load: cold start medians",
+    )
+    parser.add_argument(
         "--servers",
         nargs="+",
         default=["fastapi", "nlpops", "nlpops-asgi"],
@@ -275,6 +281,25 @@ def main() -> None:
         ceilings.append(own._in_process(bundle, args.duration_s)["batch32_texts_per_s"])
     print(f"model: {args.model}; {args.rounds} rounds of {args.duration_s:g} s per cell")
     print("\n".join(report(runs, ceilings, args.concurrency)))
+    if args.cold_starts:
+        print("\n".join(cold_starts(args.servers, bundle, args.cold_starts)))
+
+
+def cold_starts(servers: list[str], bundle: Path, count: int) -> list[str]:
+    """Start each server ``count`` times, alternating (no load): median and range of launch → first answer."""
+    times: dict[str, list[float]] = {kind: [] for kind in servers}
+    for index in range(count):
+        for kind in servers if index % 2 == 0 else list(reversed(servers)):
+            process, seconds = _start(kind, bundle, own._free_port())
+            process.terminate()
+            process.wait()
+            times[kind].append(seconds)
+    lines = ["", f"| server | cold start s, median of {count} | min | max |", "|---|---:|---:|---:|"]
+    lines += [f"| {k} | {median(v):.2f} | {min(v):.2f} | {max(v):.2f} |" for k, v in times.items()]
+    if "nlpops" in times and "fastapi" in times:
+        ratio = median(times["nlpops"]) / median(times["fastapi"])
+        lines.append(f"\ncold start nlpops / FastAPI (medians): {ratio:.2f}")
+    return lines
 
 
 if __name__ == "__main__":

@@ -158,11 +158,13 @@ def freeze_heap(*, first: bool) -> None:
     slowest answers (its p99 and max under load). :func:`gc.freeze` moves every object alive now into the
     permanent generation, which collections skip; objects are still freed by reference counting. After a swap
     the previous model may have left cycles in the permanent generation, so it is unfrozen and collected once
-    (one full collection per swap) before the new heap is frozen.
+    (one full collection per swap) before the new heap is frozen. At start-up the heap is frozen as it is: a
+    full collection there would add 70-80 ms to every start (a TF-IDF service starts in about 1.6 s) to free
+    the few cycles that imports leave.
     """
     if not first:
         gc.unfreeze()
-    gc.collect()
+        gc.collect()
     gc.freeze()
 
 
