@@ -173,7 +173,8 @@ def test_a_request_head_over_the_limit_gets_431_and_the_connection_closes(url: s
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (MAX_HEAD_BYTES + 10) + b"\r\n\r\n")
         status, _, body = _read_response(sock, bytearray())
         assert status.startswith(b"HTTP/1.1 431")
-        assert orjson.loads(body)["error"]["code"] == "request_head_too_large"
+        error = orjson.loads(body)["error"]
+        assert error["code"] == "request_head_too_large" and str(MAX_HEAD_BYTES) in error["message"]
         assert _closed(sock)
     assert _healthy(url)
 
@@ -230,8 +231,31 @@ def test_malformed_http_gets_a_json_400_and_the_connection_closes(url: str) -> N
     with _connect(url) as sock:
         sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
         status, _, body = _read_response(sock, bytearray())
-        assert status.startswith(b"HTTP/1.1 400") and orjson.loads(body)["error"]["code"] == "invalid_http"
+        error = orjson.loads(body)["error"]
+        assert status.startswith(b"HTTP/1.1 400") and error["code"] == "invalid_http"
+        assert error["message"].startswith("Invalid HTTP request")
         assert _closed(sock)
+
+
+def test_garbage_after_a_request_closes_the_connection_once_that_request_is_answered(url: str) -> None:
+    with _connect(url) as sock:
+        sock.sendall(_post() + b"NOT HTTP AT ALL\r\n\r\n")  # one packet: the request is answered first
+        status, headers, body = _read_response(sock, bytearray())
+        assert status.startswith(b"HTTP/1.1 200") and orjson.loads(body)["predictions"]
+        assert headers[b"connection"] == b"close" and _closed(sock)
+
+
+def test_a_slow_body_does_not_stop_the_keep_alive_timeout_after_its_answer(url: str) -> None:
+    with _connect(url) as sock:  # header deadline 2 s: its timer fires while the request waits for its body
+        head, _, body = _post().partition(b"\r\n\r\n")
+        sock.sendall(head + b"\r\n\r\n")
+        time.sleep(2.5)
+        sock.sendall(body)
+        status, _, _ = _read_response(sock, bytearray())
+        assert status.startswith(b"HTTP/1.1 200")
+        answered = time.monotonic()
+        assert _closed(sock, within_s=10)
+        assert time.monotonic() - answered < 3  # the keep-alive timeout (1 s), not never
 
 
 @pytest.mark.parametrize(

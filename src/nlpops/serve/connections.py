@@ -60,7 +60,6 @@ class ConnectionGuard:
     header_timeout_s: float
     closed_idle: int = 0
     refused: int = 0
-    timed_out: int = 0
     _closing: int = field(default=0, repr=False)
     _last_log: float = field(default=float("-inf"), repr=False)
 

@@ -234,7 +234,6 @@ class HttpProtocol(asyncio.Protocol):
             self._timer = None
         if self._closed_by_guard:
             self.guard.closing(-1)
-            self._closed_by_guard = False
         for request in (self._active, self._parsing):
             if request is not None:
                 request.wake()  # a reader waiting for the body learns that the client left
@@ -426,9 +425,7 @@ class HttpProtocol(asyncio.Protocol):
             self._timer_at = deadline
             self._timer = self.loop.call_at(deadline, self._check_deadline)
         elif self.closable:
-            if deadline == self._idle_since + self.guard.header_timeout_s:  # the head was late (not keep-alive)
-                self.guard.timed_out += 1
-            self.transport.close()
+            self.transport.close()  # no complete head in time, or idle past the keep-alive timeout
 
 
 def http_protocol(guard: ConnectionGuard) -> Callable[..., HttpProtocol]:
