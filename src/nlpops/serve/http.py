@@ -42,7 +42,7 @@ import orjson
 from nlpops.errors import RequestError
 from nlpops.serve.app import ServiceApp
 from nlpops.serve.connections import ConnectionGuard
-from nlpops.serve.core import Headers, body_too_large
+from nlpops.serve.core import JSON_HEADERS, Headers, body_too_large
 
 logger = logging.getLogger("nlpops.serve")
 
@@ -68,6 +68,20 @@ def _default_header_bytes(state: Any) -> bytes:
         _default_headers[1] = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
     cached: bytes = _default_headers[1]
     return cached
+
+
+def _response(state: Any, status: int, headers: Headers, body: bytes, *, close: bool, with_body: bool = True) -> bytes:
+    """One whole answer: status line, uvicorn's default headers, ``headers``, content-length, the body."""
+    parts = [STATUS_LINES[status], _default_header_bytes(state)]
+    for name, value in headers:
+        parts += (name, b": ", value, b"\r\n")
+    parts.append(b"content-length: %d\r\n" % len(body))
+    if close:
+        parts.append(b"connection: close\r\n")
+    parts.append(b"\r\n")
+    if with_body:
+        parts.append(body)
+    return b"".join(parts)
 
 
 class _HeadTooLarge(Exception):
@@ -352,16 +366,10 @@ class HttpProtocol(asyncio.Protocol):
         if self.lost or self.transport.is_closing():
             return
         keep = request.keep_alive and request.complete and not self._close_after
-        parts = [STATUS_LINES[status], _default_header_bytes(self.server_state)]
-        for name, value in headers:
-            parts += (name, b": ", value, b"\r\n")
-        parts.append(b"content-length: %d\r\n" % len(body))
-        if not keep:
-            parts.append(b"connection: close\r\n")
-        parts.append(b"\r\n")
-        if request.method != "HEAD":
-            parts.append(body)
-        self.transport.write(b"".join(parts))
+        head_only = request.method == "HEAD"
+        self.transport.write(
+            _response(self.server_state, status, headers, body, close=not keep, with_body=not head_only)
+        )
         if not keep:
             self.transport.close()
             return
@@ -387,12 +395,7 @@ class HttpProtocol(asyncio.Protocol):
                 self._close_after = True  # close once the request in progress is answered
             return
         body = orjson.dumps({"error": {"code": code, "message": message}})
-        self.write(
-            STATUS_LINES[status]
-            + _default_header_bytes(self.server_state)
-            + b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body)
-            + body
-        )
+        self.write(_response(self.server_state, status, JSON_HEADERS, body, close=True))
         self.transport.close()
 
     # -- reading and time limits -------------------------------------------------------------------------
@@ -413,8 +416,11 @@ class HttpProtocol(asyncio.Protocol):
         if self._timer is None or at < self._timer_at:
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer_at = at
-            self._timer = self.loop.call_at(at, self._check_deadline)
+            self._arm(at)
+
+    def _arm(self, at: float) -> None:
+        self._timer_at = at
+        self._timer = self.loop.call_at(at, self._check_deadline)
 
     def _check_deadline(self) -> None:
         self._timer = None
@@ -422,8 +428,7 @@ class HttpProtocol(asyncio.Protocol):
         if deadline is None or self.lost:
             return  # a request is being answered: its answer sets the next deadline
         if self.loop.time() < deadline:
-            self._timer_at = deadline
-            self._timer = self.loop.call_at(deadline, self._check_deadline)
+            self._arm(deadline)
         elif self.closable:
             self.transport.close()  # no complete head in time, or idle past the keep-alive timeout
 

@@ -118,24 +118,21 @@ class HttpFrontEnd:
     """What ``nlpops serve`` runs: uvicorn with nlpops' HTTP protocol over the serving core, in a thread."""
 
     name = "http"
+    asgi = False
 
     @contextlib.contextmanager
     def serve(self, ref: str, serving: ServingSettings) -> Iterator[str]:
         source = source_for_ref(ref, RegistrySettings(), serving.lang)
-        with live_server(build_app(source, serving, MonitoringSettings(), follow=False), serving=serving) as url:
+        app = build_app(source, serving, MonitoringSettings(), follow=False)
+        with live_server(app, asgi=self.asgi, serving=serving) as url:
             yield url
 
 
-class AsgiFrontEnd:
+class AsgiFrontEnd(HttpFrontEnd):
     """The ASGI app under uvicorn's own HTTP protocol (as any ASGI server runs it), in a thread."""
 
     name = "asgi"
-
-    @contextlib.contextmanager
-    def serve(self, ref: str, serving: ServingSettings) -> Iterator[str]:
-        source = source_for_ref(ref, RegistrySettings(), serving.lang)
-        with live_server(build_app(source, serving, MonitoringSettings(), follow=False), asgi=True) as url:
-            yield url
+    asgi = True
 
 
 @dataclass
