@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -379,6 +378,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f'Config file "{path}" is not UTF-8 text (byte {exc.start}). Save it as UTF-8.') from exc
     except OSError as exc:
         raise ConfigError(f'Config file "{path}" cannot be read: {exc.strerror}.') from exc
+    import yaml  # here, not at the top: a service started without a config file never parses YAML (11 ms)
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
