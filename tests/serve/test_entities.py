@@ -86,10 +86,16 @@ def test_entities_and_classify_refuse_the_other_task_with_one_line(tiny_entities
 
 
 def test_entities_model_refuses_v2_infer_with_one_line(tiny_entities: Bundle) -> None:
-    """The Open Inference Protocol's infer answers classifiers only: an entity model is a 409 naming its endpoint."""
+    """The Open Inference Protocol's infer answers classifiers only: an entity model is a 409 naming its endpoint,
+    and its metadata lists no inputs or outputs."""
     body = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["Alice flew to Paris"]}]}
     with live_server(make_app(tiny_entities.path)) as url:
         answer = httpx.post(f"{url}/v2/models/tiny-entities/infer", json=body)
+        metadata = httpx.get(f"{url}/v2/models/tiny-entities").json()
+    # The metadata promises no tensors that infer would refuse, and names the model's task and endpoint.
+    assert metadata["inputs"] == [] and metadata["outputs"] == []
+    assert metadata["properties"]["task"] == "entities"
+    assert metadata["properties"]["endpoint"] == "/v1/entities"
     assert answer.status_code == 409
     message = answer.json()["error"]
     assert "\n" not in message and message.startswith("/v2/models/tiny-entities/infer answers classification models;")

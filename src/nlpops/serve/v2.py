@@ -39,6 +39,7 @@ from nlpops.serve.core import (
 )
 from nlpops.serve.decode import RequestLimits, check_text
 from nlpops.serve.source import LoadedModel
+from nlpops.tasks import TASKS
 
 INPUT = "text"
 """The name of the model's one input tensor."""
@@ -226,19 +227,29 @@ def encode_v2(prediction: Prediction[V2InferRequest]) -> bytes:
 
 
 def model_metadata(model: LoadedModel) -> dict[str, Any]:
-    """The V2 model metadata of the live model."""
+    """The V2 model metadata of the live model.
+
+    A model of a task ``infer`` does not answer (entities, embeddings, multi-label) lists no inputs or outputs,
+    so a client never builds a request it would be refused; ``properties`` name its task and its ``/v1`` endpoint.
+    """
     predictor = model.predictor
     manifest = predictor.manifest
     labels = list(predictor.labels)
-    outputs = [{"name": name, "datatype": _DATATYPES[name], "shape": [-1]} for name in OUTPUTS[:3]]
-    outputs.append({"name": "probabilities", "datatype": "FP32", "shape": [-1, len(labels)]})
+    inputs: list[dict[str, Any]] = []
+    outputs: list[dict[str, Any]] = []
+    if predictor.task in V2_INFER.tasks:
+        inputs = [{"name": INPUT, "datatype": "BYTES", "shape": [-1]}]
+        outputs = [{"name": name, "datatype": _DATATYPES[name], "shape": [-1]} for name in OUTPUTS[:3]]
+        outputs.append({"name": "probabilities", "datatype": "FP32", "shape": [-1, len(labels)]})
     return {
         "name": model.name,
         "versions": [model.version],
         "platform": f"nlpops_{manifest.runtime}",
-        "inputs": [{"name": INPUT, "datatype": "BYTES", "shape": [-1]}],
+        "inputs": inputs,
         "outputs": outputs,
         "properties": {
+            "task": predictor.task,
+            "endpoint": TASKS[predictor.task].endpoint,
             "labels": orjson.dumps(labels).decode(),
             "languages": orjson.dumps(list(manifest.languages)).decode(),
             "family": manifest.family,
