@@ -145,3 +145,24 @@ def test_token_classifier_bundle_refuses_tags_that_do_not_match(folder: Path, tm
     save_bundle(broken, fields, lambda d: shutil.copytree(bundle.path / MODEL_DIR, d / MODEL_DIR))
     with pytest.raises(RuntimeLoadError, match="the tags name the entity types"):
         load_predictor(broken)
+
+
+def test_the_logits_check_refuses_a_graph_that_differs_from_pytorch(folder: Path, tmp_path: Path) -> None:
+    """Sequence and token classifiers share one check: logits off by more than its tolerance stop the export."""
+    from nlpops.errors import ExportError
+    from nlpops.export.classifier import check_logits_graph
+    from nlpops.export.token_classifier import export_token_classifier
+    from nlpops.runtimes.token_classifier import load_token_classifier
+
+    model, span_maker = load_token_classifier(token_classifier_bundle(folder, tmp_path / "torch"), device="cpu")
+    graph = tmp_path / "model.onnx"
+    export_token_classifier(model, span_maker, graph)  # passes the check with the model's own logits
+
+    def shifted(ids: Any, mask: Any, types: Any) -> Any:
+        return model.logits(ids, mask, types) + 2e-3
+
+    check_logits_graph(span_maker.tokenizer, span_maker.pad_id, graph, shifted, what="token classifier", atol=3e-3)
+    with pytest.raises(
+        ExportError, match=r"^The exported token classifier differs from PyTorch by 2\.0\de-03 \(> 0\.001\)"
+    ):
+        check_logits_graph(span_maker.tokenizer, span_maker.pad_id, graph, shifted, what="token classifier")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def export_classifier(classifier: SequenceClassifier, out: Path) -> None:
         classifier._torch, classifier.model, list(classifier.inputs), classifier.tokenizer, classifier.pad_id, out,
         logits_axes={0: "batch"}, what="the classifier",
     )  # fmt: skip
-    check_classifier_graph(classifier, out)
+    check_logits_graph(classifier.tokenizer, classifier.pad_id, out, _classifier_logits(classifier), what="classifier")
 
 
 def export_logits_graph(
@@ -84,23 +85,38 @@ def export_logits_graph(
         raise ExportError(f"torch could not export {what} to ONNX: {exc}. Serve the bundle with PyTorch.") from exc
 
 
-def check_classifier_graph(classifier: SequenceClassifier, graph: Path, atol: float = 1e-3) -> None:
-    """Compare the graph's logits with PyTorch's on two texts of different lengths.
+def check_logits_graph(
+    tokenizer: Any,
+    pad_id: int,
+    graph: Path,
+    torch_logits: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    *,
+    what: str,
+    atol: float = 1e-3,
+) -> None:
+    """Compare the graph's ``logits`` with PyTorch's (``torch_logits(ids, mask, types)``) on two texts of
+    different lengths. Sequence and token classifiers share it, as they share :func:`export_logits_graph`.
 
     Raises:
-        ExportError: the logits differ by more than ``atol``.
+        ExportError: the logits differ by more than ``atol`` (``what`` names the model in the message).
     """
     session = open_session(graph, 1)
-    encodings = classifier.tokenizer.encode_batch(["one", "two words and then a few more to make it longer"])
-    ids, mask, types = pad_batch(encodings, classifier.pad_id)
+    encodings = tokenizer.encode_batch(["one", "two words and then a few more to make it longer"])
+    ids, mask, types = pad_batch(encodings, pad_id)
     feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
     names = {i.name for i in session.get_inputs()}
     (onnx_logits,) = session.run([OUTPUT], {k: v for k, v in feed.items() if k in names})
-    with classifier._torch.inference_mode():
-        torch_logits = classifier.forward(ids, mask, types).float().cpu().numpy()
-    diff = float(np.abs(onnx_logits - torch_logits).max())
+    diff = float(np.abs(onnx_logits - torch_logits(ids, mask, types)).max())
     if diff > atol:
-        raise ExportError(f"The exported classifier differs from PyTorch by {diff:.2e} (> {atol}). Please report this.")
+        raise ExportError(f"The exported {what} differs from PyTorch by {diff:.2e} (> {atol}). Please report this.")
+
+
+def _classifier_logits(classifier: SequenceClassifier) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    def logits(ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
+        with classifier._torch.inference_mode():
+            return np.asarray(classifier.forward(ids, mask, types).float().cpu().numpy())
+
+    return logits
 
 
 def convert_classifier_bundle(source: Bundle, staging: Path) -> dict[str, Any]:
@@ -116,4 +132,4 @@ def convert_classifier_bundle(source: Bundle, staging: Path) -> dict[str, Any]:
     return {**options, "kind": "classifier", "model_file": MODEL_FILE, "tokenizer": TOKENIZER_FILE, "output": OUTPUT}
 
 
-__all__ = ["OUTPUT", "check_classifier_graph", "convert_classifier_bundle", "export_classifier", "export_logits_graph"]
+__all__ = ["OUTPUT", "check_logits_graph", "convert_classifier_bundle", "export_classifier", "export_logits_graph"]

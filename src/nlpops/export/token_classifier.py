@@ -11,12 +11,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from nlpops.bundle import Bundle
-from nlpops.errors import ExportError
-from nlpops.export.classifier import OUTPUT, export_logits_graph
-from nlpops.runtimes.onnx import MODEL_FILE, open_session, pad_batch
+from nlpops.export.classifier import OUTPUT, check_logits_graph, export_logits_graph
+from nlpops.runtimes.onnx import MODEL_FILE
 from nlpops.runtimes.token_classifier import TOKENIZER_FILE, TokenSpans, TorchTokenClassifier, load_token_classifier
 
 
@@ -30,28 +27,7 @@ def export_token_classifier(model: TorchTokenClassifier, span_maker: TokenSpans,
         model._torch, model.model, list(model.inputs), span_maker.tokenizer, span_maker.pad_id, out,
         logits_axes={0: "batch", 1: "sequence"}, what="the token classifier",
     )  # fmt: skip
-    check_token_classifier_graph(model, span_maker, out)
-
-
-def check_token_classifier_graph(
-    model: TorchTokenClassifier, span_maker: TokenSpans, graph: Path, atol: float = 1e-3
-) -> None:
-    """Compare the graph's per-token logits with PyTorch's on two texts of different lengths.
-
-    Raises:
-        ExportError: the logits differ by more than ``atol``.
-    """
-    session = open_session(graph, 1)
-    encodings = span_maker.tokenizer.encode_batch(["one", "two words and then a few more to make it longer"])
-    ids, mask, types = pad_batch(encodings, span_maker.pad_id)
-    feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-    names = {i.name for i in session.get_inputs()}
-    (onnx_logits,) = session.run([OUTPUT], {k: v for k, v in feed.items() if k in names})
-    diff = float(np.abs(onnx_logits - model.logits(ids, mask, types)).max())
-    if diff > atol:
-        raise ExportError(
-            f"The exported token classifier differs from PyTorch by {diff:.2e} (> {atol}). Please report this."
-        )
+    check_logits_graph(span_maker.tokenizer, span_maker.pad_id, out, model.logits, what="token classifier")
 
 
 def convert_token_classifier_bundle(source: Bundle, staging: Path) -> dict[str, Any]:
@@ -67,4 +43,4 @@ def convert_token_classifier_bundle(source: Bundle, staging: Path) -> dict[str, 
     return {**options, "model_file": MODEL_FILE, "tokenizer": TOKENIZER_FILE, "output": OUTPUT}
 
 
-__all__ = ["OUTPUT", "check_token_classifier_graph", "convert_token_classifier_bundle", "export_token_classifier"]
+__all__ = ["OUTPUT", "convert_token_classifier_bundle", "export_token_classifier"]
