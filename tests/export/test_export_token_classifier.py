@@ -159,7 +159,7 @@ def test_the_logits_check_refuses_a_graph_that_differs_from_pytorch(folder: Path
     export_token_classifier(model, span_maker, graph)  # passes the check with the model's own logits
 
     def shifted(ids: Any, mask: Any, types: Any) -> Any:
-        return model.logits(ids, mask, types) + 2e-3
+        return model.batch_logits(ids, mask, types) + 2e-3
 
     check_logits_graph(span_maker.tokenizer, span_maker.pad_id, graph, shifted, what="token classifier", atol=3e-3)
     with pytest.raises(

@@ -33,7 +33,7 @@ def export_classifier(classifier: SequenceClassifier, out: Path) -> None:
         classifier._torch, classifier.model, list(classifier.inputs), classifier.tokenizer, classifier.pad_id, out,
         logits_axes={0: "batch"}, what="the classifier",
     )  # fmt: skip
-    check_logits_graph(classifier.tokenizer, classifier.pad_id, out, _classifier_logits(classifier), what="classifier")
+    check_logits_graph(classifier.tokenizer, classifier.pad_id, out, classifier.batch_logits, what="classifier")
 
 
 def export_logits_graph(
@@ -109,14 +109,6 @@ def check_logits_graph(
     diff = float(np.abs(onnx_logits - torch_logits(ids, mask, types)).max())
     if diff > atol:
         raise ExportError(f"The exported {what} differs from PyTorch by {diff:.2e} (> {atol}). Please report this.")
-
-
-def _classifier_logits(classifier: SequenceClassifier) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
-    def logits(ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
-        with classifier._torch.inference_mode():
-            return np.asarray(classifier.forward(ids, mask, types).float().cpu().numpy())
-
-    return logits
 
 
 def convert_classifier_bundle(source: Bundle, staging: Path) -> dict[str, Any]:

@@ -17,10 +17,9 @@ import numpy as np
 from nlpops.bundle import Bundle
 from nlpops.errors import ExportError
 from nlpops.runtimes.onnx import MODEL_FILE, pad_batch
-from nlpops.runtimes.torch import ENCODER_DIR, HEAD_FILE, TOKENIZER_FILE, TorchEncoder
+from nlpops.runtimes.torch import ENCODER_DIR, HEAD_FILE, INPUTS, TOKENIZER_FILE, TorchEncoder
 
 OPSET = 17
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def export_encoder(encoder: TorchEncoder, out: Path) -> None:

@@ -27,7 +27,7 @@ def export_token_classifier(model: TorchTokenClassifier, span_maker: TokenSpans,
         model._torch, model.model, list(model.inputs), span_maker.tokenizer, span_maker.pad_id, out,
         logits_axes={0: "batch", 1: "sequence"}, what="the token classifier",
     )  # fmt: skip
-    check_logits_graph(span_maker.tokenizer, span_maker.pad_id, out, model.logits, what="token classifier")
+    check_logits_graph(span_maker.tokenizer, span_maker.pad_id, out, model.batch_logits, what="token classifier")
 
 
 def convert_token_classifier_bundle(source: Bundle, staging: Path) -> dict[str, Any]:

