@@ -114,39 +114,9 @@ TASK_BENCHMARKS: dict[str, TaskBench] = {
 
 
 def _loadgen(task: str, port: int, concurrency: int, duration_s: float, variant: str) -> dict[str, float]:
-    import asyncio
-
-    import uvloop
-
     bench = TASK_BENCHMARKS[task]
-    payloads = []
-    for text in bench.texts():
-        body = json.dumps({"texts": [text], **bench.variants[variant]}).encode()
-        payloads.append(
-            b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" % bench.endpoint.encode()
-            + b"Content-Length: %d\r\n\r\n" % len(body)
-            + body
-        )
-    latencies: list[float] = []
-    errors: list[int] = []
-
-    async def main() -> None:
-        warm_until = time.perf_counter() + 1.0
-        await asyncio.gather(*(serve_bench._client(port, payloads[c:], warm_until, [], []) for c in range(concurrency)))
-        stop_at = time.perf_counter() + duration_s
-        await asyncio.gather(
-            *(serve_bench._client(port, payloads[c * 7 :], stop_at, latencies, errors) for c in range(concurrency))
-        )
-
-    uvloop.run(main())
-    latencies.sort()
-    n = len(latencies)
-    return {
-        "rps": n / duration_s,
-        "p50_ms": 1000 * latencies[n // 2] if n else float("nan"),
-        "p99_ms": 1000 * latencies[min(n - 1, int(n * 0.99))] if n else float("nan"),
-        "errors": len(errors),
-    }
+    bodies = [{"texts": [text], **bench.variants[variant]} for text in bench.texts()]
+    return serve_bench.drive(port, serve_bench.http_requests(bench.endpoint, bodies), concurrency, duration_s)
 
 
 def _ceiling(task: str, bundle: str, duration_s: float, batch_sizes: list[int]) -> dict[str, float]:
