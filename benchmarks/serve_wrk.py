@@ -279,8 +279,9 @@ def main() -> None:
             runs[kind].append(run_round(kind, bundle, "banking77", args.concurrency, args.duration_s))
             print(f"round {index + 1} {kind}: {json.dumps(runs[kind][-1])}", file=sys.stderr)
         ceilings.append(own._in_process(bundle, args.duration_s)["batch32_texts_per_s"])
-    print(f"model: {args.model}; {args.rounds} rounds of {args.duration_s:g} s per cell")
-    print("\n".join(report(runs, ceilings, args.concurrency)))
+    if args.rounds:  # --rounds 0 --cold-starts N: cold starts only
+        print(f"model: {args.model}; {args.rounds} rounds of {args.duration_s:g} s per cell")
+        print("\n".join(report(runs, ceilings, args.concurrency)))
     if args.cold_starts:
         print("\n".join(cold_starts(args.servers, bundle, args.cold_starts)))
 
